@@ -1,0 +1,63 @@
+// Decodes any image sharp reads (JPEG, PNG, WebP, …) into packed RGB, with EXIF orientation applied.
+import sharp, { type Metadata } from 'sharp';
+
+/** Packed 8-bit RGB, row-major, no padding: the one pixel format the models' code passes around. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export type ImageErrorCode = 'empty_image' | 'invalid_image' | 'truncated_image' | 'image_too_large';
+
+export class ImageDecodeError extends Error {
+  override name = 'ImageDecodeError';
+  constructor(
+    readonly code: ImageErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (decompression bombs). */
+  maxPixels: number;
+}
+
+export async function decodeImage(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<RgbImage> {
+  if (bytes.byteLength === 0) throw new ImageDecodeError('empty_image', 'the image is empty');
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch {
+    throw new ImageDecodeError('invalid_image', 'the data is not an image in a supported format');
+  }
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > maxPixels) {
+    throw new ImageDecodeError(
+      'image_too_large',
+      `the image has ${meta.width}×${meta.height} pixels; the limit is ${maxPixels} pixels`,
+    );
+  }
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
+      .rotate() // EXIF orientation
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+    };
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/premature end|truncated|corrupt|unexpected end/i.test(message)) {
+      throw new ImageDecodeError('truncated_image', 'the image data is truncated or corrupt');
+    }
+    throw new ImageDecodeError('invalid_image', `the image could not be decoded (${message})`);
+  }
+}

@@ -1,0 +1,205 @@
+// The MTCNN cascade (Zhang et al. 2016): P-Net over an image pyramid proposes windows, R-Net refines
+// them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import type { Affine } from '../align.ts';
+import { warpAffine } from '../align.ts';
+import type { RgbImage } from '../image.ts';
+import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
+
+export interface MtcnnSessions {
+  pnet: ort.InferenceSession;
+  rnet: ort.InferenceSession;
+  onet: ort.InferenceSession;
+}
+
+export interface DetectOptions {
+  /** Smallest face, in pixels, the pyramid looks for. */
+  minFaceSize: number;
+  /** Ratio between pyramid levels. */
+  scaleFactor: number;
+  /** Score thresholds for P-Net, R-Net and O-Net. */
+  thresholds: [number, number, number];
+  /** At most this many faces, largest first; 0 for no limit. */
+  maxFaces: number;
+  /** At most this many pyramid levels, from the largest scale down; 0 for no limit. */
+  maxScales: number;
+}
+
+export const DEFAULT_DETECT_OPTIONS: DetectOptions = {
+  minFaceSize: 20,
+  scaleFactor: 0.709,
+  thresholds: [0.6, 0.7, 0.7],
+  maxFaces: 0,
+  maxScales: 0,
+};
+
+export type Point = [number, number];
+
+export interface DetectedFace {
+  box: { x1: number; y1: number; x2: number; y2: number };
+  score: number;
+  /** Left eye, right eye, nose, left and right mouth corners (image left/right), in image pixels. */
+  landmarks: Point[];
+}
+
+/** Milliseconds spent per stage, accumulated into a caller's record when one is passed. */
+export type StageTimings = Partial<Record<'pyramid' | 'pnet' | 'rnet' | 'onet', number>>;
+
+const CELL = 12;
+const STRIDE = 2;
+const PNET_NMS = 0.5;
+const CROSS_SCALE_NMS = 0.7;
+const RNET_NMS = 0.7;
+const ONET_NMS = 0.7;
+
+/** Pyramid scales: the first maps minFaceSize to P-Net's 12-pixel window; stop before the image is under 12. */
+export function pyramidScales(width: number, height: number, o: DetectOptions): number[] {
+  const scales: number[] = [];
+  const first = CELL / o.minFaceSize;
+  for (let s = first; Math.min(width, height) * s >= CELL; s *= o.scaleFactor) {
+    if (o.maxScales > 0 && scales.length === o.maxScales) break;
+    scales.push(s);
+  }
+  return scales;
+}
+
+function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since: number): number {
+  const now = performance.now();
+  if (timings) timings[stage] = (timings[stage] ?? 0) + now - since;
+  return now;
+}
+
+async function resizeForScale(image: RgbImage, w: number, h: number): Promise<Float32Array> {
+  const buf = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(w, h, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+  return new Float32Array(buf);
+}
+
+/** Stage 1: P-Net windows above threshold at every scale, each scale's set reduced by NMS. */
+async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?: StageTimings): Promise<ScoredBox[]> {
+  const scales = pyramidScales(image.width, image.height, o);
+  const all: (ScoredBox & { reg: [number, number, number, number] })[] = [];
+  let now = performance.now();
+  for (const scale of scales) {
+    const w = Math.ceil(image.width * scale);
+    const h = Math.ceil(image.height * scale);
+    const pixels = await resizeForScale(image, w, h);
+    now = lap(t, 'pyramid', now);
+    const out = await s.pnet.run({ image: new ort.Tensor('float32', pixels, [1, h, w, 3]) });
+    const prob = out.prob!;
+    const reg = out.reg!.data as Float32Array;
+    const [, , oh, ow] = prob.dims as [number, number, number, number];
+    const face = (prob.data as Float32Array).subarray(oh * ow); // channel 1 = face
+    const plane = oh * ow;
+    const found: (ScoredBox & { reg: [number, number, number, number] })[] = [];
+    for (let i = 0; i < plane; i++) {
+      const score = face[i]!;
+      if (score < o.thresholds[0]) continue;
+      const x = i % ow;
+      const y = (i - x) / ow;
+      found.push({
+        x1: (STRIDE * x) / scale,
+        y1: (STRIDE * y) / scale,
+        x2: (STRIDE * x + CELL) / scale,
+        y2: (STRIDE * y + CELL) / scale,
+        score,
+        reg: [reg[i]!, reg[plane + i]!, reg[2 * plane + i]!, reg[3 * plane + i]!],
+      });
+    }
+    for (const k of nms(found, PNET_NMS, 'union')) all.push(found[k]!);
+    now = lap(t, 'pnet', now);
+  }
+  const kept = nms(all, CROSS_SCALE_NMS, 'union').map((k) => all[k]!);
+  return kept.map((b) => square(calibrate({ x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: b.score }, b.reg)));
+}
+
+/** Crops each box (zero outside the image) and resamples it to size×size, into one NHWC batch. */
+function cropBatch(image: RgbImage, boxes: ScoredBox[], size: number): Float32Array {
+  const per = size * size * 3;
+  const out = new Float32Array(boxes.length * per);
+  const src = { data: image.data, width: image.width, height: image.height, channels: 3 };
+  boxes.forEach((b, i) => {
+    const sx = size / (b.x2 - b.x1);
+    const sy = size / (b.y2 - b.y1);
+    // Pixel centres: source centre (u + ½) lands on crop centre (x + ½).
+    const m: Affine = [sx, 0, (0.5 - b.x1) * sx - 0.5, 0, sy, (0.5 - b.y1) * sy - 0.5];
+    warpAffine(src, m, size, size, out, i * per);
+  });
+  return out;
+}
+
+/** Stage 2: R-Net rescoring and box regression. */
+async function refine(s: MtcnnSessions, image: RgbImage, boxes: ScoredBox[], o: DetectOptions): Promise<ScoredBox[]> {
+  if (boxes.length === 0) return [];
+  const out = await s.rnet.run({
+    image: new ort.Tensor('float32', cropBatch(image, boxes, 24), [boxes.length, 24, 24, 3]),
+  });
+  const prob = out.prob!.data as Float32Array;
+  const reg = out.reg!.data as Float32Array;
+  const kept: ScoredBox[] = [];
+  const regs: [number, number, number, number][] = [];
+  boxes.forEach((b, i) => {
+    const score = prob[2 * i + 1]!;
+    if (score < o.thresholds[1]) return;
+    kept.push({ ...b, score });
+    regs.push([reg[4 * i]!, reg[4 * i + 1]!, reg[4 * i + 2]!, reg[4 * i + 3]!]);
+  });
+  return nms(kept, RNET_NMS, 'union').map((k) => square(calibrate(kept[k]!, regs[k]!)));
+}
+
+/** Stage 3: O-Net scoring, box regression and landmarks. */
+async function output(
+  s: MtcnnSessions,
+  image: RgbImage,
+  boxes: ScoredBox[],
+  o: DetectOptions,
+): Promise<DetectedFace[]> {
+  if (boxes.length === 0) return [];
+  const out = await s.onet.run({
+    image: new ort.Tensor('float32', cropBatch(image, boxes, 48), [boxes.length, 48, 48, 3]),
+  });
+  const prob = out.prob!.data as Float32Array;
+  const reg = out.reg!.data as Float32Array;
+  const lm = out.landmarks!.data as Float32Array;
+  const faces: (ScoredBox & { landmarks: Point[] })[] = [];
+  boxes.forEach((b, i) => {
+    const score = prob[2 * i + 1]!;
+    if (score < o.thresholds[2]) return;
+    const w = b.x2 - b.x1;
+    const h = b.y2 - b.y1;
+    // O-Net gives the five x offsets, then the five y offsets, as fractions of the (square) input box.
+    const landmarks = Array.from(
+      { length: 5 },
+      (_, k): Point => [b.x1 + lm[10 * i + k]! * w, b.y1 + lm[10 * i + 5 + k]! * h],
+    );
+    // Squared like every earlier stage's output, so a face's box does not depend on its aspect in O-Net's
+    // regression (the face-api.js reference does the same; the original MATLAB code left it rectangular).
+    const box = square(calibrate(b, [reg[4 * i]!, reg[4 * i + 1]!, reg[4 * i + 2]!, reg[4 * i + 3]!]));
+    faces.push({ ...box, score, landmarks });
+  });
+  return nms(faces, ONET_NMS, 'min').map((k) => {
+    const f = clipToImage(faces[k]!, image.width, image.height);
+    return { box: { x1: f.x1, y1: f.y1, x2: f.x2, y2: f.y2 }, score: f.score, landmarks: f.landmarks };
+  });
+}
+
+export async function detectFaces(
+  sessions: MtcnnSessions,
+  image: RgbImage,
+  options: Partial<DetectOptions> = {},
+  timings?: StageTimings,
+): Promise<DetectedFace[]> {
+  const o = { ...DEFAULT_DETECT_OPTIONS, ...options };
+  const stage1 = await proposals(sessions, image, o, timings);
+  let now = performance.now();
+  const stage2 = await refine(sessions, image, stage1, o);
+  now = lap(timings, 'rnet', now);
+  const faces = (await output(sessions, image, stage2, o)).filter((f) => f.box.x2 > f.box.x1 && f.box.y2 > f.box.y1);
+  lap(timings, 'onet', now);
+  const area = (f: DetectedFace) => (f.box.x2 - f.box.x1) * (f.box.y2 - f.box.y1);
+  faces.sort((a, b) => area(b) - area(a));
+  return o.maxFaces > 0 ? faces.slice(0, o.maxFaces) : faces;
+}

@@ -1,0 +1,9 @@
+// Real models for tests: loaded once per test file, released after.
+import { afterAll } from 'vitest';
+import { type FaceModels, loadFaceModels, releaseFaceModels } from '../../models/analyze.ts';
+
+export async function useFaceModels(): Promise<FaceModels> {
+  const models = await loadFaceModels({ provider: 'cpu', intraOpThreads: 2 });
+  afterAll(() => releaseFaceModels(models));
+  return models;
+}
