@@ -1,9 +1,16 @@
 // One call from an image to faces with boxes, landmarks and embeddings, over sessions opened once.
 import type * as ort from 'onnxruntime-node';
+import { arcfaceTemplate } from './align.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
 import type { RgbImage } from './image.ts';
 import { modelPath } from './manifest.ts';
-import { type DetectedFace, type DetectOptions, detectFaces, type MtcnnSessions } from './mtcnn/detector.ts';
+import {
+  type DetectedFace,
+  type DetectOptions,
+  detectFaces,
+  type MtcnnSessions,
+  type Point,
+} from './mtcnn/detector.ts';
 import { openSession, type Provider, type SessionSettings } from './runtime/session.ts';
 
 export interface FaceModels {
@@ -21,11 +28,30 @@ export interface AnalyzeOptions {
   /** Skip embeddings when only boxes are wanted. */
   embed?: boolean;
   flip?: EmbedOptions['flip'];
+  /**
+   * When nothing is detected, treat the whole image as one face crop (facebank images are often tight
+   * crops, on which MTCNN can miss). The face then carries `wholeImage: true` and template landmarks.
+   */
+  wholeImageFallback?: boolean;
 }
 
 export interface AnalyzedFace extends DetectedFace {
   /** L2-normalised; empty when embeddings were not asked for. */
   embedding: Float32Array;
+  /** True when no face was detected and the whole image was used as the face (see wholeImageFallback). */
+  wholeImage?: boolean;
+}
+
+/**
+ * The face assumed to fill a tight crop: the centred square, with the ArcFace template's landmarks, so
+ * alignment maps the crop onto itself.
+ */
+export function wholeImageFace(width: number, height: number): DetectedFace {
+  const side = Math.min(width, height);
+  const x1 = (width - side) / 2;
+  const y1 = (height - side) / 2;
+  const landmarks = arcfaceTemplate(side).map(([x, y]): Point => [x1 + x, y1 + y]);
+  return { box: { x1, y1, x2: x1 + side, y2: y1 + side }, score: 0, landmarks };
 }
 
 export type AnalyzeTimings = Partial<Record<'pyramid' | 'pnet' | 'rnet' | 'onet' | 'align' | 'embed', number>>;
@@ -58,7 +84,9 @@ export async function analyze(
   options: AnalyzeOptions = {},
   timings?: AnalyzeTimings,
 ): Promise<AnalyzedFace[]> {
-  const faces = await detectFaces(models.mtcnn, image, options.detect, timings);
+  const detected = await detectFaces(models.mtcnn, image, options.detect, timings);
+  const fallback = detected.length === 0 && options.wholeImageFallback === true;
+  const faces = fallback ? [wholeImageFace(image.width, image.height)] : detected;
   if (options.embed === false) return faces.map((f) => ({ ...f, embedding: new Float32Array(0) }));
   const embeddings = await embedFaces(
     models.embedder,
@@ -68,5 +96,5 @@ export async function analyze(
     { flip: options.flip ?? false },
     timings,
   );
-  return faces.map((f, i) => ({ ...f, embedding: embeddings[i]! }));
+  return faces.map((f, i) => ({ ...f, embedding: embeddings[i]!, ...(fallback ? { wholeImage: true } : {}) }));
 }
