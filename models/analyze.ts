@@ -57,15 +57,12 @@ export function wholeImageFace(width: number, height: number): DetectedFace {
 export type AnalyzeTimings = Partial<Record<'pyramid' | 'pnet' | 'rnet' | 'onet' | 'align' | 'embed', number>>;
 
 export async function loadFaceModels(settings: SessionSettings, embedderName = 'mobilefacenet'): Promise<FaceModels> {
-  const open = (name: string) => openSession(modelPath(name), settings);
-  const [pnet, rnet, onet, embedder] = await Promise.all([
-    open('pnet'),
-    open('rnet'),
-    open('onet'),
-    open(embedderName),
-  ]);
+  const open = async (name: string) => (await openSession(modelPath(name), settings)).session;
+  const [resize, pnet, rnet, onet] = await Promise.all(['resize', 'pnet', 'rnet', 'onet'].map(open));
+  // The embedder is the heaviest model: its provider is the one reported.
+  const embedder = await openSession(modelPath(embedderName), settings);
   return {
-    mtcnn: { pnet: pnet.session, rnet: rnet.session, onet: onet.session },
+    mtcnn: { resize: resize!, pnet: pnet!, rnet: rnet!, onet: onet! },
     embedder: embedder.session,
     embedderShape: embedderShape(embedder.session),
     embedderName,
@@ -75,7 +72,7 @@ export async function loadFaceModels(settings: SessionSettings, embedderName = '
 }
 
 export async function releaseFaceModels(m: FaceModels): Promise<void> {
-  await Promise.all([m.mtcnn.pnet.release(), m.mtcnn.rnet.release(), m.mtcnn.onet.release(), m.embedder.release()]);
+  await Promise.all([...Object.values(m.mtcnn), m.embedder].map((s) => s.release()));
 }
 
 export async function analyze(

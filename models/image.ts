@@ -1,5 +1,5 @@
 // Decodes any image sharp reads (JPEG, PNG, WebP, …) into packed RGB, with EXIF orientation applied.
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 
 /** Packed 8-bit RGB, row-major, no padding: the one pixel format the models' code passes around. */
 export interface RgbImage {
@@ -25,22 +25,18 @@ export interface DecodeOptions {
   maxPixels: number;
 }
 
+async function tooLarge(bytes: Uint8Array, maxPixels: number): Promise<ImageDecodeError> {
+  const meta = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
+  const size = meta ? `${meta.width}×${meta.height} pixels` : 'more pixels than allowed';
+  return new ImageDecodeError('image_too_large', `the image has ${size}; the limit is ${maxPixels} pixels`);
+}
+
 export async function decodeImage(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<RgbImage> {
   if (bytes.byteLength === 0) throw new ImageDecodeError('empty_image', 'the image is empty');
-  let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch {
-    throw new ImageDecodeError('invalid_image', 'the data is not an image in a supported format');
-  }
-  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  if (pixels > maxPixels) {
-    throw new ImageDecodeError(
-      'image_too_large',
-      `the image has ${meta.width}×${meta.height} pixels; the limit is ${maxPixels} pixels`,
-    );
-  }
-  try {
+    // One pass: sharp checks the pixel limit from the header before it decodes anything.
     const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
       .rotate() // EXIF orientation
       .toColourspace('srgb')
@@ -55,6 +51,10 @@ export async function decodeImage(bytes: Uint8Array, { maxPixels }: DecodeOption
     };
   } catch (err) {
     const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) throw await tooLarge(bytes, maxPixels);
+    if (/unsupported image format|bad seek|input buffer contains unsupported/i.test(message)) {
+      throw new ImageDecodeError('invalid_image', 'the data is not an image in a supported format');
+    }
     if (/premature end|truncated|corrupt|unexpected end/i.test(message)) {
       throw new ImageDecodeError('truncated_image', 'the image data is truncated or corrupt');
     }

@@ -11,7 +11,8 @@ const ModelRecord = z.object({
   sha256: z.string(),
   bytes: z.number(),
   source: z.string(),
-  sourceSha256: z.string(),
+  /** Absent for graphs facerec generates without weights. */
+  sourceSha256: z.string().optional(),
 });
 
 export const Manifest = z.object({

@@ -1,13 +1,14 @@
 // The MTCNN cascade (Zhang et al. 2016): P-Net over an image pyramid proposes windows, R-Net refines
 // them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import type { Affine } from '../align.ts';
 import { warpAffine } from '../align.ts';
 import type { RgbImage } from '../image.ts';
 import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
 
 export interface MtcnnSessions {
+  /** The pyramid's resize graph (models/convert/resizeGraph.ts). */
+  resize: ort.InferenceSession;
   pnet: ort.InferenceSession;
   rnet: ort.InferenceSession;
   onet: ort.InferenceSession;
@@ -70,25 +71,19 @@ function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since
   return now;
 }
 
-async function resizeForScale(image: RgbImage, w: number, h: number): Promise<Float32Array> {
-  const buf = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(w, h, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer();
-  return new Float32Array(buf);
-}
-
 /** Stage 1: P-Net windows above threshold at every scale, each scale's set reduced by NMS. */
 async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?: StageTimings): Promise<ScoredBox[]> {
   const scales = pyramidScales(image.width, image.height, o);
   const all: (ScoredBox & { reg: [number, number, number, number] })[] = [];
   let now = performance.now();
+  const original = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
   for (const scale of scales) {
     const w = Math.ceil(image.width * scale);
     const h = Math.ceil(image.height * scale);
-    const pixels = await resizeForScale(image, w, h);
+    const size = new ort.Tensor('int64', BigInt64Array.of(BigInt(h), BigInt(w)), [2]);
+    const level = (await s.resize.run({ image: original, size })).resized!;
     now = lap(t, 'pyramid', now);
-    const out = await s.pnet.run({ image: new ort.Tensor('float32', pixels, [1, h, w, 3]) });
+    const out = await s.pnet.run({ image: level });
     const prob = out.prob!;
     const reg = out.reg!.data as Float32Array;
     const [, , oh, ow] = prob.dims as [number, number, number, number];

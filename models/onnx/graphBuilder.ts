@@ -87,10 +87,10 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  toModel(graphName: string, docString: string, metadata: Record<string, string> = {}): ModelProto {
+  toModel(graphName: string, docString: string, metadata: Record<string, string> = {}, opset = OPSET): ModelProto {
     return {
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: opset }],
       producerName: 'facerec',
       docString,
       graph: {

@@ -1,0 +1,53 @@
+// Public types of the facebank and its one error class.
+
+export type ImageStatus = 'embedded' | 'crop_fallback' | 'several_faces' | 'invalid_image';
+
+export const IMAGE_STATUSES: readonly ImageStatus[] = ['embedded', 'crop_fallback', 'several_faces', 'invalid_image'];
+
+export interface FacebankImage {
+  person: string;
+  file: string;
+  status: ImageStatus;
+  /** Why the image was used as a crop or rejected; absent for 'embedded'. */
+  message?: string;
+  sha256: string;
+}
+
+export interface PersonSummary {
+  name: string;
+  /** Sorted by file name. */
+  images: FacebankImage[];
+}
+
+export interface Match {
+  /** The best person, or 'Unknown' when the score is below the threshold (or there is nobody to match). */
+  name: string;
+  /** The best person even when `name` is 'Unknown'; undefined only when the facebank has no templates. */
+  candidate: string | undefined;
+  /** Cosine similarity with the candidate's best template; 0 when there are no templates. */
+  score: number;
+  /**
+   * `score` minus the best score of the next different person; 1 when only one person has templates (no
+   * competitor), 0 when there are no templates.
+   */
+  margin: number;
+}
+
+export type FacebankErrorCode =
+  | 'invalid_name'
+  | 'person_exists'
+  | 'person_not_found'
+  | 'image_not_found'
+  | 'invalid_image'
+  | 'several_faces'
+  | 'no_face';
+
+export class FacebankError extends Error {
+  override name = 'FacebankError';
+  constructor(
+    readonly code: FacebankErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

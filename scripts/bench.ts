@@ -1,0 +1,195 @@
+// `npm run bench`: face analysis speed and memory on this machine's CPU.
+// - per-stage medians for a 640×480 photo with one face and a 1280×720 photo with six;
+// - end-to-end analyze time against the pure model time for the same tensors (the floor);
+// - pool throughput when saturated, and RSS across many calls.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import {
+  type AnalyzeOptions,
+  type AnalyzeTimings,
+  analyze,
+  type FaceModels,
+  loadFaceModels,
+} from '../models/analyze.ts';
+import { decodeImage } from '../models/image.ts';
+import { defaultFacePoolSettings, FacePool } from '../models/pool/facePool.ts';
+import { MTCNN_REFERENCE_DIR, personImage, SCENES } from '../test/support/testdata.ts';
+import { median } from './stats.ts';
+
+const HELP = `Usage: npm run bench [-- options]
+
+Options:
+  --runs N        timed runs per measurement after warm-up (default 30)
+  --calls N       calls through the pool for the memory check (default 10000)
+  --threads N     intra-op threads for the in-process measurements (default 1)
+  --help          show this text`;
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '30' },
+    calls: { type: 'string', default: '10000' },
+    threads: { type: 'string', default: '1' },
+    help: { type: 'boolean' },
+  },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const RUNS = Number(args.runs);
+const CALLS = Number(args.calls);
+const THREADS = Number(args.threads);
+const OPTIONS: AnalyzeOptions = { detect: { minFaceSize: 40 } };
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+
+/** A 640×480 JPEG with one face: a facebank crop placed on a blurred scene background. */
+async function oneFacePhoto(): Promise<Buffer> {
+  const background = await sharp(SCENES[0]!).resize(640, 480, { fit: 'cover' }).blur(25).toBuffer();
+  const face = await sharp(personImage('penny', 1)).resize(180, 180).toBuffer();
+  return sharp(background)
+    .composite([{ input: face, left: 230, top: 120 }])
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+/** A 1280×720 JPEG with six faces: the MTCNN reference photo letterboxed to 720p. */
+async function sixFacePhoto(): Promise<Buffer> {
+  return sharp(readFileSync(`${MTCNN_REFERENCE_DIR}faces.jpg`))
+    .resize(1280, 720, { fit: 'contain', background: '#202020' })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+/** Wraps each session so that every run's feeds are kept, to be replayed alone as the floor. */
+function recording(models: FaceModels): {
+  models: FaceModels;
+  runs: [ort.InferenceSession, ort.InferenceSession.FeedsType][];
+} {
+  const runs: [ort.InferenceSession, ort.InferenceSession.FeedsType][] = [];
+  const wrap = (s: ort.InferenceSession): ort.InferenceSession =>
+    new Proxy(s, {
+      get(target, prop, receiver) {
+        if (prop === 'run') {
+          return (feeds: ort.InferenceSession.FeedsType) => {
+            runs.push([target, feeds]);
+            return target.run(feeds);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  return {
+    models: {
+      ...models,
+      mtcnn: {
+        resize: wrap(models.mtcnn.resize),
+        pnet: wrap(models.mtcnn.pnet),
+        rnet: wrap(models.mtcnn.rnet),
+        onet: wrap(models.mtcnn.onet),
+      },
+      embedder: wrap(models.embedder),
+    },
+    runs,
+  };
+}
+
+async function stageTable(models: FaceModels, label: string, jpeg: Buffer): Promise<void> {
+  const image = await decodeImage(jpeg, { maxPixels: 1e8 });
+  const rec = recording(models);
+  const faces = await analyze(rec.models, image, OPTIONS);
+  const floorRuns = rec.runs.slice();
+  for (let i = 0; i < 3; i++) await analyze(models, image, OPTIONS);
+
+  const stages: Record<string, number[]> = {};
+  const totals: number[] = [];
+  const floors: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    const decoded = await decodeImage(jpeg, { maxPixels: 1e8 });
+    const decode = performance.now() - t;
+    const timings: AnalyzeTimings = {};
+    await analyze(models, decoded, OPTIONS, timings);
+    totals.push(performance.now() - t);
+    (stages.decode ??= []).push(decode);
+    for (const [k, v] of Object.entries(timings)) (stages[k] ??= []).push(v);
+    t = performance.now();
+    for (const [session, feeds] of floorRuns) await session.run(feeds);
+    floors.push(performance.now() - t);
+  }
+  const e2e = median(totals);
+  const floor = median(floors);
+  console.log(`\n${label}: ${faces.length} face(s), ${floorRuns.length} session runs per call`);
+  for (const stage of ['decode', 'pyramid', 'pnet', 'rnet', 'onet', 'align', 'embed']) {
+    console.log(
+      `  ${stage.padEnd(26)} ${median(stages[stage] ?? [0])
+        .toFixed(2)
+        .padStart(8)} ms`,
+    );
+  }
+  console.log(`  ${'end to end (decode→embed)'.padEnd(26)} ${e2e.toFixed(2).padStart(8)} ms`);
+  console.log(`  ${'pure model time (floor)'.padEnd(26)} ${floor.toFixed(2).padStart(8)} ms`);
+  console.log(`  ${'end to end / floor'.padEnd(26)} ${(e2e / floor).toFixed(2).padStart(8)} ×`);
+}
+
+async function throughput(pool: FacePool, label: string, jpeg: Buffer, requests: number): Promise<void> {
+  const inFlight = pool.stats().slots * 2;
+  let next = 0;
+  let faces = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < requests) {
+        const result = await pool.analyzeEncoded(jpeg, 1e8, OPTIONS);
+        faces += result.faces.length;
+      }
+    }),
+  );
+  const s = (performance.now() - t) / 1000;
+  console.log(
+    `  ${label.padEnd(26)} ${(requests / s).toFixed(1).padStart(8)} images/s ${(faces / s).toFixed(1).padStart(8)} faces/s`,
+  );
+}
+
+async function main(): Promise<void> {
+  const [one, six] = await Promise.all([oneFacePhoto(), sixFacePhoto()]);
+  console.log(`facerec bench: CPU, ${THREADS} intra-op thread(s) in process, medians of ${RUNS} runs after warm-up`);
+  const models = await loadFaceModels({ provider: 'auto', intraOpThreads: THREADS });
+  console.log(`provider: ${models.provider}${models.fallbackReason ? ` (${models.fallbackReason})` : ''}`);
+  await stageTable(models, '640×480, 1 face, minFaceSize 40', one);
+  await stageTable(models, '1280×720, 6 faces, minFaceSize 40', six);
+
+  const settings = defaultFacePoolSettings();
+  const pool = await FacePool.start(settings);
+  console.log(
+    `\nPool saturated (${settings.size} workers × ${settings.intraOpThreads} intra-op thread(s), 2 requests in flight per worker)`,
+  );
+  await throughput(pool, '640×480, 1 face', one, 200);
+  await throughput(pool, '1280×720, 6 faces', six, 100);
+
+  console.log(`\nMemory over ${CALLS} calls through the pool (640×480, 1 face)`);
+  const warm = Math.min(500, Math.floor(CALLS / 10));
+  let done = 0;
+  let rssStart = 0;
+  const inFlight = settings.size * 2;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (done < CALLS) {
+        done++;
+        await pool.analyzeEncoded(one, 1e8, OPTIONS);
+        if (done === warm) rssStart = process.memoryUsage().rss;
+      }
+    }),
+  );
+  const rssEnd = process.memoryUsage().rss;
+  console.log(
+    `  RSS after ${warm} warm-up calls ${mb(rssStart)}, after ${CALLS} calls ${mb(rssEnd)}: ` +
+      `growth ${(((rssEnd - rssStart) / rssStart) * 100).toFixed(1)}%`,
+  );
+  console.log(`  peak RSS ${mb(process.resourceUsage().maxRSS * 1024)}`);
+  await pool.close();
+}
+
+await main();
