@@ -1,0 +1,40 @@
+// Recognition: analyse an image in the worker pool, then name each face against the facebank.
+// Shared by the HTTP API and the CLI, so both answer the same way.
+import type { AnalyzeOptions } from '../models/analyze.ts';
+import type { DetectedFace } from '../models/mtcnn/detector.ts';
+import type { FacePool } from '../models/pool/facePool.ts';
+import type { FaceResult } from '../models/pool/faceWorker.ts';
+import type { Match } from './index.ts';
+
+export interface RecognizedFace extends DetectedFace {
+  match: Match;
+}
+
+export interface Recognition {
+  width: number;
+  height: number;
+  faces: RecognizedFace[];
+  timings: FaceResult['timings'] & { match?: number };
+}
+
+export interface Matcher {
+  match(embedding: Float32Array): Match;
+}
+
+export async function recognizeImage(
+  pool: Pick<FacePool, 'analyzeEncoded'>,
+  matcher: Matcher,
+  bytes: Uint8Array,
+  maxPixels: number,
+  options: AnalyzeOptions,
+): Promise<Recognition> {
+  const result = await pool.analyzeEncoded(bytes, maxPixels, options);
+  const t = performance.now();
+  const faces = result.faces.map(({ embedding, ...face }) => ({ ...face, match: matcher.match(embedding) }));
+  return {
+    width: result.width,
+    height: result.height,
+    faces,
+    timings: { ...result.timings, match: performance.now() - t },
+  };
+}

@@ -1,0 +1,66 @@
+// The HTTP application: routes mounted over the facebank and the inference pool. Transport only.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppDeps } from './context.ts';
+import { HttpError, toHttpError } from './errors.ts';
+import { openApiDocument } from './openapi.ts';
+import { peopleRoutes } from './routes/people.ts';
+import { recognitionRoutes } from './routes/recognition.ts';
+
+export function createApp(deps: AppDeps): Hono {
+  const { config, pool, facebank, metrics, logger } = deps;
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const http = toHttpError(err);
+    if (!http) {
+      logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');
+      return c.json({ error: 'internal_error', message: 'an unexpected error occurred' }, 500);
+    }
+    if (http.status >= 500) logger.warn({ code: http.code, path: c.req.path }, http.message);
+    return c.json({ error: http.code, message: http.message }, http.status, http.headers);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.use(metrics.middleware());
+  app.use(
+    bodyLimit({
+      maxSize: config.bodyLimitBytes,
+      onError: () => {
+        throw new HttpError(
+          413,
+          'payload_too_large',
+          `the request body is over the ${config.bodyLimitBytes}-byte limit`,
+        );
+      },
+    }),
+  );
+
+  app.route('/', recognitionRoutes(deps));
+  app.route('/api/people', peopleRoutes(deps));
+
+  app.get('/api/health', (c) => {
+    const stats = pool.stats();
+    const fb = facebank.stats();
+    const info = pool.info;
+    return c.json({
+      status: 'ok',
+      provider: info.provider,
+      ...(info.fallbackReason ? { providerNote: info.fallbackReason } : {}),
+      modelsLoaded: stats.size > 0,
+      embedder: info.embedderName,
+      workers: stats.size,
+      queueDepth: stats.queued,
+      busyWorkers: stats.busy,
+      facebank: { people: fb.people, images: fb.images, templates: fb.templates },
+      threshold: facebank.threshold,
+    });
+  });
+  app.get('/metrics', async (c) => {
+    const { body, contentType } = await metrics.render();
+    return c.body(body, 200, { 'Content-Type': contentType });
+  });
+  const openapi = openApiDocument();
+  app.get('/api/openapi.json', (c) => c.json(openapi));
+  return app;
+}

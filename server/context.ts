@@ -1,0 +1,14 @@
+// What the HTTP layer needs from the rest of the server, handed to every route module.
+import type { Logger } from 'pino';
+import type { Facebank } from '../facebank/index.ts';
+import type { FacePool } from '../models/pool/facePool.ts';
+import type { Config } from './config.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface AppDeps {
+  config: Config;
+  pool: FacePool;
+  facebank: Facebank;
+  metrics: Metrics;
+  logger: Logger;
+}

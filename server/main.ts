@@ -1,0 +1,29 @@
+// `npm start`: the server with configuration from the environment (and facerec.config.json if present).
+import pino from 'pino';
+import { loadConfig } from './config.ts';
+import { startServer } from './server.ts';
+
+export async function serveUntilSignal(overrides: Parameters<typeof loadConfig>[1] = {}): Promise<void> {
+  const config = loadConfig(process.env, overrides);
+  const logger = pino({ level: config.logLevel });
+  const server = await startServer(config, logger);
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  serveUntilSignal().catch((err: Error) => {
+    console.error(`facerec: ${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`);
+    process.exit(1);
+  });
+}

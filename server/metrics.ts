@@ -1,0 +1,70 @@
+// Prometheus metrics (prom-client, a registry of our own rather than the global one).
+import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface MetricsSources {
+  queueDepth(): number;
+  busyWorkers(): number;
+  facebankTemplates(): number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'facerec_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'facerec_http_request_duration_seconds',
+    help: 'HTTP request latency by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+  private readonly inference = new Histogram({
+    name: 'facerec_inference_stage_seconds',
+    help: 'Time per analysis stage (decode, pyramid, pnet, rnet, onet, align, embed, match)',
+    labelNames: ['stage'] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'facerec_' });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('facerec_inference_queue_depth', 'Requests waiting for an inference worker', sources.queueDepth);
+    gauge('facerec_inference_busy_workers', 'Inference workers running a request', sources.busyWorkers);
+    gauge('facerec_facebank_templates', 'Face templates in the facebank', sources.facebankTemplates);
+  }
+
+  middleware(): MiddlewareHandler {
+    return async (c, next) => {
+      const end = this.latency.startTimer();
+      await next();
+      // The matched route pattern (e.g. /api/people/:name) keeps label cardinality bounded.
+      const route = c.res.status === 404 ? 'unmatched' : routePath(c);
+      end({ method: c.req.method, route });
+      this.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    };
+  }
+
+  observeTimings(timings: Record<string, number | undefined>): void {
+    for (const [stage, ms] of Object.entries(timings))
+      if (ms !== undefined) this.inference.observe({ stage }, ms / 1000);
+  }
+
+  async render(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}

@@ -1,0 +1,140 @@
+// The OpenAPI document, generated from the zod schemas that validate the requests (schemas.ts).
+import { z } from 'zod';
+import * as S from './schemas.ts';
+
+type Schema = z.ZodType;
+
+const ref = (s: Schema) => {
+  const id = z.globalRegistry.get(s)?.id;
+  return id ? { $ref: `#/components/schemas/${id}` } : z.toJSONSchema(s, { io: 'input' });
+};
+const json = (s: Schema) => ({ content: { 'application/json': { schema: ref(s) } } });
+const imageForm = {
+  'multipart/form-data': {
+    schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] },
+  },
+};
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((code) => [code, { description: 'error', ...json(S.ErrorBody) }]));
+const personParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const fileParam = { name: 'file', in: 'path', required: true, schema: { type: 'string' } };
+
+const rec = {
+  summary: 'Recognise the faces in one image (compatible with the system facerec replaces)',
+  requestBody: { required: true, ...json(S.RecRequest) },
+  responses: {
+    200: { description: 'faces, largest first', ...json(S.RecResponse) },
+    ...errors(400, 401, 413, 415, 503),
+  },
+};
+
+export function openApiDocument(): object {
+  const schemas = [
+    S.RecRequest,
+    S.RecResponse,
+    S.RecognizedFace,
+    S.RecognizeResponse,
+    S.PersonName,
+    S.AddImageRequest,
+    S.FacebankImage,
+    S.Person,
+    S.Health,
+    S.ErrorBody,
+  ];
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'facerec',
+      version: '0.1.0',
+      description: 'Self-hosted face recognition: MTCNN + ArcFace-style embeddings.',
+    },
+    components: {
+      schemas: Object.fromEntries(
+        schemas.map((s) => [z.globalRegistry.get(s)?.id, z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' })]),
+      ),
+      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+    },
+    paths: {
+      '/rec': { post: rec },
+      '/id_info': { post: { ...rec, summary: 'Alias of /rec' } },
+      '/api/recognize': {
+        post: {
+          summary: 'Recognise faces with boxes, landmarks, best match, margin and timings',
+          requestBody: { required: true, content: { ...json(S.AddImageRequest).content, ...imageForm } },
+          responses: {
+            200: { description: 'the analysis', ...json(S.RecognizeResponse) },
+            ...errors(400, 401, 413, 415, 503),
+          },
+        },
+      },
+      '/api/people': {
+        get: {
+          summary: 'List people and their images',
+          responses: {
+            200: {
+              description: 'people',
+              content: { 'application/json': { schema: { type: 'array', items: ref(S.Person) } } },
+            },
+          },
+        },
+        post: {
+          summary: 'Create a person',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, ...json(S.PersonName) },
+          responses: { 201: { description: 'created', ...json(S.Person) }, ...errors(400, 401, 403, 409) },
+        },
+      },
+      '/api/people/{name}': {
+        parameters: [personParam],
+        get: {
+          summary: 'One person',
+          responses: { 200: { description: 'the person', ...json(S.Person) }, ...errors(404) },
+        },
+        patch: {
+          summary: 'Rename a person',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, ...json(S.PersonName) },
+          responses: { 200: { description: 'renamed', ...json(S.Person) }, ...errors(400, 401, 403, 404, 409) },
+        },
+        delete: {
+          summary: 'Delete a person and their images',
+          security: [{ apiKey: [] }],
+          responses: { 204: { description: 'deleted' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/api/people/{name}/images': {
+        parameters: [personParam],
+        post: {
+          summary: 'Add images (base64 JSON, or one or more multipart files); creates the person if needed',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: { ...json(S.AddImageRequest).content, ...imageForm } },
+          responses: {
+            201: {
+              description: 'each image with its status',
+              content: { 'application/json': { schema: { type: 'array', items: ref(S.FacebankImage) } } },
+            },
+            ...errors(400, 401, 403, 413, 415, 422, 503),
+          },
+        },
+      },
+      '/api/people/{name}/images/{file}': {
+        parameters: [personParam, fileParam],
+        get: { summary: 'The image file', responses: { 200: { description: 'the image bytes' }, ...errors(404) } },
+        delete: {
+          summary: 'Remove an image',
+          security: [{ apiKey: [] }],
+          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/api/health': {
+        get: {
+          summary: 'Models, provider, facebank size and queue depth',
+          responses: { 200: { description: 'health', ...json(S.Health) } },
+        },
+      },
+      '/metrics': {
+        get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } },
+      },
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// POST /rec and /id_info (the contract of the system facerec replaces) and POST /api/recognize (rich).
+import { type Handler, Hono } from 'hono';
+import { type Recognition, recognizeImage } from '../../facebank/recognize.ts';
+import { requireKey } from '../auth.ts';
+import type { AppDeps } from '../context.ts';
+import { imageUploads, jsonBody } from '../requestBody.ts';
+import { AddImageRequest, RecRequest } from '../schemas.ts';
+
+const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export function recognitionRoutes(deps: AppDeps): Hono {
+  const { config, pool, facebank, metrics } = deps;
+  const app = new Hono();
+  app.use(requireKey(config.apiKey, 'read', config.recognitionRequiresKey));
+
+  const recognize = async (bytes: Uint8Array): Promise<Recognition> => {
+    const result = await recognizeImage(pool, facebank, bytes, config.maxImagePixels, {
+      detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
+      flip: config.flip,
+    });
+    metrics.observeTimings(result.timings);
+    return result;
+  };
+
+  const rec: Handler = async (c) => {
+    const { file } = await jsonBody(c, RecRequest);
+    const { faces } = await recognize(file);
+    if (faces.length === 0) return c.json({ names: null, bboxes: null, scores: null });
+    return c.json({
+      names: faces.map((f) => f.match.name),
+      bboxes: faces.map((f) => [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map(Math.round)),
+      scores: faces.map((f) => round(f.match.score, 4)),
+    });
+  };
+  app.post('/rec', rec);
+  // The original system's documentation named the same route /id_info.
+  app.post('/id_info', rec);
+
+  app.post('/api/recognize', async (c) => {
+    const [upload] = await imageUploads(c, AddImageRequest);
+    const r = await recognize(upload!.bytes);
+    return c.json({
+      width: r.width,
+      height: r.height,
+      threshold: facebank.threshold,
+      faces: r.faces.map((f) => ({
+        box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map((v) => round(v, 1)),
+        detectionScore: round(f.score, 4),
+        landmarks: f.landmarks.map(([x, y]) => [round(x, 1), round(y, 1)]),
+        name: f.match.name,
+        candidate: f.match.candidate ?? null,
+        similarity: round(f.match.score, 4),
+        margin: round(f.match.margin, 4),
+      })),
+      timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, round(v ?? 0, 2)])),
+    });
+  });
+  return app;
+}

@@ -1,0 +1,48 @@
+// The HTTP server over the runtime (database, inference pool, facebank), and its shutdown.
+import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import pino, { type Logger } from 'pino';
+import { createApp } from './app.ts';
+import type { Config } from './config.ts';
+import { Metrics } from './metrics.ts';
+import { openRuntime, type Runtime } from './runtime.ts';
+
+export interface RunningServer {
+  url: string;
+  runtime: Runtime;
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  config: Config,
+  logger: Logger = pino({ level: config.logLevel }),
+): Promise<RunningServer> {
+  const runtime = await openRuntime(config, logger);
+  const { pool, facebank } = runtime;
+  const metrics = new Metrics({
+    queueDepth: () => pool.stats().queued,
+    busyWorkers: () => pool.stats().busy,
+    facebankTemplates: () => facebank.stats().templates,
+  });
+  const app = createApp({ config, pool, facebank, metrics, logger });
+  const server = await new Promise<ServerType>((ok, fail) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => ok(s));
+    s.once('error', fail);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url }, `facerec listening on ${url}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    runtime,
+    close: () => {
+      closing ??= (async () => {
+        await new Promise<void>((ok) => server.close(() => ok()));
+        await runtime.close();
+      })();
+      return closing;
+    },
+  };
+}
