@@ -58,11 +58,13 @@ export type AnalyzeTimings = Partial<Record<'pyramid' | 'pnet' | 'rnet' | 'onet'
 
 export async function loadFaceModels(settings: SessionSettings, embedderName = 'mobilefacenet'): Promise<FaceModels> {
   const open = async (name: string) => (await openSession(modelPath(name), settings)).session;
-  const [resize, pnet, rnet, onet] = await Promise.all(['resize', 'pnet', 'rnet', 'onet'].map(open));
+  const [resize, crop24, crop48, pnet, rnet, onet] = await Promise.all(
+    ['resize', 'crop24', 'crop48', 'pnet', 'rnet', 'onet'].map(open),
+  );
   // The embedder is the heaviest model: its provider is the one reported.
   const embedder = await openSession(modelPath(embedderName), settings);
   return {
-    mtcnn: { resize: resize!, pnet: pnet!, rnet: rnet!, onet: onet! },
+    mtcnn: { resize: resize!, crop24: crop24!, crop48: crop48!, pnet: pnet!, rnet: rnet!, onet: onet! },
     embedder: embedder.session,
     embedderShape: embedderShape(embedder.session),
     embedderName,

@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CATALOG, type ModelName, WEIGHTS_PACKAGE } from './catalog.ts';
-import { resizeModel } from './convert/resizeGraph.ts';
+import { cropModel, resizeModel } from './convert/pixelGraphs.ts';
 import { readTflite } from './convert/tflite.ts';
 import { convertTflite } from './convert/tfliteToOnnx.ts';
 import { sha256, sha256File, writeFileAtomic } from './files.ts';
@@ -12,7 +12,7 @@ import { encodeModel } from './onnx/proto.ts';
 import { fetchWeights } from './weights.ts';
 
 /** Graphs without weights that facerec generates. */
-const GENERATED = { resize: resizeModel };
+const GENERATED = { resize: resizeModel, crop24: () => cropModel(24), crop48: () => cropModel(48) };
 const ALL_MODELS = [...Object.keys(CATALOG), ...Object.keys(GENERATED)];
 
 /** Identifies the converter by its own source, so any change to it rebuilds the models. */

@@ -86,6 +86,8 @@ function recording(models: FaceModels): {
       ...models,
       mtcnn: {
         resize: wrap(models.mtcnn.resize),
+        crop24: wrap(models.mtcnn.crop24),
+        crop48: wrap(models.mtcnn.crop48),
         pnet: wrap(models.mtcnn.pnet),
         rnet: wrap(models.mtcnn.rnet),
         onet: wrap(models.mtcnn.onet),

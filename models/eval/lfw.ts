@@ -35,8 +35,10 @@ export interface LfwEmbedOptions {
   detect?: Partial<DetectOptions>;
   /** Thresholds for the retry when the first pass finds nothing; defaults to LFW_FALLBACK_THRESHOLDS. */
   fallbackThresholds?: [number, number, number];
-  /** Images decoded ahead of the one being analysed (decoding overlaps inference). Default 4. */
+  /** Images decoded ahead (decoding overlaps inference). Default 4, and at least `concurrency`. */
   prefetch?: number;
+  /** Images in flight at once; 2 overlaps one image's sharp work with another's inference. Default 2. */
+  concurrency?: number;
 }
 
 export interface LfwImageEmbedding {
@@ -77,8 +79,8 @@ async function loadImage(root: string, path: string): Promise<RgbImage> {
 
 /**
  * Embeds the central face of each image in `paths` (relative to `root`). Each path is embedded once.
- * Detection and embedding run one image at a time (the models use their intra-op threads); decoding
- * of the next few images overlaps them.
+ * A few images are decoded ahead, and `concurrency` images are analysed at once (see `lane` below).
+ * The result is in the order of `paths`.
  */
 export async function embedLfwImages(
   models: FaceModels,
@@ -90,7 +92,8 @@ export async function embedLfwImages(
   const list = [...new Set(paths)];
   const detect = { ...LFW_DETECT_OPTIONS, ...options.detect };
   const fallbackThresholds = options.fallbackThresholds ?? LFW_FALLBACK_THRESHOLDS;
-  const prefetch = Math.max(1, options.prefetch ?? 4);
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 2));
+  const prefetch = Math.max(concurrency, options.prefetch ?? 4);
   const result = new Map<string, LfwImageEmbedding>();
 
   const pending: Promise<RgbImage>[] = [];
@@ -102,30 +105,42 @@ export async function embedLfwImages(
       pending.push(p);
     }
   };
+  let taken = 0;
+  let done = 0;
 
-  onProgress?.(0, list.length);
-  for (let i = 0; i < list.length; i++) {
-    fill();
-    const image = await pending.shift()!;
-    fill();
-    let fallback = false;
+  const one = async (path: string, image: RgbImage): Promise<LfwImageEmbedding> => {
     let face = centralFace(await detectFaces(models.mtcnn, image, detect), image.width, image.height);
+    let fallback = false;
     if (!face) {
       fallback = true;
       const faces = await detectFaces(models.mtcnn, image, { ...detect, thresholds: fallbackThresholds });
       face = centralFace(faces, image.width, image.height);
     }
-    let embedding: Float32Array | undefined;
-    if (face) {
-      const [e] = await embedFaces(models.embedder, models.embedderShape, image, [face.landmarks], {
-        flip: options.flip,
-      });
-      embedding = e;
+    if (!face) return { embedding: undefined, fallback: false };
+    const [embedding] = await embedFaces(models.embedder, models.embedderShape, image, [face.landmarks], {
+      flip: options.flip,
+    });
+    if (!embedding) throw new Error(`${path}: the embedder returned nothing`);
+    return { embedding, fallback };
+  };
+
+  // Each lane takes the next decoded image in turn. Inference itself runs on this thread, so lanes only
+  // help by overlapping one image's decoding and pyramid resizing (sharp, on libuv threads) with another's.
+  const lane = async () => {
+    while (taken < list.length) {
+      const path = list[taken++]!;
+      fill();
+      const image = await pending.shift()!;
+      fill();
+      result.set(path, await one(path, image));
+      onProgress?.(++done, list.length);
     }
-    result.set(list[i]!, { embedding, fallback: fallback && embedding !== undefined });
-    onProgress?.(i + 1, list.length);
-  }
-  return result;
+  };
+
+  onProgress?.(0, list.length);
+  await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, lane));
+  // Insertion order follows completion; give callers the input order.
+  return new Map(list.map((p) => [p, result.get(p)!]));
 }
 
 /** Cosine similarity of two L2-normalised embeddings. */

@@ -1,14 +1,14 @@
 // The MTCNN cascade (Zhang et al. 2016): P-Net over an image pyramid proposes windows, R-Net refines
 // them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
 import * as ort from 'onnxruntime-node';
-import type { Affine } from '../align.ts';
-import { warpAffine } from '../align.ts';
 import type { RgbImage } from '../image.ts';
 import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
 
 export interface MtcnnSessions {
-  /** The pyramid's resize graph (models/convert/resizeGraph.ts). */
+  /** Generated pixel graphs (models/convert/pixelGraphs.ts): pyramid levels and box crops. */
   resize: ort.InferenceSession;
+  crop24: ort.InferenceSession;
+  crop48: ort.InferenceSession;
   pnet: ort.InferenceSession;
   rnet: ort.InferenceSession;
   onet: ort.InferenceSession;
@@ -72,11 +72,16 @@ function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since
 }
 
 /** Stage 1: P-Net windows above threshold at every scale, each scale's set reduced by NMS. */
-async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?: StageTimings): Promise<ScoredBox[]> {
+async function proposals(
+  s: MtcnnSessions,
+  original: ort.Tensor,
+  image: RgbImage,
+  o: DetectOptions,
+  t?: StageTimings,
+): Promise<ScoredBox[]> {
   const scales = pyramidScales(image.width, image.height, o);
   const all: (ScoredBox & { reg: [number, number, number, number] })[] = [];
   let now = performance.now();
-  const original = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
   for (const scale of scales) {
     const w = Math.ceil(image.width * scale);
     const h = Math.ceil(image.height * scale);
@@ -111,27 +116,22 @@ async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?
   return kept.map((b) => square(calibrate({ x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: b.score }, b.reg)));
 }
 
-/** Crops each box (zero outside the image) and resamples it to size×size, into one NHWC batch. */
-function cropBatch(image: RgbImage, boxes: ScoredBox[], size: number): Float32Array {
-  const per = size * size * 3;
-  const out = new Float32Array(boxes.length * per);
-  const src = { data: image.data, width: image.width, height: image.height, channels: 3 };
-  boxes.forEach((b, i) => {
-    const sx = size / (b.x2 - b.x1);
-    const sy = size / (b.y2 - b.y1);
-    // Pixel centres: source centre (u + ½) lands on crop centre (x + ½).
-    const m: Affine = [sx, 0, (0.5 - b.x1) * sx - 0.5, 0, sy, (0.5 - b.y1) * sy - 0.5];
-    warpAffine(src, m, size, size, out, i * per);
+/** Crops every box (zero outside the image), shrunk to the network's input, as one NHWC batch. */
+async function cropBatch(crop: ort.InferenceSession, image: ort.Tensor, boxes: ScoredBox[]): Promise<ort.Tensor> {
+  const coords = new Float32Array(boxes.length * 4);
+  boxes.forEach((b, i) => coords.set([b.x1, b.y1, b.x2, b.y2], i * 4));
+  const out = await crop.run({
+    image,
+    boxes: new ort.Tensor('float32', coords, [boxes.length, 4]),
+    batch: new ort.Tensor('int64', new BigInt64Array(boxes.length), [boxes.length]),
   });
-  return out;
+  return out.crops!;
 }
 
 /** Stage 2: R-Net rescoring and box regression. */
-async function refine(s: MtcnnSessions, image: RgbImage, boxes: ScoredBox[], o: DetectOptions): Promise<ScoredBox[]> {
+async function refine(s: MtcnnSessions, image: ort.Tensor, boxes: ScoredBox[], o: DetectOptions): Promise<ScoredBox[]> {
   if (boxes.length === 0) return [];
-  const out = await s.rnet.run({
-    image: new ort.Tensor('float32', cropBatch(image, boxes, 24), [boxes.length, 24, 24, 3]),
-  });
+  const out = await s.rnet.run({ image: await cropBatch(s.crop24, image, boxes) });
   const prob = out.prob!.data as Float32Array;
   const reg = out.reg!.data as Float32Array;
   const kept: ScoredBox[] = [];
@@ -148,14 +148,13 @@ async function refine(s: MtcnnSessions, image: RgbImage, boxes: ScoredBox[], o: 
 /** Stage 3: O-Net scoring, box regression and landmarks. */
 async function output(
   s: MtcnnSessions,
-  image: RgbImage,
+  image: ort.Tensor,
+  size: { width: number; height: number },
   boxes: ScoredBox[],
   o: DetectOptions,
 ): Promise<DetectedFace[]> {
   if (boxes.length === 0) return [];
-  const out = await s.onet.run({
-    image: new ort.Tensor('float32', cropBatch(image, boxes, 48), [boxes.length, 48, 48, 3]),
-  });
+  const out = await s.onet.run({ image: await cropBatch(s.crop48, image, boxes) });
   const prob = out.prob!.data as Float32Array;
   const reg = out.reg!.data as Float32Array;
   const lm = out.landmarks!.data as Float32Array;
@@ -176,7 +175,7 @@ async function output(
     faces.push({ ...box, score, landmarks });
   });
   return nms(faces, ONET_NMS, 'min').map((k) => {
-    const f = clipToImage(faces[k]!, image.width, image.height);
+    const f = clipToImage(faces[k]!, size.width, size.height);
     return { box: { x1: f.x1, y1: f.y1, x2: f.x2, y2: f.y2 }, score: f.score, landmarks: f.landmarks };
   });
 }
@@ -188,11 +187,14 @@ export async function detectFaces(
   timings?: StageTimings,
 ): Promise<DetectedFace[]> {
   const o = { ...DEFAULT_DETECT_OPTIONS, ...options };
-  const stage1 = await proposals(sessions, image, o, timings);
+  const tensor = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
+  const stage1 = await proposals(sessions, tensor, image, o, timings);
   let now = performance.now();
-  const stage2 = await refine(sessions, image, stage1, o);
+  const stage2 = await refine(sessions, tensor, stage1, o);
   now = lap(timings, 'rnet', now);
-  const faces = (await output(sessions, image, stage2, o)).filter((f) => f.box.x2 > f.box.x1 && f.box.y2 > f.box.y1);
+  const faces = (await output(sessions, tensor, image, stage2, o)).filter(
+    (f) => f.box.x2 > f.box.x1 && f.box.y2 > f.box.y1,
+  );
   lap(timings, 'onet', now);
   const area = (f: DetectedFace) => (f.box.x2 - f.box.x1) * (f.box.y2 - f.box.y1);
   faces.sort((a, b) => area(b) - area(a));

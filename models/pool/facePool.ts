@@ -45,7 +45,8 @@ export class FacePool {
 
   /** Decodes (in the worker) and analyses an encoded image. The bytes are copied, never detached. */
   analyzeEncoded(bytes: Uint8Array, maxPixels: number, options: AnalyzeOptions = {}): Promise<FaceResult> {
-    const own = bytes.slice();
+    // A real copy: Node's Buffer#slice is a view, and transferring it would detach the caller's bytes.
+    const own = new Uint8Array(bytes);
     return this.pool.run({ kind: 'encoded', bytes: own, maxPixels, options }, [own.buffer]);
   }
 
