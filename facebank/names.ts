@@ -32,7 +32,8 @@ function validate(kind: 'person' | 'image', raw: unknown): string {
   if (typeof raw !== 'string') throw new FacebankError('invalid_name', `invalid ${kind} name: not a string`);
   const name = raw.trim();
   const problem = nameProblem(name);
-  if (problem !== undefined) throw new FacebankError('invalid_name', `invalid ${kind} name ${JSON.stringify(raw)}: ${problem}`);
+  if (problem !== undefined)
+    throw new FacebankError('invalid_name', `invalid ${kind} name ${JSON.stringify(raw)}: ${problem}`);
   return name;
 }
 

@@ -29,8 +29,9 @@ export interface AnalyzeOptions {
   embed?: boolean;
   flip?: EmbedOptions['flip'];
   /**
-   * When nothing is detected, treat the whole image as one face crop (facebank images are often tight
-   * crops, on which MTCNN can miss). The face then carries `wholeImage: true` and template landmarks.
+   * When nothing is detected, look again inside a grey border, and failing that treat the whole image as
+   * one face crop (facebank images are often tight crops, on which MTCNN can miss). The whole-image face
+   * carries `wholeImage: true` and template landmarks.
    */
   wholeImageFallback?: boolean;
 }
@@ -77,23 +78,77 @@ export async function releaseFaceModels(m: FaceModels): Promise<void> {
   await Promise.all([...Object.values(m.mtcnn), m.embedder].map((s) => s.release()));
 }
 
+/** Border added around a tight crop, as a fraction of its longer side, when nothing was detected in it. */
+const CROP_PADDING = 0.3;
+
+/**
+ * A copy of the image inside a grey border: a face that fills a tight crop (or is cut by its edge) is
+ * whole inside it, with the context P-Net needs. Rows are copied in bulk.
+ */
+export function padImage(image: RgbImage, pad: number): RgbImage {
+  const width = image.width + 2 * pad;
+  const height = image.height + 2 * pad;
+  const data = new Uint8Array(width * height * 3).fill(127);
+  const row = image.width * 3;
+  for (let y = 0; y < image.height; y++) {
+    data.set(image.data.subarray(y * row, (y + 1) * row), ((y + pad) * width + pad) * 3);
+  }
+  return { data, width, height };
+}
+
+function shift(face: DetectedFace, d: number, image: RgbImage): DetectedFace {
+  const clip = (v: number, max: number) => Math.min(Math.max(v - d, 0), max);
+  const { x1, y1, x2, y2 } = face.box;
+  return {
+    ...face,
+    box: {
+      x1: clip(x1, image.width),
+      y1: clip(y1, image.height),
+      x2: clip(x2, image.width),
+      y2: clip(y2, image.height),
+    },
+    landmarks: face.landmarks.map(([x, y]): Point => [x - d, y - d]),
+  };
+}
+
+/**
+ * With `wholeImageFallback`, an image with no detected face is first searched again inside a grey border
+ * (tight crops often hide the face from MTCNN); only if that also fails is the whole image taken as the face.
+ */
+async function findFaces(
+  models: FaceModels,
+  image: RgbImage,
+  options: AnalyzeOptions,
+  timings?: AnalyzeTimings,
+): Promise<{ faces: DetectedFace[]; source: RgbImage; offset: number; wholeImage: boolean }> {
+  const faces = await detectFaces(models.mtcnn, image, options.detect, timings);
+  if (faces.length > 0 || options.wholeImageFallback !== true)
+    return { faces, source: image, offset: 0, wholeImage: false };
+  const pad = Math.round(Math.max(image.width, image.height) * CROP_PADDING);
+  const padded = padImage(image, pad);
+  const inPadding = await detectFaces(models.mtcnn, padded, options.detect, timings);
+  if (inPadding.length > 0) return { faces: inPadding, source: padded, offset: pad, wholeImage: false };
+  return { faces: [wholeImageFace(image.width, image.height)], source: image, offset: 0, wholeImage: true };
+}
+
 export async function analyze(
   models: FaceModels,
   image: RgbImage,
   options: AnalyzeOptions = {},
   timings?: AnalyzeTimings,
 ): Promise<AnalyzedFace[]> {
-  const detected = await detectFaces(models.mtcnn, image, options.detect, timings);
-  const fallback = detected.length === 0 && options.wholeImageFallback === true;
-  const faces = fallback ? [wholeImageFace(image.width, image.height)] : detected;
-  if (options.embed === false) return faces.map((f) => ({ ...f, embedding: new Float32Array(0) }));
+  const { faces, source, offset, wholeImage } = await findFaces(models, image, options, timings);
+  const inImage = offset === 0 ? faces : faces.map((f) => shift(f, offset, image));
+  const marks = wholeImage ? { wholeImage: true } : {};
+  if (options.embed === false) return inImage.map((f) => ({ ...f, embedding: new Float32Array(0), ...marks }));
+  // Embedded from the image the landmarks were found in (the padded copy keeps the border grey, not black).
   const embeddings = await embedFaces(
     models.embedder,
     models.embedderShape,
-    image,
+    source,
     faces.map((f) => f.landmarks),
     { flip: options.flip ?? false },
     timings,
   );
-  return faces.map((f, i) => ({ ...f, embedding: embeddings[i]!, ...(fallback ? { wholeImage: true } : {}) }));
+  return inImage.map((f, i) => ({ ...f, embedding: embeddings[i]!, ...marks }));
 }

@@ -17,7 +17,7 @@ export interface TestInit {
 export type TestRequest =
   | { kind: 'sum'; values: Float64Array }
   | { kind: 'busy'; ms: number }
-  | { kind: 'fail'; name: string; message: string }
+  | { kind: 'fail'; name: string; message: string; code?: string }
   | { kind: 'crash' }
   | { kind: 'scale'; values: Float32Array; factor: number };
 
@@ -37,7 +37,11 @@ class SetupBrokenError extends Error {
 
 /** Stands in for typed errors like ImageDecodeError: any name the test asks for. */
 class NamedError extends Error {
-  constructor(name: string, message: string) {
+  constructor(
+    name: string,
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
     this.name = name;
   }
@@ -63,7 +67,7 @@ async function handle(req: TestRequest): Promise<TestResponse> {
       return { kind: 'busy', threadId, startedAt, endedAt: performance.timeOrigin + performance.now() };
     }
     case 'fail':
-      throw new NamedError(req.name, req.message);
+      throw new NamedError(req.name, req.message, req.code);
     case 'crash':
       // In a worker, process.exit ends only this thread — as a native crash of the thread would, for the pool.
       return process.exit(1);

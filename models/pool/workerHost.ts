@@ -12,6 +12,8 @@ export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
+  /** A typed error's machine-readable code (e.g. ImageDecodeError's), kept so callers can map it. */
+  code?: string;
 }
 
 export interface RequestMessage<Req> {
@@ -34,9 +36,13 @@ export interface Served<Req, Res, Info> {
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {
-    return err.stack === undefined
-      ? { name: err.name, message: err.message }
-      : { name: err.name, message: err.message, stack: err.stack };
+    const code = (err as { code?: unknown }).code;
+    return {
+      name: err.name,
+      message: err.message,
+      ...(err.stack === undefined ? {} : { stack: err.stack }),
+      ...(typeof code === 'string' ? { code } : {}),
+    };
   }
   return { name: 'Error', message: typeof err === 'string' ? err : `non-Error value thrown: ${String(err)}` };
 }

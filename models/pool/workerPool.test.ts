@@ -93,13 +93,16 @@ describe('WorkerPool', () => {
 
   test("a handler's typed error arrives with its name and message, and the pool keeps serving", async () => {
     const pool = await startPool();
-    const err = await pool.run({ kind: 'fail', name: 'ImageDecodeError', message: 'not a JPEG' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await pool
+      .run({ kind: 'fail', name: 'ImageDecodeError', message: 'not a JPEG', code: 'invalid_image' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).name).toBe('ImageDecodeError');
     expect((err as Error).message).toBe('not a JPEG');
+    expect((err as { code?: string }).code).toBe('invalid_image');
     expect((err as Error).stack).toContain('testWorker.ts');
 
     const res = await pool.run({ kind: 'sum', values: new Float64Array([1, 2, 3]) });

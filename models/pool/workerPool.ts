@@ -84,8 +84,9 @@ interface Job<Req, Res> {
 
 /** Rebuilt as a plain Error whose name is the original's, so callers can branch on e.g. 'ImageDecodeError'. */
 function reviveError(e: SerializedError): Error {
-  const err = new Error(e.message);
+  const err: Error & { code?: string } = new Error(e.message);
   err.name = e.name;
+  if (e.code !== undefined) err.code = e.code;
   // The worker's stack says where it failed; the main-thread stack would only show the message handler.
   if (e.stack !== undefined) err.stack = e.stack;
   return err;

@@ -1,0 +1,66 @@
+// One facebank image → status and embedding, by the rules for crops, whole photos and undecodable files.
+import type { AnalyzedFace, AnalyzeOptions } from '../models/analyze.ts';
+import type { FacePool } from '../models/pool/facePool.ts';
+import type { CachedAnalysis } from './store.ts';
+
+export type Analyzer = Pick<FacePool, 'analyzeEncoded'>;
+
+export interface AnalysisSettings {
+  maxPixels: number;
+  flip: boolean;
+}
+
+/** The second face must be at least this fraction of the largest face's area for the image to be rejected. */
+export const COMPARABLE_FACE_AREA = 0.5;
+
+export const CROP_FALLBACK_MESSAGE = 'no face detected; the image was used as a face crop';
+
+export function analyzeOptions(flip: boolean): AnalyzeOptions {
+  return { wholeImageFallback: true, detect: { minFaceSize: 20 }, flip };
+}
+
+function area(f: AnalyzedFace): number {
+  return Math.max(0, f.box.x2 - f.box.x1) * Math.max(0, f.box.y2 - f.box.y1);
+}
+
+/** Applies the rules to the faces found in one image (largest first or not). */
+export function classifyFaces(faces: readonly AnalyzedFace[]): CachedAnalysis {
+  if (faces.length === 0) {
+    // Cannot happen with wholeImageFallback; kept so the rules are total.
+    return { status: 'invalid_image', message: 'no face detected', embedding: undefined };
+  }
+  const sorted = [...faces].sort((a, b) => area(b) - area(a));
+  const largest = sorted[0]!;
+  if (largest.wholeImage === true) {
+    return { status: 'crop_fallback', message: CROP_FALLBACK_MESSAGE, embedding: largest.embedding };
+  }
+  const comparable = sorted.filter((f) => area(f) >= COMPARABLE_FACE_AREA * area(largest)).length;
+  if (comparable >= 2) {
+    return {
+      status: 'several_faces',
+      message: `${comparable} faces of similar size; crop the image to one person`,
+      embedding: undefined,
+    };
+  }
+  return { status: 'embedded', message: undefined, embedding: largest.embedding };
+}
+
+/**
+ * Analyses encoded bytes through the pool. Decoder failures become 'invalid_image' (a property of the
+ * content, so they are cached); anything else (overload, a crashed or closed pool) is thrown.
+ */
+export async function analyzeImage(
+  analyzer: Analyzer,
+  bytes: Uint8Array,
+  settings: AnalysisSettings,
+): Promise<CachedAnalysis> {
+  try {
+    const result = await analyzer.analyzeEncoded(bytes, settings.maxPixels, analyzeOptions(settings.flip));
+    return classifyFaces(result.faces);
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ImageDecodeError') {
+      return { status: 'invalid_image', message: err.message, embedding: undefined };
+    }
+    throw err;
+  }
+}

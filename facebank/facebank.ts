@@ -1,0 +1,535 @@
+// The facebank: people folders on disk (the source of truth), their embeddings cached in SQLite, a watcher
+// that applies changes to the tree, matching, and enrolment writes. Enrolment calls and rescans run one at a
+// time under one async mutex, so the watcher and the API never race.
+import { EventEmitter } from 'node:events';
+import { mkdir, realpath } from 'node:fs/promises';
+import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { type Analyzer, analyzeImage } from './analysis.ts';
+import { createDir, deleteDir, exists, removeFile, removeLeftovers, renameDir, writeNewFile } from './enrol.ts';
+import { Matcher, type Template } from './matcher.ts';
+import { Mutex, Semaphore } from './mutex.ts';
+import {
+  candidateFileName,
+  safeJoin,
+  sanitizeStem,
+  sniffFormat,
+  validateImageName,
+  validatePersonName,
+} from './names.ts';
+import {
+  type FileStamp,
+  forEachLimited,
+  hashFileStream,
+  readAndHash,
+  type ScannedFile,
+  sameStamp,
+  scanTree,
+  sha256Hex,
+  stampOf,
+} from './scan.ts';
+import { type CachedAnalysis, FacebankStore, type IndexedFile } from './store.ts';
+import {
+  FacebankError,
+  type FacebankImage,
+  IMAGE_STATUSES,
+  type ImageStatus,
+  type Match,
+  type PersonSummary,
+} from './types.ts';
+import { TreeWatcher } from './watcher.ts';
+
+export interface FacebankOptions {
+  /** Created if missing. */
+  dir: string;
+  /** Opened once by the server; the facebank creates its `facebank_` tables in it and never closes it. */
+  db: Database;
+  /** The real FacePool in production and in tests. */
+  analyzer: Analyzer;
+  /** Part of every cache key, e.g. `mobilefacenet@<sha256 prefix>`: another id means recomputing. */
+  modelId: string;
+  /** Cosine similarity at or above which a match is named. */
+  threshold: number;
+  maxPixels: number;
+  flip: boolean;
+  /** Analyses in flight during a scan. */
+  concurrency: number;
+  watch: boolean;
+  logger?: Logger;
+}
+
+export interface LoadProgress {
+  /** Images resolved so far (from the cache or analysed). */
+  done: number;
+  total: number;
+  /** Of `done`, those that needed no analysis. */
+  cached: number;
+}
+
+/** What a 'changed' event carries (listeners may ignore it). */
+export interface ChangeEvent {
+  reason: 'rescan' | 'createPerson' | 'addImage' | 'removeImage' | 'renamePerson' | 'deletePerson';
+}
+
+/** Quiet time after the last filesystem event before the tree is rescanned. */
+export const WATCH_DEBOUNCE_MS = 300;
+/** Files read and hashed at once during a scan. */
+const HASH_CONCURRENCY = 16;
+/** Larger files are indexed as invalid images without being read into memory or analysed. */
+export const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+/** How often `onProgress` is called while loading (plus once at the start and once at the end). */
+const PROGRESS_INTERVAL_MS = 1000;
+
+interface Entry {
+  person: string;
+  file: string;
+  sha256: string;
+  status: ImageStatus;
+  message: string | undefined;
+  embedding: Float32Array | undefined;
+  stamp: FileStamp;
+}
+
+type Tree = Map<string, Map<string, Entry>>;
+
+function toImage(e: Entry): FacebankImage {
+  return {
+    person: e.person,
+    file: e.file,
+    status: e.status,
+    ...(e.message === undefined ? {} : { message: e.message }),
+    sha256: e.sha256,
+  };
+}
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function summary(name: string, files: Map<string, Entry>): PersonSummary {
+  return { name, images: [...files.values()].sort((a, b) => byName(a.file, b.file)).map(toImage) };
+}
+
+function stampKey(s: FileStamp): string {
+  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class Facebank extends EventEmitter {
+  private tree: Tree = new Map();
+  private matcher = new Matcher([]);
+  private readonly mutex = new Mutex();
+  private watcher: TreeWatcher | undefined;
+  private queuedRescan: Promise<void> | undefined;
+  private closed = false;
+  private readonly warned = new Set<string>();
+  /** Person folder → inode, from the last scan (what the watcher watches). */
+  private lastFolders = new Map<string, number>();
+
+  private constructor(
+    private readonly o: FacebankOptions,
+    private readonly root: string,
+    private readonly store: FacebankStore,
+  ) {
+    super();
+  }
+
+  /**
+   * Scans the tree, hashes every file, and analyses only images whose (sha256, model id) has no cached row,
+   * `concurrency` at a time. `onProgress` is called at the start, about once a second, and at the end.
+   */
+  static async open(o: FacebankOptions, onProgress?: (p: LoadProgress) => void): Promise<Facebank> {
+    await mkdir(o.dir, { recursive: true });
+    const root = await realpath(o.dir);
+    const fb = new Facebank(o, root, new FacebankStore(o.db, o.modelId));
+    const started = performance.now();
+    await fb.mutex.run(async () => {
+      const leftovers = await removeLeftovers(root);
+      if (leftovers.length > 0) o.logger?.warn({ leftovers }, 'facebank: removed files left by an interrupted write');
+      await fb.applyScan(onProgress, true);
+    });
+    if (o.watch) {
+      fb.watcher = new TreeWatcher(root, () => fb.onWatchEvent(), WATCH_DEBOUNCE_MS, o.logger);
+      fb.watcher.start(fb.lastFolders);
+      // Catch what changed while the first scan ran, before the folders were watched (stat-only when nothing did).
+      await fb.rescan();
+    }
+    o.logger?.info(
+      { ...fb.stats(), ms: Math.round(performance.now() - started), dir: root, watching: o.watch },
+      'facebank loaded',
+    );
+    return fb;
+  }
+
+  get threshold(): number {
+    return this.o.threshold;
+  }
+
+  /** The absolute facebank directory (symlinks resolved). */
+  get dir(): string {
+    return this.root;
+  }
+
+  match(embedding: Float32Array): Match {
+    return this.matcher.match(embedding, this.o.threshold);
+  }
+
+  people(): PersonSummary[] {
+    return [...this.tree.keys()].sort(byName).map((name) => summary(name, this.tree.get(name)!));
+  }
+
+  person(name: string): PersonSummary {
+    const person = validatePersonName(name);
+    return summary(person, this.files(person));
+  }
+
+  stats(): { people: number; images: number; templates: number; byStatus: Record<ImageStatus, number> } {
+    const byStatus = Object.fromEntries(IMAGE_STATUSES.map((s) => [s, 0])) as Record<ImageStatus, number>;
+    let images = 0;
+    for (const files of this.tree.values()) {
+      for (const e of files.values()) {
+        byStatus[e.status]++;
+        images++;
+      }
+    }
+    return { people: this.tree.size, images, templates: this.matcher.templates, byStatus };
+  }
+
+  async createPerson(name: string): Promise<PersonSummary> {
+    const person = validatePersonName(name);
+    return this.locked(async () => {
+      if (this.tree.has(person)) throw new FacebankError('person_exists', `person ${JSON.stringify(person)} exists`);
+      if (!(await createDir(safeJoin(this.root, person), this.root))) {
+        throw new FacebankError('person_exists', `${JSON.stringify(person)} already exists in the facebank directory`);
+      }
+      const files = new Map<string, Entry>();
+      this.tree.set(person, files);
+      this.changed('createPerson');
+      return summary(person, files);
+    });
+  }
+
+  /**
+   * Analyses the image (unless its content is cached) and writes it into the person's folder, creating the
+   * folder if needed. Rejected images (invalid_image, several_faces) are not written. Content the person
+   * already has is not written twice: the existing image is returned. An OverloadError from the pool is
+   * passed on (the HTTP layer answers 503).
+   */
+  async addImage(person: string, bytes: Uint8Array, originalName?: string): Promise<FacebankImage> {
+    const name = validatePersonName(person);
+    if (bytes.byteLength === 0) throw new FacebankError('invalid_image', 'the image is empty');
+    if (bytes.byteLength > MAX_IMAGE_BYTES) {
+      throw new FacebankError('invalid_image', `the image is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MiB`);
+    }
+    const format = sniffFormat(bytes);
+    if (format === undefined) throw new FacebankError('invalid_image', 'the data is not a JPEG, PNG or WebP image');
+    const sha256 = sha256Hex(bytes);
+    // Analysed under the lock too, so that calls take effect in call order (an add, then a rename, of one person).
+    return this.locked(async () => {
+      const existing = [...(this.tree.get(name)?.values() ?? [])].find((e) => e.sha256 === sha256);
+      if (existing !== undefined) return toImage(existing);
+      const cached = this.store.get(sha256);
+      const analysis = cached ?? (await analyzeImage(this.o.analyzer, bytes, this.o));
+      if (analysis.status === 'invalid_image') {
+        throw new FacebankError('invalid_image', analysis.message ?? 'the image could not be decoded');
+      }
+      if (analysis.status === 'several_faces') {
+        throw new FacebankError('several_faces', analysis.message ?? 'several faces of similar size');
+      }
+      if (analysis.embedding === undefined) throw new FacebankError('no_face', 'no face was found in the image');
+
+      const dir = safeJoin(this.root, name);
+      let files = this.tree.get(name);
+      if (files === undefined || !(await exists(dir))) await createDir(dir, this.root);
+      if (files === undefined) {
+        files = new Map();
+        this.tree.set(name, files);
+      }
+      const stem = sanitizeStem(originalName) ?? sha256.slice(0, 16);
+      for (let attempt = 0; attempt < 1000; attempt++) {
+        const file = validateImageName(candidateFileName(stem, format, attempt));
+        if (files.has(file)) continue;
+        const st = await writeNewFile(dir, file, bytes);
+        if (st === undefined) continue; // taken on disk by a file the scan has not seen yet
+        const entry: Entry = {
+          person: name,
+          file,
+          sha256,
+          status: analysis.status,
+          message: analysis.message,
+          embedding: analysis.embedding,
+          stamp: stampOf(st),
+        };
+        // The row is written after the file is durably in place: a crash never leaves a row without its file.
+        this.store.putImage(this.indexed(entry), cached === undefined ? analysis : undefined);
+        files.set(file, entry);
+        this.rebuildMatcher();
+        this.changed('addImage');
+        return toImage(entry);
+      }
+      throw new Error(`no free file name for ${stem} in ${JSON.stringify(name)}`);
+    });
+  }
+
+  async removeImage(person: string, file: string): Promise<void> {
+    const name = validatePersonName(person);
+    const fileName = validateImageName(file);
+    return this.locked(async () => {
+      const files = this.files(name);
+      const entry = files.get(fileName);
+      if (entry === undefined) throw this.imageNotFound(name, fileName);
+      await removeFile(safeJoin(this.root, name), fileName);
+      this.store.removeImage(name, fileName);
+      files.delete(fileName);
+      if (entry.embedding !== undefined) this.rebuildMatcher();
+      this.changed('removeImage');
+    });
+  }
+
+  async renamePerson(from: string, to: string): Promise<PersonSummary> {
+    const source = validatePersonName(from);
+    const target = validatePersonName(to);
+    return this.locked(async () => {
+      const files = this.files(source);
+      if (source === target) return summary(source, files);
+      if (this.tree.has(target) || (await exists(safeJoin(this.root, target)))) {
+        throw new FacebankError('person_exists', `person ${JSON.stringify(target)} exists`);
+      }
+      await renameDir(this.root, source, target);
+      this.store.renamePerson(source, target);
+      const moved = new Map([...files].map(([f, e]) => [f, { ...e, person: target }]));
+      this.tree.delete(source);
+      this.tree.set(target, moved);
+      this.rebuildMatcher();
+      this.changed('renamePerson');
+      return summary(target, moved);
+    });
+  }
+
+  async deletePerson(name: string): Promise<void> {
+    const person = validatePersonName(name);
+    return this.locked(async () => {
+      this.files(person);
+      await deleteDir(this.root, person);
+      this.store.removePerson(person);
+      this.tree.delete(person);
+      this.rebuildMatcher();
+      this.changed('deletePerson');
+    });
+  }
+
+  /** The absolute path of an indexed image (throws invalid_name, person_not_found or image_not_found). */
+  imagePath(person: string, file: string): string {
+    const name = validatePersonName(person);
+    const fileName = validateImageName(file);
+    if (!this.files(name).has(fileName)) throw this.imageNotFound(name, fileName);
+    return safeJoin(this.root, name, fileName);
+  }
+
+  /**
+   * Applies the tree on disk: new or changed files are hashed (unchanged ones are recognised by inode, size,
+   * mtime and ctime), looked up in the cache and analysed if missing. Emits 'changed' if anything changed.
+   * Calls made while one is already waiting for the lock share it.
+   */
+  rescan(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.queuedRescan !== undefined) return this.queuedRescan;
+    const run = this.mutex.run(async () => {
+      this.queuedRescan = undefined;
+      if (!this.closed) await this.applyScan(undefined, false);
+    });
+    this.queuedRescan = run;
+    return run;
+  }
+
+  /** Stops the watcher and waits for the running operation; does not close the database. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    await this.mutex.idle();
+  }
+
+  // ---- internals
+
+  private onWatchEvent(): void {
+    this.rescan().catch((err: unknown) => this.o.logger?.error({ err }, 'facebank: rescan after a change failed'));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the facebank is closed');
+  }
+
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      return fn();
+    });
+  }
+
+  private files(person: string): Map<string, Entry> {
+    const files = this.tree.get(person);
+    if (files === undefined) throw new FacebankError('person_not_found', `no person ${JSON.stringify(person)}`);
+    return files;
+  }
+
+  private imageNotFound(person: string, file: string): FacebankError {
+    return new FacebankError('image_not_found', `${JSON.stringify(person)} has no image ${JSON.stringify(file)}`);
+  }
+
+  private indexed(e: Entry): IndexedFile {
+    return { person: e.person, file: e.file, sha256: e.sha256, size: e.stamp.size, mtimeMs: e.stamp.mtimeMs };
+  }
+
+  private changed(reason: ChangeEvent['reason']): void {
+    this.emit('changed', { reason } satisfies ChangeEvent);
+  }
+
+  private rebuildMatcher(): void {
+    const templates: Template[] = [];
+    for (const name of [...this.tree.keys()].sort(byName)) {
+      for (const e of this.tree.get(name)!.values()) {
+        if (e.embedding !== undefined) templates.push({ person: name, embedding: e.embedding });
+      }
+    }
+    const dims = new Set(templates.map((t) => t.embedding.length));
+    if (dims.size > 1) throw new Error(`facebank templates have mixed dimensions: ${[...dims].join(', ')}`);
+    this.matcher = new Matcher(templates);
+  }
+
+  /** Analyses through the pool, waiting out OverloadErrors (live traffic shares the pool). */
+  private async analyze(bytes: Uint8Array): Promise<CachedAnalysis> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await analyzeImage(this.o.analyzer, bytes, this.o);
+      } catch (err) {
+        if (!(err instanceof Error) || err.name !== 'OverloadError' || attempt >= 30 || this.closed) throw err;
+        await sleep(Math.min(2000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Resolves one scanned file to an entry: in-memory reuse, cache hit, or analysis. Undefined if unusable. */
+  private async resolve(
+    f: ScannedFile,
+    previous: Map<string, Entry>,
+    analyses: Semaphore,
+    count: (cached: boolean) => void,
+  ): Promise<Entry | undefined> {
+    const old = previous.get(stampKey(f));
+    if (old !== undefined && sameStamp(old.stamp, f)) {
+      count(true);
+      return { ...old, person: f.person, file: f.file, stamp: stampOf(f) };
+    }
+    const base = { person: f.person, file: f.file, stamp: stampOf(f) };
+    if (f.size > MAX_IMAGE_BYTES) {
+      const sha256 = await hashFileStream(f.path);
+      count(true);
+      if (sha256 === undefined) return undefined;
+      const message = `the file is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MiB`;
+      return { ...base, sha256, status: 'invalid_image', message, embedding: undefined };
+    }
+    const read = await readAndHash(f.path);
+    if (read === undefined) {
+      count(true);
+      return undefined; // removed meanwhile; the watcher reports it
+    }
+    const { bytes, sha256 } = read;
+    let analysis = this.store.get(sha256);
+    const hit = analysis !== undefined;
+    if (analysis === undefined) {
+      try {
+        analysis = await analyses.run(() => this.analyze(bytes));
+      } catch (err) {
+        count(false);
+        if (err instanceof Error && err.name === 'PoolClosedError') throw err;
+        // Not cached: the image is left out of this scan and retried on the next one.
+        this.o.logger?.error({ err, person: f.person, file: f.file }, 'facebank: analysing an image failed');
+        return undefined;
+      }
+      this.store.put(sha256, analysis);
+    }
+    count(hit);
+    return { ...base, sha256, status: analysis.status, message: analysis.message, embedding: analysis.embedding };
+  }
+
+  private async applyScan(onProgress: ((p: LoadProgress) => void) | undefined, initial: boolean): Promise<void> {
+    const scanned = await scanTree(this.root);
+    for (const s of scanned.skipped) {
+      if (this.warned.has(s)) continue;
+      this.warned.add(s);
+      this.o.logger?.warn({ entry: s }, 'facebank: skipping an entry of the facebank directory');
+    }
+    const previous = new Map<string, Entry>();
+    for (const files of this.tree.values()) for (const e of files.values()) previous.set(stampKey(e.stamp), e);
+
+    const all = [...scanned.people.values()].flat();
+    const progress: LoadProgress = { done: 0, total: all.length, cached: 0 };
+    let lastReport = performance.now();
+    const report = (force: boolean) => {
+      if (onProgress === undefined) return;
+      const now = performance.now();
+      if (!force && now - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = now;
+      onProgress({ ...progress });
+    };
+    report(true);
+    const count = (cached: boolean) => {
+      progress.done++;
+      if (cached) progress.cached++;
+      if (progress.done < progress.total) report(false);
+    };
+
+    const analyses = new Semaphore(Math.max(1, this.o.concurrency));
+    const results = new Map<ScannedFile, Entry | undefined>();
+    await forEachLimited(all, HASH_CONCURRENCY, async (f) => {
+      results.set(f, await this.resolve(f, previous, analyses, count));
+    });
+    report(true);
+
+    const next: Tree = new Map();
+    for (const [person, files] of scanned.people) {
+      const entries = new Map<string, Entry>();
+      for (const f of files) {
+        const e = results.get(f);
+        if (e !== undefined) entries.set(f.file, e);
+      }
+      next.set(person, entries);
+    }
+    this.lastFolders = scanned.folders;
+    this.watcher?.sync(scanned.folders);
+
+    const { content, stamps } = this.compare(next);
+    this.tree = next;
+    if (initial || content || stamps) this.store.replaceFiles([...this.entries()].map((e) => this.indexed(e)));
+    if (initial || content) this.rebuildMatcher();
+    if (content && !initial) {
+      this.o.logger?.info(this.stats(), 'facebank: applied a change on disk');
+      this.changed('rescan');
+    }
+  }
+
+  private *entries(): Iterable<Entry> {
+    for (const files of this.tree.values()) yield* files.values();
+  }
+
+  /** Whether `next` differs from the current tree in people, files or content, or only in file stamps. */
+  private compare(next: Tree): { content: boolean; stamps: boolean } {
+    let stamps = false;
+    if (next.size !== this.tree.size) return { content: true, stamps: true };
+    for (const [person, files] of next) {
+      const old = this.tree.get(person);
+      if (old === undefined || old.size !== files.size) return { content: true, stamps: true };
+      for (const [file, e] of files) {
+        const o = old.get(file);
+        if (o === undefined || o.sha256 !== e.sha256 || o.status !== e.status) {
+          return { content: true, stamps: true };
+        }
+        if (!sameStamp(o.stamp, e.stamp)) stamps = true;
+      }
+    }
+    return { content: false, stamps };
+  }
+}

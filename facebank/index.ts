@@ -1,0 +1,15 @@
+// The facebank: people folders, the SQLite embeddings cache, the folder watcher, matching and enrolment.
+export type { Analyzer } from './analysis.ts';
+export { type ChangeEvent, Facebank, type FacebankOptions, type LoadProgress, MAX_IMAGE_BYTES } from './facebank.ts';
+export { UNKNOWN } from './matcher.ts';
+export { MAX_NAME_BYTES, MAX_NAME_CHARS } from './names.ts';
+export { SCHEMA } from './store.ts';
+export {
+  FacebankError,
+  type FacebankErrorCode,
+  type FacebankImage,
+  IMAGE_STATUSES,
+  type ImageStatus,
+  type Match,
+  type PersonSummary,
+} from './types.ts';

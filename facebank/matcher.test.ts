@@ -1,0 +1,88 @@
+import { describe, expect, test } from 'vitest';
+import type { AnalyzedFace } from '../models/analyze.ts';
+import { classifyFaces } from './analysis.ts';
+import { Matcher, UNKNOWN } from './matcher.ts';
+
+function unit(...v: number[]): Float32Array {
+  const n = Math.hypot(...v);
+  return Float32Array.from(v, (x) => x / n);
+}
+
+describe('Matcher', () => {
+  const templates = [
+    { person: 'amy', embedding: unit(1, 0, 0) },
+    { person: 'amy', embedding: unit(1, 1, 0) },
+    { person: 'raj', embedding: unit(0, 1, 0) },
+    { person: 'sheldon', embedding: unit(0, 0, 1) },
+  ];
+  const m = new Matcher(templates);
+
+  test('a person scores their best template; margin is to the next different person', () => {
+    const r = m.match(unit(1, 0.1, 0), 0.5);
+    expect(r.name).toBe('amy');
+    expect(r.candidate).toBe('amy');
+    expect(r.score).toBeCloseTo(unit(1, 0.1, 0)[0]!, 5);
+    // raj's best is (0,1,0): 0.1/|v|; amy's second template must not count as a competitor.
+    expect(r.margin).toBeCloseTo(r.score - unit(1, 0.1, 0)[1]!, 5);
+    expect(m.templates).toBe(4);
+    expect(m.people).toBe(3);
+  });
+
+  test('below the threshold the name is Unknown but the candidate, score and margin are kept', () => {
+    const r = m.match(unit(1, 1, 1), 0.9);
+    expect(r.name).toBe(UNKNOWN);
+    expect(r.candidate).toBe('amy');
+    expect(r.score).toBeCloseTo(2 / Math.sqrt(6), 5);
+    expect(r.margin).toBeCloseTo(2 / Math.sqrt(6) - 1 / Math.sqrt(3), 5);
+  });
+
+  test('one person: margin 1; nobody: Unknown, no candidate, score and margin 0', () => {
+    expect(new Matcher([{ person: 'amy', embedding: unit(1, 0) }]).match(unit(0, 1), 0.3)).toEqual({
+      name: UNKNOWN,
+      candidate: 'amy',
+      score: 0,
+      margin: 1,
+    });
+    expect(new Matcher([]).match(unit(1, 0), 0.3)).toEqual({
+      name: UNKNOWN,
+      candidate: undefined,
+      score: 0,
+      margin: 0,
+    });
+  });
+
+  test('a wrong dimension is an error', () => {
+    expect(() => m.match(unit(1, 0), 0.3)).toThrow(/dimensions/);
+  });
+});
+
+describe('classifyFaces', () => {
+  const face = (side: number, extra: Partial<AnalyzedFace> = {}): AnalyzedFace => ({
+    box: { x1: 0, y1: 0, x2: side, y2: side },
+    score: 0.99,
+    landmarks: [],
+    embedding: unit(side, 1),
+    ...extra,
+  });
+
+  test('the largest face is taken when the others are much smaller', () => {
+    const r = classifyFaces([face(10), face(100), face(70)]);
+    expect(r.status).toBe('embedded');
+    expect(r.embedding).toEqual(unit(100, 1));
+    expect(r.message).toBeUndefined();
+  });
+
+  test('comparable faces (second ≥ 50% of the largest area) reject the image', () => {
+    const r = classifyFaces([face(100), face(71), face(72), face(20)]);
+    expect(r.status).toBe('several_faces');
+    expect(r.message).toBe('3 faces of similar size; crop the image to one person');
+    expect(r.embedding).toBeUndefined();
+  });
+
+  test('a whole-image fallback is a crop_fallback with its embedding', () => {
+    const r = classifyFaces([face(150, { wholeImage: true })]);
+    expect(r.status).toBe('crop_fallback');
+    expect(r.message).toBe('no face detected; the image was used as a face crop');
+    expect(r.embedding).toBeDefined();
+  });
+});
