@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../test/support/random.ts';
 import {
   type Affine,
   ARCFACE_TEMPLATE_112,
@@ -10,16 +11,7 @@ import {
   warpAffine,
 } from './align.ts';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function similarity(theta: number, scale: number, tx: number, ty: number): Affine {
   const p = scale * Math.cos(theta);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../test/support/random.ts';
 import {
   accuracyAt,
   bestThreshold,
@@ -10,16 +11,7 @@ import {
   tenFold,
 } from './verification.ts';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 /** Random scores on a coarse grid so ties are common. */
 function randomSet(rand: () => number, n: number): { scores: number[]; same: boolean[] } {

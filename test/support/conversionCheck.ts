@@ -7,6 +7,7 @@ import { CATALOG, type ModelName } from '../../models/catalog.ts';
 import { readTflite } from '../../models/convert/tflite.ts';
 import { modelPath } from '../../models/manifest.ts';
 import { fetchWeights } from '../../models/weights.ts';
+import { seededRandom } from './random.ts';
 import { PEOPLE, personImage, SCENES } from './testdata.ts';
 import { type NdArray, runTflite } from './tfliteInterpreter.ts';
 
@@ -39,13 +40,8 @@ async function faceBatch(label: string, size: number, n: number): Promise<Batch>
 }
 
 function randomBatch(label: string, shape: [number, number, number, number], seed: number): Batch {
-  // A small LCG keeps the inputs identical from run to run.
-  let s = seed >>> 0;
-  const data = new Float32Array(shape.reduce((a, b) => a * b));
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 255;
-  }
+  const next = seededRandom(seed);
+  const data = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => next() * 255);
   return { label, shape, data };
 }
 
