@@ -15,7 +15,8 @@ import {
 } from '../models/analyze.ts';
 import { decodeImage } from '../models/image.ts';
 import { defaultFacePoolSettings, FacePool } from '../models/pool/facePool.ts';
-import { MTCNN_REFERENCE_DIR, personImage, SCENES } from '../test/support/testdata.ts';
+import { oneFacePhoto } from '../test/support/photos.ts';
+import { MTCNN_REFERENCE_DIR } from '../test/support/testdata.ts';
 import { median } from './stats.ts';
 
 const HELP = `Usage: npm run bench [-- options]
@@ -43,16 +44,6 @@ const CALLS = Number(args.calls);
 const THREADS = Number(args.threads);
 const OPTIONS: AnalyzeOptions = { detect: { minFaceSize: 40 } };
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
-
-/** A 640×480 JPEG with one face: a facebank crop placed on a blurred scene background. */
-async function oneFacePhoto(): Promise<Buffer> {
-  const background = await sharp(SCENES[0]!).resize(640, 480, { fit: 'cover' }).blur(25).toBuffer();
-  const face = await sharp(personImage('penny', 1)).resize(180, 180).toBuffer();
-  return sharp(background)
-    .composite([{ input: face, left: 230, top: 120 }])
-    .jpeg({ quality: 90 })
-    .toBuffer();
-}
 
 /** A 1280×720 JPEG with six faces: the MTCNN reference photo letterboxed to 720p. */
 async function sixFacePhoto(): Promise<Buffer> {
@@ -115,8 +106,13 @@ async function stageTable(models: FaceModels, label: string, jpeg: Buffer): Prom
     const timings: AnalyzeTimings = {};
     await analyze(models, decoded, OPTIONS, timings);
     totals.push(performance.now() - t);
-    (stages.decode ??= []).push(decode);
-    for (const [k, v] of Object.entries(timings)) (stages[k] ??= []).push(v);
+    const record = (stage: string, ms: number) => {
+      const list = stages[stage] ?? [];
+      list.push(ms);
+      stages[stage] = list;
+    };
+    record('decode', decode);
+    for (const [k, v] of Object.entries(timings)) record(k, v);
     t = performance.now();
     for (const [session, feeds] of floorRuns) await session.run(feeds);
     floors.push(performance.now() - t);

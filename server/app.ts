@@ -27,10 +27,13 @@ export function createApp(deps: AppDeps): Hono {
     bodyLimit({
       maxSize: config.bodyLimitBytes,
       onError: () => {
+        // The unread body is not drained: the connection is closed after this answer, so say so, or the
+        // client reuses the socket for its next request and that request fails.
         throw new HttpError(
           413,
           'payload_too_large',
           `the request body is over the ${config.bodyLimitBytes}-byte limit`,
+          { Connection: 'close' },
         );
       },
     }),

@@ -87,7 +87,7 @@ describe('MTCNN on the reference photo', () => {
       // Scores are given without an order; compare them sorted.
       const expected = [...(c.scores ?? [])].sort();
       const actual = faces.map((f) => f.score).sort();
-      expected.forEach((s, k) => expect(Math.abs(actual[k]! - s)).toBeLessThanOrEqual(c.max_score_delta));
+      for (const [k, s] of expected.entries()) expect(Math.abs(actual[k]! - s)).toBeLessThanOrEqual(c.max_score_delta);
     });
   });
 

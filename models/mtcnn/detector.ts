@@ -119,7 +119,7 @@ async function proposals(
 /** Crops every box (zero outside the image), shrunk to the network's input, as one NHWC batch. */
 async function cropBatch(crop: ort.InferenceSession, image: ort.Tensor, boxes: ScoredBox[]): Promise<ort.Tensor> {
   const coords = new Float32Array(boxes.length * 4);
-  boxes.forEach((b, i) => coords.set([b.x1, b.y1, b.x2, b.y2], i * 4));
+  for (const [i, b] of boxes.entries()) coords.set([b.x1, b.y1, b.x2, b.y2], i * 4);
   const out = await crop.run({
     image,
     boxes: new ort.Tensor('float32', coords, [boxes.length, 4]),
