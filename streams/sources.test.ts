@@ -1,0 +1,383 @@
+// Live-video sources against real ffmpeg and a real RTSP server (gst-rtsp-server on 127.0.0.1), including the
+// failures cameras have in practice: a server that dies, one that hangs, nothing listening, wrong path, no file.
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
+import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../test/support/rtspServer.ts';
+import {
+  type DecoderSource,
+  decoderArgs,
+  explainFfmpegError,
+  ffmpegInfo,
+  killAllDecoders,
+  liveFfmpegPids,
+  PpmStreamParser,
+  type StreamLogger,
+} from './ffmpeg.ts';
+import { FileSource } from './fileSource.ts';
+import { RtspSource, redactUrl } from './rtspSource.ts';
+import type { CameraState, Frame } from './types.ts';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers: every wait is bounded
+
+interface Watched {
+  states: Array<{ state: CameraState; error: string | undefined; at: number }>;
+  frames: Frame[];
+}
+
+const watched = new WeakMap<DecoderSource, Watched>();
+const sources: DecoderSource[] = [];
+const decoderPids = new Set<number>();
+
+function watch<S extends DecoderSource>(source: S): S {
+  const w: Watched = { states: [], frames: [] };
+  watched.set(source, w);
+  sources.push(source);
+  source.on('state', (state, error) => w.states.push({ state, error, at: Date.now() }));
+  source.on('frame', (frame) => {
+    // Keep only the last few frames' pixels: 640×480 RGB adds up.
+    w.frames.push(frame);
+    if (w.frames.length > 30) w.frames.shift();
+    const pid = source.decoderPid;
+    if (pid !== undefined) decoderPids.add(pid);
+  });
+  return source;
+}
+
+function history(source: DecoderSource): string {
+  const w = watched.get(source);
+  return JSON.stringify(w?.states.map((s) => `${s.state}${s.error ? ` (${s.error})` : ''}`));
+}
+
+function until<T>(what: string, check: () => T | undefined, timeoutMs: number, source?: DecoderSource): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const poll = setInterval(() => {
+      for (const pid of liveFfmpegPids()) decoderPids.add(pid);
+      const value = check();
+      if (value !== undefined) {
+        clearInterval(poll);
+        resolve(value);
+      } else if (Date.now() > deadline) {
+        clearInterval(poll);
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting for ${what}; states: ${source ? history(source) : '-'}`),
+        );
+      }
+    }, 25);
+  });
+}
+
+function waitForState(source: DecoderSource, state: CameraState, timeoutMs: number, since = 0): Promise<number> {
+  return until(
+    `state ${state}`,
+    () => watched.get(source)?.states.find((s) => s.state === state && s.at >= since)?.at,
+    timeoutMs,
+    source,
+  );
+}
+
+/** Resolves with the frames that arrive after the call, once there are `count` of them. */
+function waitForFrames(source: DecoderSource, count: number, timeoutMs: number): Promise<Frame[]> {
+  const got: Frame[] = [];
+  const onFrame = (frame: Frame) => got.push(frame);
+  source.on('frame', onFrame);
+  return until(
+    `${count} frames`,
+    () => (got.length >= count ? got.slice(0, count) : undefined),
+    timeoutMs,
+    source,
+  ).finally(() => source.off('frame', onFrame));
+}
+
+function recordingLogger(): { logger: StreamLogger; text: () => string } {
+  const lines: string[] = [];
+  const record = (level: string) => (details: object, message: string) =>
+    lines.push(`${level} ${message} ${JSON.stringify(details)}`);
+  return {
+    logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
+    text: () => lines.join('\n'),
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Our own child processes, as the OS sees them (pgrep -P; pgrep leaves itself out). */
+function childPids(): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+// A retry schedule short enough for the tests' time bounds; the defaults (0.5 s doubling to 10 s) are for cameras.
+const FAST = { width: 320, stallMs: 2000, connectTimeoutMs: 4000, initialBackoffMs: 250, maxBackoffMs: 1000 };
+
+let clip: TempClip;
+let server: RtspTestServer;
+const serverPids = new Set<number>();
+
+beforeAll(async () => {
+  clip = await makePeopleClip();
+  server = await startRtspServer({ clip: clip.path });
+  if (server.pid) serverPids.add(server.pid);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(sources.map((source) => source.stop()));
+  await killAllDecoders();
+  await stopAllRtspServers();
+  await clip?.remove();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('ffmpeg plumbing', () => {
+  it('finds ffmpeg and knows its version', () => {
+    const info = ffmpegInfo();
+    expect(info.path).toMatch(/ffmpeg/);
+    expect(info.version.major).toBeGreaterThanOrEqual(4);
+  });
+
+  it('splits a PPM stream into frames whatever the chunk boundaries', () => {
+    const frame = (w: number, h: number, fill: number) =>
+      Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`, 'latin1'), Buffer.alloc(w * h * 3, fill)]);
+    const stream = Buffer.concat([frame(4, 2, 1), frame(4, 2, 2), frame(6, 4, 3)]);
+    for (const chunkSize of [1, 3, 7, 16, 24, 1000]) {
+      const got: Array<{ width: number; height: number; data: Uint8Array }> = [];
+      const parser = new PpmStreamParser((image) => got.push(image));
+      for (let at = 0; at < stream.length; at += chunkSize) parser.push(stream.subarray(at, at + chunkSize));
+      expect(got.map((f) => [f.width, f.height, f.data.length, f.data[0], f.data.at(-1)])).toEqual([
+        [4, 2, 24, 1, 1],
+        [4, 2, 24, 2, 2],
+        [6, 4, 72, 3, 3],
+      ]);
+    }
+    expect(() => new PpmStreamParser(() => {}).push(Buffer.from('garbage that is not PPM'))).toThrow(/unexpected/);
+  });
+
+  it('names the RTSP timeout option by ffmpeg version, and asks for every frame unchanged', () => {
+    const url = 'rtsp://cam.local/x';
+    const v4 = decoderArgs({ input: url, width: 320 }, { major: 4, minor: 4 });
+    const v5 = decoderArgs({ input: url, width: 320 }, { major: 5, minor: 1 });
+    expect(v4).toContain('-stimeout');
+    expect(v4).not.toContain('-timeout');
+    expect(v4.join(' ')).toContain('-vsync passthrough');
+    expect(v5).toContain('-timeout');
+    expect(v5.join(' ')).toContain('-fps_mode passthrough');
+    expect(v5.join(' ')).toContain('-rtsp_transport tcp');
+    expect(v5.join(' ')).toContain('scale=320:-2');
+    const file = decoderArgs({ input: '/videos/a:b.mp4' }, { major: 5, minor: 1 }).join(' ');
+    expect(file).toContain('-re -stream_loop -1 -i file:/videos/a:b.mp4');
+  });
+
+  it('redacts credentials and explains errors in clear words', () => {
+    expect(redactUrl('rtsp://admin:hunter2@10.0.0.5:554/h264')).toBe('rtsp://***@10.0.0.5:554/h264');
+    expect(redactUrl('open rtsp://admin:p@ss@cam/x: Connection refused')).toBe(
+      'open rtsp://***@cam/x: Connection refused',
+    );
+    expect(redactUrl('rtsp://10.0.0.5/h264')).toBe('rtsp://10.0.0.5/h264');
+    expect(
+      explainFfmpegError('[tcp @ 0x5581] Connection to tcp://127.0.0.1:1?timeout=0 failed: Connection refused'),
+    ).toBe('connection refused');
+    expect(explainFfmpegError('[rtsp @ 0x558f] method DESCRIBE failed: 404 Not Found')).toBe('stream not found (404)');
+    expect(explainFfmpegError('Decoder (codec hevc) not found for input stream #0:0')).toBe('unsupported codec hevc');
+  });
+
+  it('takes a pino logger', () => {
+    const logger: StreamLogger = pino({ level: 'silent' });
+    expect(typeof logger.warn).toBe('function');
+  });
+});
+
+describe('FileSource', () => {
+  it('emits frames of the requested width at about the clip rate', async () => {
+    const source = watch(new FileSource({ path: clip.path, width: 320 }));
+    source.start();
+    await waitForState(source, 'live', 10_000);
+    // Measure over ~3 s once running (-re paces at the native rate; the first frames may come in a rush).
+    await waitForFrames(source, 5, 5000);
+    const t0 = Date.now();
+    const frames = await waitForFrames(source, 3 * clip.fps, 6000);
+    const rate = frames.length / ((Date.now() - t0) / 1000);
+    expect(rate).toBeGreaterThan(clip.fps * 0.7);
+    expect(rate).toBeLessThan(clip.fps * 1.3);
+    for (const frame of frames) {
+      expect(frame.image.width).toBe(320);
+      expect(frame.image.height).toBe(240);
+      expect(frame.image.data.length).toBe(320 * 240 * 3);
+    }
+    const seqs = frames.map((f) => f.seq);
+    expect(seqs).toEqual(seqs.map((_s, i) => seqs[0]! + i));
+    // Not a blank picture: the grey canvas with a face in the middle.
+    const { data } = frames[0]!.image;
+    const centre = (120 * 320 + 160) * 3;
+    expect(data.slice(centre, centre + 3)).not.toEqual(data.slice(0, 3));
+    await source.stop();
+    expect(source.state).toBe('stopped');
+  });
+
+  it('reports a missing file clearly, without spawning ffmpeg, and keeps checking', async () => {
+    const source = watch(new FileSource({ path: path.join(clip.dir, 'nope.mp4'), ...FAST }));
+    source.start();
+    await waitForState(source, 'reconnecting', 3000);
+    expect(source.lastError).toBe(`file not found: ${path.join(clip.dir, 'nope.mp4')}`);
+    expect(source.decoderPid).toBeUndefined();
+    await until('a second check', () => (source.reconnects >= 2 ? true : undefined), 3000, source);
+    await source.stop();
+  });
+
+  it('reports a file that is not a video', async () => {
+    const notVideo = path.join(clip.dir, 'notes.mp4');
+    await writeFile(notVideo, 'this is text, not video\n'.repeat(100));
+    const source = watch(new FileSource({ path: notVideo, ...FAST }));
+    source.start();
+    await waitForState(source, 'reconnecting', 5000);
+    expect(source.lastError).toMatch(/^not a playable video .*notes\.mp4$/);
+    await source.stop();
+  });
+});
+
+describe('RtspSource', () => {
+  it('goes live and receives frames within 5 s', async () => {
+    const t0 = Date.now();
+    const source = watch(new RtspSource({ url: server.url, ...FAST }));
+    source.start();
+    expect(source.state).toBe('connecting');
+    await waitForState(source, 'live', 5000);
+    const frames = await waitForFrames(source, 10, 5000 - (Date.now() - t0) + 1000);
+    expect(frames[0]!.image.width).toBe(320);
+    expect(frames[0]!.image.height).toBe(240);
+    await source.stop();
+  });
+
+  it('reconnects when the server dies, and is live again within 5 s of its restart', async () => {
+    const source = watch(new RtspSource({ url: server.url, ...FAST }));
+    source.start();
+    await waitForState(source, 'live', 5000);
+    await waitForFrames(source, 5, 3000);
+
+    await server.kill();
+    const dropped = Date.now();
+    await waitForState(source, 'reconnecting', FAST.stallMs + 3000, dropped);
+    expect(source.lastError).toMatch(/connection (lost|refused)|stalled/);
+    await until('a failed retry', () => (source.lastError === 'connection refused' ? true : undefined), 5000, source);
+
+    const restarted = Date.now();
+    await server.restart();
+    if (server.pid) serverPids.add(server.pid);
+    await waitForState(source, 'live', 5000, restarted);
+    expect(Date.now() - restarted).toBeLessThan(5000 + 1000);
+    const frames = await waitForFrames(source, 10, 3000);
+    // Sequence numbers go on across reconnects.
+    expect(frames[0]!.seq).toBeGreaterThan(5);
+    await source.stop();
+  });
+
+  it('goes stalled when the server hangs, and live again when it resumes', async () => {
+    const source = watch(new RtspSource({ url: server.url, ...FAST }));
+    source.start();
+    await waitForState(source, 'live', 5000);
+    await waitForFrames(source, 5, 3000);
+
+    server.pause();
+    const paused = Date.now();
+    try {
+      await waitForState(source, 'stalled', FAST.stallMs + 1500, paused);
+      expect(source.lastError).toBe('stalled: no frame for 2 s');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      server.resume();
+    }
+    const resumed = Date.now();
+    await waitForState(source, 'live', FAST.connectTimeoutMs + FAST.maxBackoffMs + 3000, resumed);
+    await waitForFrames(source, 5, 3000);
+    await source.stop();
+  });
+
+  it('reconnects with a clear error when nothing listens, and never throws', async () => {
+    const port = await freePort();
+    const source = watch(new RtspSource({ url: `rtsp://127.0.0.1:${port}/cam`, ...FAST }));
+    expect(() => source.start()).not.toThrow();
+    await waitForState(source, 'reconnecting', 5000);
+    expect(source.lastError).toBe('connection refused');
+    await until('retries', () => (source.reconnects >= 3 ? true : undefined), 5000, source);
+    expect(source.lastError).toBe('connection refused');
+    await source.stop();
+  });
+
+  it('reports a wrong path as not found (404)', async () => {
+    const source = watch(new RtspSource({ url: `${server.url}-nope`, ...FAST }));
+    source.start();
+    await waitForState(source, 'reconnecting', 5000);
+    expect(source.lastError).toBe('stream not found (404)');
+    await source.stop();
+  });
+
+  it('never shows the password in lastError, state events or logs', async () => {
+    const { logger, text } = recordingLogger();
+    const errors: string[] = [];
+    const track = (source: RtspSource) => {
+      source.on('state', (_state, error) => errors.push(error ?? ''));
+      return watch(source);
+    };
+    // Works with credentials…
+    const good = track(new RtspSource({ url: server.urlWith('user', 'secret'), logger, ...FAST }));
+    good.start();
+    await waitForState(good, 'live', 5000);
+    // …and fails with them: ffmpeg's own error lines carry the URL.
+    const notFound = track(new RtspSource({ url: server.urlWith('user', 'secret', '/nope'), logger, ...FAST }));
+    const refused = track(
+      new RtspSource({ url: `rtsp://user:secret@127.0.0.1:${await freePort()}/cam`, logger, ...FAST }),
+    );
+    notFound.start();
+    refused.start();
+    await waitForState(notFound, 'reconnecting', 5000);
+    await waitForState(refused, 'reconnecting', 5000);
+    await Promise.all([good.stop(), notFound.stop(), refused.stop()]);
+
+    const everything = [text(), ...errors, notFound.lastError, refused.lastError].join('\n');
+    expect(text()).toContain('rtsp://***@127.0.0.1'); // the logs did mention the camera, redacted
+    expect(text()).toMatch(/Connection refused|404/); // and ffmpeg's stderr lines (at debug level)
+    expect(everything).not.toContain('secret');
+  });
+
+  it('leaves no ffmpeg or test-server process behind', async () => {
+    const source = watch(new RtspSource({ url: server.url, ...FAST }));
+    const file = watch(new FileSource({ path: clip.path, width: 160 }));
+    source.start();
+    file.start();
+    await Promise.all([waitForState(source, 'live', 5000), waitForState(file, 'live', 5000)]);
+    const pids = [source.decoderPid, file.decoderPid].filter((pid): pid is number => pid !== undefined);
+    expect(pids).toHaveLength(2);
+    await source.stop();
+    expect(alive(pids[0]!)).toBe(false);
+
+    // killAllDecoders catches what is still running (the file source here), as on shutdown.
+    await killAllDecoders();
+    expect(alive(pids[1]!)).toBe(false);
+    await file.stop();
+
+    if (server.pid) serverPids.add(server.pid);
+    await stopAllRtspServers();
+    await Promise.all(sources.map((s) => s.stop()));
+    expect(liveFfmpegPids()).toEqual([]);
+    expect(childPids()).toEqual([]);
+    for (const pid of [...decoderPids, ...serverPids]) expect(alive(pid), `pid ${pid}`).toBe(false);
+  });
+});
