@@ -1,0 +1,338 @@
+// The camera registry on real parts: a FacePool of two workers, file cameras played by ffmpeg, unreachable
+// RTSP cameras, a SQLite file re-opened between registries.
+import { EventEmitter } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Matcher as TemplateMatcher } from '../facebank/matcher.ts';
+import type { Matcher } from '../facebank/recognize.ts';
+import { queryEmbedding, usePool } from '../facebank/testing.ts';
+import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
+import { personImage } from '../test/support/testdata.ts';
+import { CameraError, CameraRegistry, type RegistryOptions } from './cameras.ts';
+import { liveFfmpegPids } from './ffmpeg.ts';
+import type { CameraHealth, CameraState, Detections, Frame, PersonEvent } from './types.ts';
+
+function until<T>(what: string, check: () => T | undefined, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const poll = setInterval(() => {
+      let value: T | undefined;
+      try {
+        value = check();
+      } catch (err) {
+        clearInterval(poll);
+        reject(err);
+        return;
+      }
+      if (value !== undefined) {
+        clearInterval(poll);
+        resolve(value);
+      } else if (Date.now() > deadline) {
+        clearInterval(poll);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }
+    }, 25);
+  });
+}
+
+async function expectCameraError(promise: Promise<unknown> | (() => unknown), code: CameraError['code']) {
+  let error: unknown;
+  try {
+    await (typeof promise === 'function' ? promise() : promise);
+  } catch (err) {
+    error = err;
+  }
+  expect(error, `expected ${code}`).toBeInstanceOf(CameraError);
+  expect((error as CameraError).code).toBe(code);
+  return error as CameraError;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A webcam-like source: the same decoded photo as a frame every 100 ms. */
+class PhotoSource extends EventEmitter {
+  readonly kind = 'webrtc' as const;
+  stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+
+  constructor(private readonly image: { data: Uint8Array; width: number; height: number }) {
+    super();
+  }
+
+  start(): void {
+    this.emit('state', 'live' satisfies CameraState);
+    this.timer = setInterval(() => {
+      const frame: Frame = {
+        image: { ...this.image, data: new Uint8Array(this.image.data) },
+        capturedAt: Date.now(),
+        seq: this.seq++,
+      };
+      this.emit('frame', frame);
+    }, 100);
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.emit('state', 'stopped' satisfies CameraState);
+    return Promise.resolve();
+  }
+}
+
+describe('CameraRegistry', () => {
+  const { pool } = usePool();
+  let dir: string;
+  let clip: TempClip;
+  let matcher: Matcher;
+  let db: Database.Database;
+  const registries: CameraRegistry[] = [];
+
+  const open = async (o: Partial<RegistryOptions> = {}) => {
+    const registry = await CameraRegistry.open({
+      db,
+      pool: pool(),
+      matcher,
+      poolSize: 2,
+      defaults: { minFaceSize: 40, previewFps: 5 },
+      ...o,
+    });
+    registries.push(registry);
+    return registry;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'facerec-cameras-'));
+    db = new Database(path.join(dir, 'facerec.db'));
+    const [made, embedding] = await Promise.all([
+      makePeopleClip(['penny', 'raj'], { secondsPerImage: 2 }),
+      queryEmbedding(pool(), personImage('penny', 2)),
+    ]);
+    clip = made;
+    const bank = new TemplateMatcher([{ person: 'penny', embedding }]);
+    matcher = { match: (e) => bank.match(e, 0.4) };
+  });
+
+  afterAll(async () => {
+    await Promise.all(registries.map((r) => r.close()));
+    db?.close();
+    await clip?.remove();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('validates cameras and says why', async () => {
+    const registry = await open();
+    const bad = async (input: Parameters<CameraRegistry['add']>[0], words: RegExp) => {
+      const err = await expectCameraError(registry.add(input), 'invalid_camera');
+      expect(err.message).toMatch(words);
+    };
+    await bad({ name: 'x', url: 'http://example.com/video' }, /unsupported URL scheme.*rtsp:\/\//);
+    await bad({ name: 'x', url: path.join(dir, 'missing.mp4') }, /no such file/);
+    await bad({ name: 'x', url: dir }, /not a file/);
+    await bad({ name: 'x', url: 'rtsp://' }, /URL/);
+    await bad({ name: '  ', url: clip.path }, /name/);
+    await bad({ name: 'x', url: clip.path, maxDetectFps: 0 }, /maxDetectFps/);
+    await bad({ name: 'x', url: clip.path, inputFps: 500 }, /inputFps/);
+    await expectCameraError(() => registry.get('nope'), 'camera_not_found');
+    await expectCameraError(registry.update('nope', { name: 'y' }), 'camera_not_found');
+    await expectCameraError(registry.remove('nope'), 'camera_not_found');
+    expect(registry.list()).toEqual([]);
+    await registry.close();
+  });
+
+  it('persists add, update and remove across a re-open on the same database', async () => {
+    const first = await open();
+    let changes = 0;
+    first.on('cameras', () => changes++);
+    const lobby = await first.add({ name: 'Lobby', url: clip.path, maxDetectFps: 5 });
+    const gate = await first.add({ name: 'Gate', url: 'rtsp://admin:s3cret@127.0.0.1:1/stream', enabled: false });
+    const spare = await first.add({ name: 'Spare', url: 'rtsp://127.0.0.1:1/spare', enabled: false });
+    expect(lobby.id).toMatch(/^[a-z0-9]{8}$/);
+    expect(lobby).toMatchObject({ name: 'Lobby', kind: 'file', enabled: true, maxDetectFps: 5, persistent: true });
+    expect(lobby.inputFps).toBe(0);
+    // Credentials never leave the registry.
+    expect(gate.url).toBe('rtsp://***@127.0.0.1:1/stream');
+    expect(JSON.stringify(first.list())).not.toContain('s3cret');
+    expect(gate.health.state).toBe('stopped');
+    await until('the lobby camera live', () => first.get(lobby.id).health.state === 'live' || undefined, 15_000);
+
+    const renamed = await first.update(lobby.id, { name: 'Lobby 2', maxDetectFps: 3 });
+    expect(renamed).toMatchObject({ name: 'Lobby 2', maxDetectFps: 3, enabled: true });
+    // Sending back the redacted URL keeps the real one.
+    await first.update(gate.id, { url: gate.url, name: 'Gate 2' });
+    await first.remove(spare.id);
+    expect(() => first.get(spare.id)).toThrow(CameraError);
+    expect(changes).toBe(6);
+    await first.close();
+
+    const second = await open();
+    const views = second.list();
+    expect(views.map((v) => [v.id, v.name, v.enabled, v.maxDetectFps])).toEqual([
+      [lobby.id, 'Lobby 2', true, 3],
+      [gate.id, 'Gate 2', false, 10],
+    ]);
+    // The stored URL is still the real one: the restored camera tries it (and fails: nothing listens on port 1).
+    const gateOn = await second.update(gate.id, { enabled: true });
+    expect(gateOn.url).toBe('rtsp://***@127.0.0.1:1/stream');
+    const row = db.prepare('SELECT url FROM cameras_settings WHERE id = ?').get(gate.id) as { url: string };
+    expect(row.url).toBe('rtsp://admin:s3cret@127.0.0.1:1/stream');
+    await until(
+      'the restored lobby camera live',
+      () => second.get(lobby.id).health.state === 'live' || undefined,
+      15_000,
+    );
+    // enabled: false stops the pipeline and its decoder.
+    const off = await second.update(lobby.id, { enabled: false });
+    expect(off.health.state).toBe('stopped');
+    await second.remove(lobby.id);
+    await second.remove(gate.id);
+    await second.close();
+    expect((await open()).list()).toEqual([]);
+  });
+
+  it('runs a good file camera next to an unreachable one, which reports reconnecting with the reason', async () => {
+    const registry = await open({
+      configCameras: [{ name: 'Not a camera', url: 'http://example.com/stream' }],
+    });
+    const detections = new Map<string, Detections[]>();
+    const states: CameraHealth[] = [];
+    registry.on('detections', (d) => {
+      const list = detections.get(d.cameraId) ?? [];
+      list.push(d);
+      detections.set(d.cameraId, list);
+    });
+    registry.on('state', (h) => states.push(h));
+    const previews: string[] = [];
+    registry.on('preview', (p) => previews.push(p.cameraId));
+    const events: PersonEvent[] = [];
+    registry.on('event', (e) => events.push(e));
+    const junkFile = path.join(dir, 'junk.mp4');
+    await writeFile(junkFile, 'this is not a video\n'.repeat(100));
+
+    const good = await registry.add({ name: 'Good', url: clip.path, maxDetectFps: 5 });
+    const bad = await registry.add({ name: 'Bad', url: 'rtsp://user:pw123@127.0.0.1:1/live' });
+    const junk = await registry.add({ name: 'Junk', url: junkFile });
+    const broken = registry.list().find((v) => v.origin === 'config')!;
+
+    const badHealth = await until(
+      'the bad camera reconnecting',
+      () => registry.health().find((h) => h.id === bad.id && h.state === 'reconnecting' && h.lastError),
+      15_000,
+    );
+    expect(badHealth.lastError).toMatch(/connection refused/);
+    expect(badHealth.lastError).not.toContain('pw123');
+    expect(states.some((h) => h.id === bad.id && h.state === 'reconnecting')).toBe(true);
+    const brokenHealth = await until(
+      'the config camera reporting its URL',
+      () => registry.get(broken.id).health.lastError,
+      5000,
+    );
+    expect(brokenHealth).toMatch(/not an rtsp:\/\/ URL/);
+    const junkHealth = await until(
+      'the junk file reporting why',
+      () => registry.health().find((h) => h.id === junk.id && h.state === 'reconnecting' && h.lastError),
+      15_000,
+    );
+    expect(junkHealth.lastError).toMatch(/not a playable video/);
+
+    // Meanwhile the good camera keeps going, and names penny.
+    const before = detections.get(good.id)?.length ?? 0;
+    await until(
+      'penny on the good camera',
+      () => detections.get(good.id)?.find((d) => d.faces.some((f) => f.name === 'penny')),
+      15_000,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((detections.get(good.id)?.length ?? 0) - before).toBeGreaterThan(3);
+    const goodHealth = registry.get(good.id).health;
+    expect(goodHealth.state).toBe('live');
+    expect(goodHealth.processedFps).toBeGreaterThan(0.5);
+    expect(goodHealth.lastError).toBeUndefined();
+    expect(detections.has(bad.id)).toBe(false);
+    expect(previews).toContain(good.id);
+    expect(registry.get(bad.id).health.reconnects).toBeGreaterThanOrEqual(1);
+    // Person events come through the registry and are in its store.
+    await until('penny appeared', () => events.find((e) => e.name === 'penny' && e.cameraId === good.id), 5000);
+    const stored = registry.events.list({ cameraId: good.id, name: 'penny', limit: 10 });
+    expect(stored.map((e) => e.id)).toContain(events.find((e) => e.name === 'penny')!.id);
+
+    await registry.remove(good.id);
+    await registry.remove(bad.id);
+    await registry.remove(junk.id);
+    await registry.close();
+  });
+
+  it('keeps config cameras read-only and out of the database', async () => {
+    const registry = await open({
+      configCameras: [
+        { name: 'Front door', url: clip.path, maxDetectFps: 2 },
+        { name: 'Front door', url: 'rtsp://127.0.0.1:1/x', enabled: false },
+      ],
+    });
+    const [a, b] = registry.list();
+    expect(a).toMatchObject({ id: 'cfg-front-door', origin: 'config', persistent: false, readOnly: true });
+    expect(b).toMatchObject({ id: 'cfg-front-door-2', enabled: false });
+    const err = await expectCameraError(registry.update(a!.id, { name: 'x' }), 'camera_read_only');
+    expect(err.message).toMatch(/config file/);
+    await expectCameraError(registry.remove(a!.id), 'camera_read_only');
+    await until('the config camera live', () => registry.get(a!.id).health.state === 'live' || undefined, 15_000);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM cameras_settings').get()).toEqual({ n: 0 });
+    await registry.close();
+    expect((await open()).list()).toEqual([]);
+  });
+
+  it('runs ephemeral cameras, not persisted, until removed', async () => {
+    const registry = await open();
+    const { data, info } = await sharp(personImage('penny', 3))
+      .resize(200, 200)
+      .extend({ top: 140, bottom: 140, left: 220, right: 220, background: '#808080' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const source = new PhotoSource({ data: new Uint8Array(data), width: info.width, height: info.height });
+    const seen: Detections[] = [];
+    registry.on('detections', (d) => seen.push(d));
+    const view = registry.addEphemeral('Browser webcam', 'webrtc', source);
+    expect(view).toMatchObject({ kind: 'webrtc', origin: 'session', persistent: false, readOnly: true });
+    await until(
+      'penny on the webcam',
+      () => seen.find((d) => d.cameraId === view.id && d.faces[0]?.name === 'penny'),
+      15_000,
+    );
+    await expectCameraError(registry.update(view.id, { name: 'x' }), 'camera_read_only');
+    expect(db.prepare('SELECT COUNT(*) AS n FROM cameras_settings').get()).toEqual({ n: 0 });
+    await registry.removeEphemeral(view.id);
+    expect(source.stopped).toBe(true);
+    expect(registry.list()).toEqual([]);
+    await registry.close();
+  });
+
+  it('leaves no ffmpeg behind on close', async () => {
+    const registry = await open({ configCameras: [{ name: 'Config clip', url: clip.path }] });
+    await registry.add({ name: 'One', url: clip.path });
+    await registry.add({ name: 'Two', url: clip.path, inputFps: 5 });
+    await until('three cameras live', () => registry.health().every((h) => h.state === 'live') || undefined, 20_000);
+    const pids = liveFfmpegPids();
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+    await registry.close();
+    expect(liveFfmpegPids()).toEqual([]);
+    for (const pid of pids) expect(alive(pid), `ffmpeg ${pid} still running`).toBe(false);
+    expect(registry.health().every((h) => h.state === 'stopped')).toBe(true);
+    // Closed means closed.
+    await expect(registry.add({ name: 'Three', url: clip.path })).rejects.toThrow(/closed/);
+    for (const v of registry.list())
+      if (v.persistent) db.prepare('DELETE FROM cameras_settings WHERE id = ?').run(v.id);
+  });
+});

@@ -1,0 +1,211 @@
+// Person events (appeared / left) kept in the shared SQLite database, with the best face crop of each when one
+// was taken. Tables are prefixed events_ and created idempotently; old events are deleted after a retention
+// period, and crops are kept for the most recent events only, so the file cannot grow without bound.
+import type { Database, Statement } from 'better-sqlite3';
+import type { PersonEvent } from './types.ts';
+
+/** Idempotent. `at` is epoch milliseconds; crops live in their own table so listing never reads them. */
+export const EVENTS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS events_person (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  type      TEXT    NOT NULL CHECK (type IN ('person_appeared', 'person_left')),
+  camera_id TEXT    NOT NULL,
+  track_id  INTEGER NOT NULL,
+  name      TEXT    NOT NULL,
+  score     REAL    NOT NULL,
+  at        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_person_at ON events_person (at);
+CREATE INDEX IF NOT EXISTS events_person_camera ON events_person (camera_id, id);
+CREATE INDEX IF NOT EXISTS events_person_name ON events_person (name, id);
+CREATE TABLE IF NOT EXISTS events_crops (
+  event_id INTEGER PRIMARY KEY REFERENCES events_person (id) ON DELETE CASCADE,
+  jpeg     BLOB    NOT NULL
+);
+`;
+
+/** A stored event as listed: without its crop, which `crop(id)` returns. */
+export interface StoredEvent extends Omit<PersonEvent, 'crop'> {
+  hasCrop: boolean;
+}
+
+export interface EventQuery {
+  cameraId?: string;
+  /** Exact person name ('Unknown' included). */
+  name?: string;
+  /** Events at or after this time (epoch ms). */
+  since?: number;
+  /** Events with an id below this one: the cursor for the next page (the last id of the previous page). */
+  before?: number;
+  /** 1..1000. */
+  limit: number;
+}
+
+export interface EventsStoreOptions {
+  /** Events older than this many days are deleted on open and every hour (default 30; 0: keep forever). */
+  retentionDays?: number;
+  /** Crops are kept for the most recent this many events only (default 10 000). */
+  maxCrops?: number;
+  /** Time source for retention (tests). */
+  now?: () => number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/** Old crops are trimmed every this many stored crops as well as hourly, so a busy hour cannot overshoot much. */
+const CROP_TRIM_EVERY = 100;
+
+interface EventRow {
+  id: number;
+  type: PersonEvent['type'];
+  camera_id: string;
+  track_id: number;
+  name: string;
+  score: number;
+  at: number;
+  has_crop: number;
+}
+
+export class EventsStore {
+  readonly retentionDays: number;
+  readonly maxCrops: number;
+  private readonly now: () => number;
+  private readonly insertEvent: Statement<[string, string, number, string, number, number]>;
+  private readonly insertCrop: Statement<[number | bigint, Buffer]>;
+  private readonly getCrop: Statement<[number], { jpeg: Buffer }>;
+  private readonly deleteOld: Statement<[number]>;
+  private readonly deleteOldCrops: Statement<[number]>;
+  private readonly deleteOrphanCrops: Statement<[]>;
+  private readonly maxId: Statement<[], { id: number | null }>;
+  private timer: NodeJS.Timeout | undefined;
+  private cropsSinceTrim = 0;
+
+  constructor(
+    private readonly db: Database,
+    options: EventsStoreOptions = {},
+  ) {
+    this.retentionDays = options.retentionDays ?? 30;
+    this.maxCrops = options.maxCrops ?? 10_000;
+    this.now = options.now ?? Date.now;
+    if (!(this.retentionDays >= 0)) throw new Error(`retentionDays must be 0 or more; got ${this.retentionDays}`);
+    if (!(this.maxCrops >= 0)) throw new Error(`maxCrops must be 0 or more; got ${this.maxCrops}`);
+    db.exec(EVENTS_SCHEMA);
+    this.insertEvent = db.prepare(
+      'INSERT INTO events_person (type, camera_id, track_id, name, score, at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.insertCrop = db.prepare('INSERT OR REPLACE INTO events_crops (event_id, jpeg) VALUES (?, ?)');
+    this.getCrop = db.prepare('SELECT jpeg FROM events_crops WHERE event_id = ?');
+    this.deleteOld = db.prepare('DELETE FROM events_person WHERE at < ?');
+    this.deleteOldCrops = db.prepare('DELETE FROM events_crops WHERE event_id <= ?');
+    // The foreign key's cascade only works with PRAGMA foreign_keys on, which is the opener's choice.
+    this.deleteOrphanCrops = db.prepare(
+      'DELETE FROM events_crops WHERE event_id NOT IN (SELECT id FROM events_person)',
+    );
+    this.maxId = db.prepare('SELECT MAX(id) AS id FROM events_person');
+    this.prune();
+    this.timer = setInterval(() => this.safePrune(), PRUNE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Stores an event (and its crop, if any); returns its id. */
+  insert(event: Omit<PersonEvent, 'id'>): number {
+    const id = this.db.transaction(() => {
+      const info = this.insertEvent.run(
+        event.type,
+        event.cameraId,
+        event.trackId,
+        event.name,
+        event.score,
+        Math.round(event.at),
+      );
+      const rowid = info.lastInsertRowid;
+      if (event.crop && event.crop.byteLength > 0 && this.maxCrops > 0) {
+        this.insertCrop.run(rowid, Buffer.from(event.crop.buffer, event.crop.byteOffset, event.crop.byteLength));
+      }
+      return Number(rowid);
+    })();
+    if (event.crop && ++this.cropsSinceTrim >= CROP_TRIM_EVERY) this.trimCrops();
+    return id;
+  }
+
+  /** Newest first, without crops. */
+  list(query: EventQuery): StoredEvent[] {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.cameraId !== undefined) {
+      where.push('e.camera_id = ?');
+      params.push(query.cameraId);
+    }
+    if (query.name !== undefined) {
+      where.push('e.name = ?');
+      params.push(query.name);
+    }
+    if (query.since !== undefined) {
+      where.push('e.at >= ?');
+      params.push(query.since);
+    }
+    if (query.before !== undefined) {
+      where.push('e.id < ?');
+      params.push(query.before);
+    }
+    const limit = Math.max(1, Math.min(1000, Math.floor(query.limit)));
+    const sql =
+      'SELECT e.id, e.type, e.camera_id, e.track_id, e.name, e.score, e.at, ' +
+      'EXISTS (SELECT 1 FROM events_crops c WHERE c.event_id = e.id) AS has_crop ' +
+      `FROM events_person e ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.id DESC LIMIT ?`;
+    const rows = this.db.prepare<(string | number)[], EventRow>(sql).all(...params, limit);
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type,
+      cameraId: r.camera_id,
+      trackId: r.track_id,
+      name: r.name,
+      score: r.score,
+      at: r.at,
+      hasCrop: r.has_crop === 1,
+    }));
+  }
+
+  /** The event's crop JPEG, or undefined when it has none (never taken, trimmed, or no such event). */
+  crop(id: number): Uint8Array | undefined {
+    if (!Number.isSafeInteger(id)) return undefined;
+    const row = this.getCrop.get(id);
+    return row ? new Uint8Array(row.jpeg.buffer, row.jpeg.byteOffset, row.jpeg.byteLength) : undefined;
+  }
+
+  /** Deletes events past retention and crops beyond the cap; returns the number of events deleted. */
+  prune(now = this.now()): number {
+    let deleted = 0;
+    if (this.retentionDays > 0) {
+      deleted = this.db.transaction(() => {
+        const n = this.deleteOld.run(now - this.retentionDays * DAY_MS).changes;
+        if (n > 0) this.deleteOrphanCrops.run();
+        return n;
+      })();
+    }
+    this.trimCrops();
+    return deleted;
+  }
+
+  /** Stops the hourly retention timer. The database stays open: it belongs to the caller. */
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private trimCrops(): void {
+    this.cropsSinceTrim = 0;
+    const max = this.maxId.get()?.id;
+    if (max === null || max === undefined) return;
+    // Ids grow with time: the crops of the last maxCrops events are those with id > max − maxCrops.
+    this.deleteOldCrops.run(max - this.maxCrops);
+  }
+
+  private safePrune(): void {
+    try {
+      this.prune();
+    } catch {
+      // The database may be closed under a timer that has not been cleared yet; the next run tries again.
+    }
+  }
+}
