@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps } from './context.ts';
 import { HttpError, toHttpError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
+import { cameraRoutes, eventRoutes } from './routes/cameras.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { recognitionRoutes } from './routes/recognition.ts';
 
@@ -41,6 +42,8 @@ export function createApp(deps: AppDeps): Hono {
 
   app.route('/', recognitionRoutes(deps));
   app.route('/api/people', peopleRoutes(deps));
+  app.route('/api/cameras', cameraRoutes(deps));
+  app.route('/api/events', eventRoutes(deps));
 
   app.get('/api/health', (c) => {
     const stats = pool.stats();

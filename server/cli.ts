@@ -7,7 +7,7 @@ import { recognizeImage } from '../facebank/recognize.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { serveUntilSignal } from './main.ts';
 import { progressBar } from './progress.ts';
-import { openRuntime, type Runtime } from './runtime.ts';
+import { type CoreRuntime, openRuntime } from './runtime.ts';
 
 const HELP: Record<string, string> = {
   main: `Usage: facerec <command> [options]
@@ -52,8 +52,10 @@ function imageFiles(paths: string[]): string[] {
 }
 
 /** A runtime for one-off commands: quiet logs and no folder watcher. */
-async function withRuntime<T>(config: Config, work: (r: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime({ ...config, watchFacebank: false }, pino({ level: 'warn' }, pino.destination(2)));
+async function withRuntime<T>(config: Config, work: (r: CoreRuntime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime({ ...config, watchFacebank: false }, pino({ level: 'warn' }, pino.destination(2)), {
+    cameras: false,
+  });
   try {
     return await work(runtime);
   } finally {

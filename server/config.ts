@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultFacePoolSettings } from '../models/pool/facePool.ts';
+import { CameraInput } from './schemas.ts';
 
 /**
  * Chosen on the LFW development pairs (pairsDevTrain) for MobileFaceNet without flip; see the README.
@@ -40,6 +41,16 @@ export const ConfigSchema = z.object({
   maxImagePixels: int(1, 1_000_000_000).default(40_000_000),
   watchFacebank: bool.default(true),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Cameras from the config file (not settable from the environment): read-only over the API, never stored. */
+  cameras: z.array(CameraInput).default([]),
+  /** Live preview frames per second sent to Socket.IO subscribers, per camera (0: no previews). */
+  previewFps: z.coerce.number().min(0).max(60).default(10),
+  /** Width of the preview JPEGs (height keeps the aspect ratio). */
+  previewWidth: int(64, 4096).default(640),
+  /** Upper bound on detections per second for a camera that does not set its own. */
+  maxDetectFps: z.coerce.number().positive().max(120).default(10),
+  /** Person events (and their face crops) older than this many days are deleted (0: kept forever). */
+  eventsRetentionDays: z.coerce.number().min(0).max(36_500).default(30),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -64,6 +75,10 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   MAX_IMAGE_PIXELS: 'maxImagePixels',
   WATCH_FACEBANK: 'watchFacebank',
   LOG_LEVEL: 'logLevel',
+  PREVIEW_FPS: 'previewFps',
+  PREVIEW_WIDTH: 'previewWidth',
+  MAX_DETECT_FPS: 'maxDetectFps',
+  EVENTS_RETENTION_DAYS: 'eventsRetentionDays',
 };
 
 export class ConfigError extends Error {

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Facebank } from '../facebank/index.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
+import type { CameraRegistry } from '../streams/cameras.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -9,6 +10,7 @@ export interface AppDeps {
   config: Config;
   pool: FacePool;
   facebank: Facebank;
+  cameras: CameraRegistry;
   metrics: Metrics;
   logger: Logger;
 }

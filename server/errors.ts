@@ -24,6 +24,12 @@ const FACEBANK_STATUS: Record<string, ContentfulStatusCode> = {
   no_face: 422,
 };
 
+const CAMERA_STATUS: Record<string, ContentfulStatusCode> = {
+  camera_not_found: 404,
+  invalid_camera: 400,
+  camera_read_only: 409,
+};
+
 interface Coded {
   name?: string;
   code?: string;
@@ -50,6 +56,10 @@ export function toHttpError(err: unknown): HttpError | undefined {
       );
     case 'FacebankError': {
       const status = FACEBANK_STATUS[e.code ?? ''];
+      return status ? new HttpError(status, e.code!, message) : undefined;
+    }
+    case 'CameraError': {
+      const status = CAMERA_STATUS[e.code ?? ''];
       return status ? new HttpError(status, e.code!, message) : undefined;
     }
     default:

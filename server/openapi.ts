@@ -18,6 +18,16 @@ const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((code) => [code, { description: 'error', ...json(S.ErrorBody) }]));
 const personParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const fileParam = { name: 'file', in: 'path', required: true, schema: { type: 'string' } };
+const cameraParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const eventParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer' } };
+const query = (name: string, type: string, description: string) => ({
+  name,
+  in: 'query',
+  required: false,
+  schema: { type },
+  description,
+});
+const arrayOf = (s: Schema) => ({ content: { 'application/json': { schema: { type: 'array', items: ref(s) } } } });
 
 const rec = {
   summary: 'Recognise the faces in one image (compatible with the system facerec replaces)',
@@ -39,6 +49,11 @@ export function openApiDocument(): object {
     S.FacebankImage,
     S.Person,
     S.Health,
+    S.CameraInput,
+    S.CameraPatch,
+    S.CameraHealth,
+    S.Camera,
+    S.PersonEvent,
     S.ErrorBody,
   ];
   return {
@@ -124,6 +139,63 @@ export function openApiDocument(): object {
           summary: 'Remove an image',
           security: [{ apiKey: [] }],
           responses: { 204: { description: 'removed' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/api/cameras': {
+        get: {
+          summary: 'List cameras with their health',
+          security: [{ apiKey: [] }],
+          responses: { 200: { description: 'cameras', ...arrayOf(S.Camera) }, ...errors(401) },
+        },
+        post: {
+          summary: 'Add a camera (RTSP URL or local video file); it starts at once unless enabled is false',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, ...json(S.CameraInput) },
+          responses: { 201: { description: 'added', ...json(S.Camera) }, ...errors(400, 401, 403, 415) },
+        },
+      },
+      '/api/cameras/{id}': {
+        parameters: [cameraParam],
+        get: {
+          summary: 'One camera with its health',
+          security: [{ apiKey: [] }],
+          responses: { 200: { description: 'the camera', ...json(S.Camera) }, ...errors(401, 404) },
+        },
+        patch: {
+          summary: 'Change a camera (cameras from the config file are read-only: 409)',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, ...json(S.CameraPatch) },
+          responses: { 200: { description: 'changed', ...json(S.Camera) }, ...errors(400, 401, 403, 404, 409, 415) },
+        },
+        delete: {
+          summary: 'Stop and remove a camera (its events are kept)',
+          security: [{ apiKey: [] }],
+          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404, 409) },
+        },
+      },
+      '/api/events': {
+        get: {
+          summary: 'Person events (appeared, left), newest first',
+          security: [{ apiKey: [] }],
+          parameters: [
+            query('camera', 'string', 'only this camera id'),
+            query('name', 'string', 'only this person ("Unknown" included)'),
+            query('since', 'integer', 'events at or after this time (epoch ms)'),
+            query('before', 'integer', 'events with an id below this one (the last id of the previous page)'),
+            query('limit', 'integer', 'at most this many, 1–1000 (default 100)'),
+          ],
+          responses: { 200: { description: 'events', ...arrayOf(S.PersonEvent) }, ...errors(400, 401) },
+        },
+      },
+      '/api/events/{id}/crop': {
+        parameters: [eventParam],
+        get: {
+          summary: "The event's best face crop",
+          security: [{ apiKey: [] }],
+          responses: {
+            200: { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+            ...errors(401, 404),
+          },
         },
       },
       '/api/health': {

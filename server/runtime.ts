@@ -1,5 +1,5 @@
 // Everything the server and the CLI run on: one SQLite database (opened once, shared by the modules that
-// keep tables in it), one inference pool and one facebank.
+// keep tables in it), one inference pool, one facebank and the cameras (which use all three).
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,13 +7,20 @@ import type { Logger } from 'pino';
 import { Facebank } from '../facebank/index.ts';
 import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
+import { CameraRegistry } from '../streams/cameras.ts';
 import type { Config } from './config.ts';
 
-export interface Runtime {
+/** What every command needs. */
+export interface CoreRuntime {
   db: Database.Database;
   pool: FacePool;
   facebank: Facebank;
   close(): Promise<void>;
+}
+
+/** The server's runtime: the core and the cameras. */
+export interface Runtime extends CoreRuntime {
+  cameras: CameraRegistry;
 }
 
 /** Identifies the embedder's weights, so cached facebank embeddings from another model are never reused. */
@@ -22,13 +29,24 @@ function modelId(embedder: string): string {
   return `${embedder}@${readManifest()!.models[embedder]!.sha256.slice(0, 16)}`;
 }
 
-export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
+/**
+ * Opens the database, the pool and the facebank, then the cameras (which start decoding at once); one-off
+ * commands pass `{ cameras: false }`, so they never start the cameras a running server is watching.
+ */
+export function openRuntime(config: Config, logger: Logger): Promise<Runtime>;
+export function openRuntime(config: Config, logger: Logger, options: { cameras: false }): Promise<CoreRuntime>;
+export async function openRuntime(
+  config: Config,
+  logger: Logger,
+  options: { cameras?: boolean } = {},
+): Promise<CoreRuntime & { cameras?: CameraRegistry }> {
   const id = modelId(config.embedder);
   mkdirSync(dirname(resolve(config.databasePath)), { recursive: true });
   const db = new Database(config.databasePath);
   db.pragma('journal_mode = WAL');
 
   let pool: FacePool | undefined;
+  let facebank: Facebank | undefined;
   try {
     pool = await FacePool.start({
       provider: config.executionProvider,
@@ -47,7 +65,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     );
 
     let lastLog = 0;
-    const facebank = await Facebank.open(
+    facebank = await Facebank.open(
       {
         dir: config.facebankDir,
         db,
@@ -72,18 +90,41 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
       { dir: resolve(config.facebankDir), ...fb },
       `facebank ready: ${fb.people} people, ${fb.templates} face templates`,
     );
+    const cameras =
+      options.cameras === false
+        ? undefined
+        : await CameraRegistry.open({
+            db,
+            pool,
+            matcher: facebank,
+            logger,
+            poolSize: config.poolSize,
+            defaults: {
+              maxDetectFps: config.maxDetectFps,
+              previewFps: config.previewFps,
+              previewWidth: config.previewWidth,
+            },
+            eventsRetentionDays: config.eventsRetentionDays,
+            configCameras: config.cameras,
+            tracker: { unknownWeight: config.matchThreshold },
+          });
     const ready = pool;
+    const bank = facebank;
     return {
       db,
       pool: ready,
-      facebank,
+      facebank: bank,
+      ...(cameras ? { cameras } : {}),
       close: async () => {
-        await facebank.close();
+        // Cameras first: their frames are in the pool and their names come from the facebank.
+        await cameras?.close();
+        await bank.close();
         await ready.close();
         db.close();
       },
     };
   } catch (err) {
+    await facebank?.close();
     await pool?.close();
     db.close();
     throw err;

@@ -85,3 +85,102 @@ export const Health = z
 export const ErrorBody = z
   .object({ error: z.string().meta({ description: 'a stable code' }), message: z.string() })
   .meta({ id: 'Error' });
+
+// ---- cameras and events (streams/)
+
+const cameraFields = {
+  name: z.string().meta({ description: 'a label for people (1–100 characters)' }),
+  url: z.string().meta({
+    description:
+      'rtsp:// or rtsps:// URL (credentials allowed: they are never logged or sent back) or a local video file path',
+  }),
+  enabled: z.boolean().meta({ description: 'decode and analyse this camera (default true)' }),
+  maxDetectFps: z.number().positive().meta({ description: 'upper bound on detections per second for this camera' }),
+  inputFps: z
+    .number()
+    .min(0)
+    .meta({ description: "frames per second read from the source (0: the source's own rate)" }),
+};
+
+export const CameraInput = z
+  .strictObject({
+    name: cameraFields.name,
+    url: cameraFields.url,
+    enabled: cameraFields.enabled.optional(),
+    maxDetectFps: cameraFields.maxDetectFps.optional(),
+    inputFps: cameraFields.inputFps.optional(),
+  })
+  .meta({ id: 'CameraInput' });
+
+export const CameraPatch = z
+  .strictObject({
+    name: cameraFields.name.optional(),
+    url: cameraFields.url.optional(),
+    enabled: cameraFields.enabled.optional(),
+    maxDetectFps: cameraFields.maxDetectFps.optional(),
+    inputFps: cameraFields.inputFps.optional(),
+  })
+  .meta({ id: 'CameraPatch', description: 'the fields to change' });
+
+const CameraKind = z.enum(['rtsp', 'file', 'webrtc']);
+
+export const CameraHealth = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: CameraKind,
+    state: z.enum(['connecting', 'live', 'stalled', 'reconnecting', 'stopped']).meta({
+      description:
+        'connecting: first connection; live: frames arriving; stalled: no frame within the watchdog time; ' +
+        'reconnecting: waiting to retry after a failure; stopped: disabled',
+    }),
+    inputFps: z.number().meta({ description: 'frames per second arriving from the source' }),
+    processedFps: z.number().meta({ description: 'frames per second that went through detection' }),
+    lagMs: z
+      .object({ p50: z.number(), p95: z.number() })
+      .meta({ description: 'frame captured → detections emitted, milliseconds, over recent frames' }),
+    reconnects: z.number(),
+    lastError: z.string().optional(),
+    lastFrameAt: z.number().optional().meta({ description: 'epoch milliseconds' }),
+  })
+  .meta({ id: 'CameraHealth' });
+
+export const Camera = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    url: z.string().meta({ description: 'the URL with credentials redacted' }),
+    enabled: z.boolean(),
+    maxDetectFps: z.number(),
+    inputFps: z.number(),
+    kind: CameraKind,
+    persistent: z.boolean().meta({ description: 'stored in the database (added over the API)' }),
+    origin: z.enum(['api', 'config', 'session']).meta({
+      description: 'api: added over the API; config: declared in the config file; session: a live browser stream',
+    }),
+    readOnly: z.boolean().meta({ description: 'config and session cameras cannot be changed or removed (409)' }),
+    health: CameraHealth,
+  })
+  .meta({ id: 'Camera' });
+
+export const PersonEvent = z
+  .object({
+    id: z.number(),
+    type: z.enum(['person_appeared', 'person_left']),
+    cameraId: z.string(),
+    trackId: z.number(),
+    name: z.string().meta({ description: 'the person, or "Unknown"' }),
+    score: z.number(),
+    at: z.number().meta({ description: 'epoch milliseconds' }),
+    cropUrl: z.string().nullable().meta({ description: "the track's best face crop (JPEG), when kept" }),
+  })
+  .meta({ id: 'PersonEvent' });
+
+/** Query string of GET /api/events. */
+export const EventsQuery = z.object({
+  camera: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+  since: z.coerce.number().int().min(0).optional(),
+  before: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});

@@ -4,12 +4,14 @@ import { type ServerType, serve } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
+import { attachHub, type Hub } from './hub.ts';
 import { Metrics } from './metrics.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 
 export interface RunningServer {
   url: string;
   runtime: Runtime;
+  hub: Hub;
   close(): Promise<void>;
 }
 
@@ -18,17 +20,25 @@ export async function startServer(
   logger: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
-  const { pool, facebank } = runtime;
+  const { pool, facebank, cameras } = runtime;
   const metrics = new Metrics({
     queueDepth: () => pool.stats().queued,
     busyWorkers: () => pool.stats().busy,
     facebankTemplates: () => facebank.stats().templates,
   });
-  const app = createApp({ config, pool, facebank, metrics, logger });
-  const server = await new Promise<ServerType>((ok, fail) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => ok(s));
-    s.once('error', fail);
-  });
+  const app = createApp({ config, pool, facebank, cameras, metrics, logger });
+  let server: ServerType;
+  try {
+    server = await new Promise<ServerType>((ok, fail) => {
+      const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => ok(s));
+      s.once('error', fail);
+    });
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  // Socket.IO on the same server and port: live detections, previews, events and health.
+  const hub = attachHub({ server, registry: cameras, apiKey: config.apiKey, logger });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url }, `facerec listening on ${url}`);
@@ -37,8 +47,11 @@ export async function startServer(
   return {
     url,
     runtime,
+    hub,
     close: () => {
       closing ??= (async () => {
+        // The hub disconnects its clients (open WebSockets would hold server.close() forever) and closes the server.
+        await hub.close();
         await new Promise<void>((ok) => server.close(() => ok()));
         await runtime.close();
       })();

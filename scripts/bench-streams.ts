@@ -1,0 +1,280 @@
+// `npm run bench:streams`: the live pipeline under load. For 1, 2, 4 and 8 file cameras playing a 1280×720,
+// 25 fps clip made from the test photos (in real time, looped), the real pipeline runs in this process (camera
+// registry, shared scheduler, inference pool, facebank, tracker, previews; no HTTP) and this reports, per level:
+// processed detections per second per camera (min / mean), end-to-end lag (frame captured → detections
+// emitted) p50 / p95, CPU of this process and of the ffmpeg decoders (share of the whole machine), and RSS.
+// `--soak` runs one camera for 10 minutes and reports RSS at the start and the end.
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ConfigSchema } from '../server/config.ts';
+import { openRuntime, type Runtime } from '../server/runtime.ts';
+import { liveFfmpegPids } from '../streams/ffmpeg.ts';
+import type { Detections } from '../streams/types.ts';
+import { makeTestClip } from '../test/support/clips.ts';
+import { type Person, personImage, SCENES } from '../test/support/testdata.ts';
+import { quantile } from './stats.ts';
+
+const HELP = `Usage: npm run bench:streams [-- options]
+
+Runs the real camera pipeline in this process on 1280×720, 25 fps file cameras (a looped clip made from the
+test photos) and prints, per number of cameras: detections per second per camera (min / mean), end-to-end lag
+(frame captured → detections emitted) p50 / p95, CPU (this process, and the ffmpeg decoders) as a share of the
+whole machine, and RSS.
+
+Options:
+  --levels LIST        camera counts to run (default 1,2,4,8)
+  --duration S         seconds measured per level, after warm-up (default 30)
+  --warmup S           seconds after every camera is live before measuring (default 3)
+  --soak               one camera for --soak-minutes instead; RSS at the start and the end
+  --soak-minutes M     soak length (default 10)
+  --max-detect-fps N   detections per second cap per camera (default: the server default, 10)
+  --pool-size N        inference workers (default: the server default for this machine)
+  --provider P         auto, cpu or cuda (default cpu)
+  --no-previews        no preview JPEGs (by default every camera makes them, as if a dashboard watched all)
+  --help               show this text`;
+
+const { values: args } = parseArgs({
+  options: {
+    levels: { type: 'string', default: '1,2,4,8' },
+    duration: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '3' },
+    soak: { type: 'boolean', default: false },
+    'soak-minutes': { type: 'string', default: '10' },
+    'max-detect-fps': { type: 'string' },
+    'pool-size': { type: 'string' },
+    provider: { type: 'string', default: 'cpu' },
+    'no-previews': { type: 'boolean', default: false },
+    help: { type: 'boolean' },
+  },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function positive(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) {
+    console.error(`--${name} must be a positive number; got ${value}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const LEVELS = args.soak ? [1] : args.levels.split(',').map((s) => Math.round(positive('levels', s.trim())));
+const DURATION_S = args.soak
+  ? positive('soak-minutes', args['soak-minutes']) * 60
+  : positive('duration', args.duration);
+const WARMUP_S = Number(args.warmup) >= 0 ? Number(args.warmup) : 3;
+const PREVIEWS = !args['no-previews'];
+const CORES = availableParallelism();
+
+const PEOPLE: Person[] = ['penny', 'raj', 'amy', 'howard'];
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU seconds (user + system) of the live ffmpeg decoders, from /proc (Linux); undefined elsewhere. */
+function ffmpegCpuSeconds(): Map<number, number> | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const out = new Map<number, number>();
+  for (const pid of liveFfmpegPids()) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name (which may contain spaces) start at ") ": utime, stime are 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) / 100); // USER_HZ is 100 on Linux
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+interface LevelResult {
+  cameras: number;
+  fpsMin: number;
+  fpsMean: number;
+  inputFpsMean: number;
+  lagP50: number;
+  lagP95: number;
+  cpu: number;
+  ffmpegCpu: number | undefined;
+  rssStart: number;
+  rssEnd: number;
+  rssMax: number;
+  previews: number;
+}
+
+async function runLevel(runtime: Runtime, clip: string, n: number): Promise<LevelResult> {
+  const registry = runtime.cameras;
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const view = await registry.add({ name: `bench ${i + 1}`, url: clip });
+    ids.push(view.id);
+    if (!PREVIEWS) registry.setPreviewEnabled(view.id, false);
+  }
+  try {
+    const liveBy = Date.now() + 30_000;
+    while (!registry.health().every((h) => h.state === 'live')) {
+      if (Date.now() > liveBy) {
+        throw new Error(`cameras not live after 30 s: ${JSON.stringify(registry.health().map((h) => h.lastError))}`);
+      }
+      await sleep(100);
+    }
+    await sleep(WARMUP_S * 1000);
+
+    const counts = new Map(ids.map((id) => [id, 0]));
+    const lags: number[] = [];
+    let previews = 0;
+    const onDetections = (d: Detections) => {
+      counts.set(d.cameraId, (counts.get(d.cameraId) ?? 0) + 1);
+      if (lags.length < 2_000_000) lags.push(Date.now() - d.frameTime);
+    };
+    const onPreview = () => previews++;
+    registry.on('detections', onDetections);
+    registry.on('preview', onPreview);
+
+    const rssStart = process.memoryUsage().rss;
+    let rssMax = rssStart;
+    const cpu0 = process.cpuUsage();
+    const ff0 = ffmpegCpuSeconds();
+    const t0 = performance.now();
+    const inputFps: number[] = [];
+    const endAt = t0 + DURATION_S * 1000;
+    let nextReport = t0 + 60_000;
+    while (performance.now() < endAt) {
+      await sleep(Math.min(1000, endAt - performance.now()));
+      rssMax = Math.max(rssMax, process.memoryUsage().rss);
+      for (const h of registry.health()) inputFps.push(h.inputFps);
+      if (args.soak && performance.now() >= nextReport) {
+        nextReport += 60_000;
+        const minutes = ((performance.now() - t0) / 60_000).toFixed(0);
+        console.log(`  soak ${minutes} min: RSS ${mb(process.memoryUsage().rss)} MB`);
+      }
+    }
+    const wallS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const ff1 = ffmpegCpuSeconds();
+    registry.off('detections', onDetections);
+    registry.off('preview', onPreview);
+
+    let ffmpegCpu: number | undefined;
+    if (ff0 && ff1) {
+      let seconds = 0;
+      for (const [pid, s] of ff1) seconds += s - (ff0.get(pid) ?? 0);
+      ffmpegCpu = (100 * seconds) / wallS / CORES;
+    }
+    const fps = [...counts.values()].map((c) => c / wallS);
+    return {
+      cameras: n,
+      fpsMin: Math.min(...fps),
+      fpsMean: fps.reduce((a, b) => a + b, 0) / fps.length,
+      inputFpsMean: inputFps.reduce((a, b) => a + b, 0) / Math.max(1, inputFps.length),
+      lagP50: quantile(lags, 0.5),
+      lagP95: quantile(lags, 0.95),
+      cpu: (100 * (cpu.user + cpu.system)) / 1e6 / wallS / CORES,
+      ffmpegCpu,
+      rssStart,
+      rssEnd: process.memoryUsage().rss,
+      rssMax,
+      previews: previews / wallS,
+    };
+  } finally {
+    for (const id of ids) await registry.remove(id);
+  }
+}
+
+function table(results: LevelResult[]): string {
+  const header = [
+    'cameras',
+    'det/s per cam min',
+    'mean',
+    'input fps',
+    'lag p50 ms',
+    'lag p95 ms',
+    'node CPU %',
+    'ffmpeg CPU %',
+    'previews/s',
+    'RSS MB (max)',
+  ];
+  const rows = results.map((r) => [
+    String(r.cameras),
+    r.fpsMin.toFixed(1),
+    r.fpsMean.toFixed(1),
+    r.inputFpsMean.toFixed(1),
+    r.lagP50.toFixed(0),
+    r.lagP95.toFixed(0),
+    r.cpu.toFixed(0),
+    r.ffmpegCpu === undefined ? '-' : r.ffmpegCpu.toFixed(0),
+    r.previews.toFixed(1),
+    `${mb(r.rssEnd)} (${mb(r.rssMax)})`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'facerec-bench-streams-'));
+  let runtime: Runtime | undefined;
+  try {
+    const facebank = join(root, 'people');
+    for (const person of PEOPLE) {
+      await mkdir(join(facebank, person), { recursive: true });
+      for (const n of [1, 2])
+        await copyFile(personImage(person, n), join(facebank, person, basename(personImage(person, n))));
+    }
+    // Scenes (several faces each) between single faces, each shown 2 s: an 18 s loop.
+    const images = SCENES.flatMap((scene, i) => (PEOPLE[i] ? [scene, personImage(PEOPLE[i], 3)] : [scene]));
+    console.log('encoding a 1280×720, 25 fps clip from the test photos…');
+    const clip = await makeTestClip(images, join(root, 'bench.mp4'), {
+      fps: 25,
+      size: { width: 1280, height: 720 },
+      secondsPerImage: 2,
+      imageScale: 1,
+    });
+
+    const config = ConfigSchema.parse({
+      facebankDir: facebank,
+      databasePath: join(root, 'bench.db'),
+      executionProvider: args.provider,
+      watchFacebank: false,
+      logLevel: 'warn',
+      ...(args['pool-size'] ? { poolSize: args['pool-size'] } : {}),
+      ...(args['max-detect-fps'] ? { maxDetectFps: args['max-detect-fps'] } : {}),
+    });
+    runtime = await openRuntime(config, pino({ level: 'warn' }));
+    console.log(
+      `${CORES} cores, ${config.poolSize} inference workers (${runtime.pool.info.provider}), ` +
+        `max ${config.maxDetectFps} detections/s per camera, previews ${PREVIEWS ? `${config.previewFps}/s at ${config.previewWidth} px` : 'off'}; ` +
+        `${args.soak ? `soak: 1 camera for ${DURATION_S / 60} min` : `${DURATION_S} s per level`}\n`,
+    );
+
+    const results: LevelResult[] = [];
+    for (const n of LEVELS) {
+      console.log(`${n} camera${n === 1 ? '' : 's'}…`);
+      results.push(await runLevel(runtime, clip, n));
+    }
+    console.log(`\n${table(results)}`);
+    console.log(
+      '\ndet/s: detections emitted per camera per second; lag: frame read from ffmpeg → detections emitted; ' +
+        `CPU: share of all ${CORES} cores (node includes the inference worker threads).`,
+    );
+    if (args.soak) {
+      const r = results[0]!;
+      console.log(
+        `soak: RSS ${mb(r.rssStart)} MB at the start, ${mb(r.rssEnd)} MB at the end (max ${mb(r.rssMax)} MB) ` +
+          `over ${DURATION_S / 60} min`,
+      );
+    }
+  } finally {
+    await runtime?.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

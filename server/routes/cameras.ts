@@ -1,0 +1,64 @@
+// Cameras and person events over HTTP. The registry (streams/cameras.ts) validates and runs the cameras; this
+// is transport only. Reads need the API key whenever one is configured (they show who was where, like the
+// Socket.IO hub); writes need it like facebank writes (and, without a key, come from this machine only).
+import { Hono } from 'hono';
+import { requireKey } from '../auth.ts';
+import type { AppDeps } from '../context.ts';
+import { HttpError } from '../errors.ts';
+import { eventMessage } from '../hub.ts';
+import { jsonBody } from '../requestBody.ts';
+import { CameraInput, CameraPatch, EventsQuery } from '../schemas.ts';
+
+export function cameraRoutes({ config, cameras }: AppDeps): Hono {
+  const app = new Hono();
+  const write = requireKey(config.apiKey, 'write');
+  const read = requireKey(config.apiKey, 'read', true);
+
+  app.get('/', read, (c) => c.json(cameras.list()));
+  app.post('/', write, async (c) => {
+    const input = await jsonBody(c, CameraInput);
+    return c.json(await cameras.add(input), 201);
+  });
+  app.get('/:id', read, (c) => c.json(cameras.get(c.req.param('id'))));
+  app.patch('/:id', write, async (c) => {
+    const patch = await jsonBody(c, CameraPatch);
+    return c.json(await cameras.update(c.req.param('id'), patch));
+  });
+  app.delete('/:id', write, async (c) => {
+    await cameras.remove(c.req.param('id'));
+    return c.body(null, 204);
+  });
+  return app;
+}
+
+export function eventRoutes({ config, cameras }: AppDeps): Hono {
+  const app = new Hono();
+  const read = requireKey(config.apiKey, 'read', true);
+
+  app.get('/', read, (c) => {
+    const parsed = EventsQuery.safeParse(c.req.query());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new HttpError(400, 'invalid_request', `${issue?.path.join('.') ?? 'query'}: ${issue?.message}`);
+    }
+    const { camera, name, since, before, limit } = parsed.data;
+    const events = cameras.events.list({
+      limit,
+      ...(camera !== undefined ? { cameraId: camera } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(before !== undefined ? { before } : {}),
+    });
+    return c.json(events.map((e) => eventMessage(e)));
+  });
+  app.get('/:id/crop', read, (c) => {
+    const id = c.req.param('id');
+    const jpeg = /^\d{1,15}$/.test(id) ? cameras.events.crop(Number(id)) : undefined;
+    if (!jpeg) throw new HttpError(404, 'crop_not_found', 'no such event, or the event has no face crop');
+    return c.body(new Uint8Array(jpeg), 200, {
+      'Content-Type': 'image/jpeg',
+      'Cache-Control': 'private, max-age=86400',
+    });
+  });
+  return app;
+}
