@@ -361,7 +361,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
         .run(next.name, next.url, next.enabled ? 1 : 0, next.maxDetectFps, next.inputFps, id);
       entry.settings = next;
       entry.kind = kindOfUrl(next.url);
-      const restart = next.url !== old.url || next.inputFps !== old.inputFps;
+      const restart = next.url !== old.url || this.decodeFps(next) !== this.decodeFps(old);
       if (!next.enabled) {
         await this.stopPipeline(entry);
       } else if (!entry.pipeline || restart) {
@@ -498,10 +498,19 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     }
   }
 
+  /**
+   * Frames per second to decode when the camera sets no rate: no more than detection and previews can use.
+   * Converting and piping every frame of a 25 fps stream as RGB cost far more than the frames were worth.
+   */
+  private decodeFps(s: CameraSettings): number {
+    if (s.inputFps > 0) return s.inputFps;
+    return s.maxDetectFps > 0 ? Math.max(s.maxDetectFps, this.defaults.previewFps) : 0;
+  }
+
   private defaultSource(s: CameraSettings): FrameSource {
     const common = {
       ...(this.defaults.inputWidth > 0 ? { width: this.defaults.inputWidth } : {}),
-      fps: s.inputFps,
+      fps: this.decodeFps(s),
       logger: this.streamLogger(s.id),
     };
     if (!s.url) return new FailedSource('file', 'no URL configured');
