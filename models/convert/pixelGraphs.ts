@@ -3,8 +3,9 @@
 // - `resize`: one image-pyramid level. Every level is resized from the original: chaining levels
 //   compounds the low-pass filter and measurably moved the reference boxes.
 // - `crop24` / `crop48`: every candidate box cut out and shrunk to R-Net's or O-Net's input at once.
-//   RoiAlign with adaptive sampling averages ⌈box/size⌉² samples per output pixel — the area averaging
-//   the original MTCNN used; plain bilinear sampling aliased large faces and raised false positives.
+//   RoiAlign averages 2×2 samples per output pixel. One sample (plain bilinear) aliased large boxes and let
+//   a bookshelf in bbt1 pass O-Net at 0.95; adaptive sampling (⌈box/size⌉², true area averaging) removed it
+//   too but made the R-Net stage 2.4× slower on that photo (200 ms vs 85 ms) for the same reference boxes.
 import { GraphBuilder } from '../onnx/graphBuilder.ts';
 import { ElemType, type ModelProto } from '../onnx/proto.ts';
 
@@ -46,7 +47,7 @@ export function cropModel(size: number): ModelProto {
     mode: { string: 'avg' },
     output_height: { int: size },
     output_width: { int: size },
-    sampling_ratio: { int: 0 },
+    sampling_ratio: { int: 2 },
     spatial_scale: { float: 1 },
     // Sample positions are pixel centres, matching the continuous box coordinates.
     coordinate_transformation_mode: { string: 'half_pixel' },

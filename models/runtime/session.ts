@@ -45,6 +45,10 @@ function options(provider: Provider, threads: number): ort.InferenceSession.Sess
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // Every session owns its thread pool, and idle pool threads spin-wait by default. With the detector's
+    // seven sessions run back to back, the spinning threads starved the working ones: with 2 threads per
+    // session the 640×480 analysis took 148 ms instead of 42 ms with 1.
+    ...(threads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
 }
 
