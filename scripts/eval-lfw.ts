@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadFaceModels, releaseFaceModels } from '../models/analyze.ts';
 import { evaluateLfw, LFW_DEFAULT_FLIP, type LfwProgress, type LfwReport, NO_FACE_SCORE } from '../models/eval/lfw.ts';
+import { FacePool } from '../models/pool/facePool.ts';
 
 const HELP = `Usage: npm run eval:lfw -- --dir <lfw dir> --pairs <pairs file> [--fit <pairs file>] [options]
 
@@ -17,6 +18,8 @@ by cosine similarity, and a pair with a faceless image scores ${NO_FACE_SCORE} (
                    threshold that is best on the pairs themselves (optimistic)
   --no-flip        embed the crop only (default: crop + mirrored crop, ${LFW_DEFAULT_FLIP ? 'on' : 'off'} by default)
   --far <rate>     FAR at which to report TAR (default 0.001)
+  --workers <n>    analyse in n worker threads with 1 intra-op thread each (default 0: in this thread,
+                   one image at a time, 2 intra-op threads)
   --json           print the report as JSON on stdout
   -h, --help       this text
 
@@ -142,6 +145,7 @@ function parseCli() {
         fit: { type: 'string' },
         flip: { type: 'boolean', default: LFW_DEFAULT_FLIP },
         far: { type: 'string', default: '0.001' },
+        workers: { type: 'string', default: '0' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -166,11 +170,24 @@ async function main(): Promise<void> {
   const dir = resolve(values.dir);
   const inDir = (f: string) => (isAbsolute(f) ? f : resolve(dir, f));
 
-  const models = await loadFaceModels({ provider: 'auto', intraOpThreads: 2 });
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0) fail(`--workers must be a whole number ≥ 0, got "${values.workers}"`);
+
+  const runner =
+    workers > 0
+      ? await FacePool.start({
+          provider: 'auto',
+          size: workers,
+          intraOpThreads: 1,
+          maxQueue: 4 * workers,
+          embedder: 'mobilefacenet',
+        })
+      : await loadFaceModels({ provider: 'auto', intraOpThreads: 2 });
   try {
-    if (models.fallbackReason && !values.json) process.stderr.write(`running on the CPU: ${models.fallbackReason}\n`);
+    const fallbackReason = runner instanceof FacePool ? runner.info.fallbackReason : runner.fallbackReason;
+    if (fallbackReason && !values.json) process.stderr.write(`running on the CPU: ${fallbackReason}\n`);
     const report = await evaluateLfw({
-      models,
+      runner,
       dir,
       pairsFile: inDir(values.pairs),
       ...(values.fit ? { fitFile: inDir(values.fit) } : {}),
@@ -180,7 +197,7 @@ async function main(): Promise<void> {
     });
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
   } finally {
-    await releaseFaceModels(models);
+    await (runner instanceof FacePool ? runner.close() : releaseFaceModels(runner));
   }
 }
 
