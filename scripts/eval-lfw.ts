@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadFaceModels, releaseFaceModels } from '../models/analyze.ts';
 import { evaluateLfw, LFW_DEFAULT_FLIP, type LfwProgress, type LfwReport, NO_FACE_SCORE } from '../models/eval/lfw.ts';
 import { FacePool } from '../models/pool/facePool.ts';
+import { type Progress, progressBar } from '../server/progress.ts';
 
 const HELP = `Usage: npm run eval:lfw -- --dir <lfw dir> --pairs <pairs file> [--fit <pairs file>] [options]
 
@@ -32,41 +33,13 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function duration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const s = Math.max(0, Math.round(seconds));
-  const m = Math.floor(s / 60);
-  return `${m}:${String(s % 60).padStart(2, '0')}`;
-}
-
-/** An in-place bar on a terminal; a line every 10% otherwise (CI logs). */
-function progressBar(stream: NodeJS.WriteStream = process.stderr): LfwProgress {
-  const started = performance.now();
-  const tty = stream.isTTY === true;
-  let lastDecile = -1;
-  let lastDraw = 0;
+/** Adapts the shared CLI progress bar to the evaluation's (done, total) callback. */
+function lfwProgress(): LfwProgress {
+  let bar: Progress | undefined;
   return (done, total) => {
-    const elapsed = (performance.now() - started) / 1000;
-    const rate = done > 0 ? done / elapsed : 0;
-    const eta = rate > 0 ? (total - done) / rate : Number.NaN;
-    const fraction = total > 0 ? done / total : 1;
-    const pct = `${(fraction * 100).toFixed(0).padStart(3)}%`;
-    const stats = `${done}/${total} ${pct}  ${rate.toFixed(1)} img/s  ETA ${duration(eta)}`;
-    if (tty) {
-      const now = performance.now();
-      if (done < total && done > 0 && now - lastDraw < 100) return;
-      lastDraw = now;
-      const width = 30;
-      const filled = Math.round(fraction * width);
-      stream.write(`\rembedding [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${stats}\x1b[K`);
-      if (done === total) stream.write('\n');
-    } else {
-      const decile = Math.floor(fraction * 10);
-      if (decile > lastDecile) {
-        lastDecile = decile;
-        stream.write(`embedding ${stats}\n`);
-      }
-    }
+    bar ??= progressBar('embedding', total);
+    bar.set(done);
+    if (done === total) bar.done();
   };
 }
 
@@ -193,7 +166,7 @@ async function main(): Promise<void> {
       ...(values.fit ? { fitFile: inDir(values.fit) } : {}),
       flip: values.flip,
       far,
-      onProgress: progressBar(),
+      onProgress: lfwProgress(),
     });
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
   } finally {

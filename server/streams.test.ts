@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFfmpegPids } from '../streams/ffmpeg.ts';
 import type { CameraHealth, Detections, TrackedFace } from '../streams/types.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
+import { isAlive } from '../test/support/processes.ts';
 import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../test/support/rtspServer.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
@@ -133,15 +134,6 @@ class Client {
 }
 
 const named = (faces: readonly TrackedFace[]) => faces.map((f) => f.name).filter((n) => n !== 'Unknown');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // ---- the tests
 
@@ -472,9 +464,9 @@ describe('live streams over Socket.IO and REST (RTSP camera, real models)', () =
     await server.close();
     expect(await Promise.race([disconnected, sleep(3000).then(() => 'still connected')])).not.toBe('still connected');
     expect(liveFfmpegPids()).toEqual([]);
-    for (const pid of ffmpegPids) expect(alive(pid), `ffmpeg ${pid}`).toBe(false);
+    for (const pid of ffmpegPids) expect(isAlive(pid), `ffmpeg ${pid}`).toBe(false);
     await rtsp.stop();
-    expect(alive(rtspPid!)).toBe(false);
+    expect(isAlive(rtspPid!)).toBe(false);
     let children = '';
     try {
       children = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });

@@ -11,6 +11,7 @@ import { Matcher as TemplateMatcher } from '../facebank/matcher.ts';
 import type { Matcher } from '../facebank/recognize.ts';
 import { queryEmbedding, usePool } from '../facebank/testing.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
+import { isAlive } from '../test/support/processes.ts';
 import { personImage } from '../test/support/testdata.ts';
 import { CameraError, CameraRegistry, type RegistryOptions } from './cameras.ts';
 import { liveFfmpegPids } from './ffmpeg.ts';
@@ -49,15 +50,6 @@ async function expectCameraError(promise: Promise<unknown> | (() => unknown), co
   expect(error, `expected ${code}`).toBeInstanceOf(CameraError);
   expect((error as CameraError).code).toBe(code);
   return error as CameraError;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A webcam-like source: the same decoded photo as a frame every 100 ms. */
@@ -328,7 +320,7 @@ describe('CameraRegistry', () => {
     expect(pids.length).toBeGreaterThanOrEqual(3);
     await registry.close();
     expect(liveFfmpegPids()).toEqual([]);
-    for (const pid of pids) expect(alive(pid), `ffmpeg ${pid} still running`).toBe(false);
+    for (const pid of pids) expect(isAlive(pid), `ffmpeg ${pid} still running`).toBe(false);
     expect(registry.health().every((h) => h.state === 'stopped')).toBe(true);
     // Closed means closed.
     await expect(registry.add({ name: 'Three', url: clip.path })).rejects.toThrow(/closed/);

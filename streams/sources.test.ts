@@ -6,6 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
+import { isAlive } from '../test/support/processes.ts';
 import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../test/support/rtspServer.ts';
 import {
   type DecoderSource,
@@ -102,15 +103,6 @@ function recordingLogger(): { logger: StreamLogger; text: () => string } {
     logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
     text: () => lines.join('\n'),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Our own child processes, as the OS sees them (pgrep -P; pgrep leaves itself out). */
@@ -366,11 +358,11 @@ describe('RtspSource', () => {
     const pids = [source.decoderPid, file.decoderPid].filter((pid): pid is number => pid !== undefined);
     expect(pids).toHaveLength(2);
     await source.stop();
-    expect(alive(pids[0]!)).toBe(false);
+    expect(isAlive(pids[0]!)).toBe(false);
 
     // killAllDecoders catches what is still running (the file source here), as on shutdown.
     await killAllDecoders();
-    expect(alive(pids[1]!)).toBe(false);
+    expect(isAlive(pids[1]!)).toBe(false);
     await file.stop();
 
     if (server.pid) serverPids.add(server.pid);
@@ -378,6 +370,6 @@ describe('RtspSource', () => {
     await Promise.all(sources.map((s) => s.stop()));
     expect(liveFfmpegPids()).toEqual([]);
     expect(childPids()).toEqual([]);
-    for (const pid of [...decoderPids, ...serverPids]) expect(alive(pid), `pid ${pid}`).toBe(false);
+    for (const pid of [...decoderPids, ...serverPids]) expect(isAlive(pid), `pid ${pid}`).toBe(false);
   });
 });
