@@ -34,6 +34,11 @@ export interface AnalyzeOptions {
    * carries `wholeImage: true` and template landmarks.
    */
   wholeImageFallback?: boolean;
+  /**
+   * When nothing is detected, look again inside a grey border (implied by wholeImageFallback). Costs a second
+   * detection pass, but only on images where the first found nothing: tight face crops, typically.
+   */
+  retryPadded?: boolean;
 }
 
 export interface AnalyzedFace extends DetectedFace {
@@ -112,8 +117,9 @@ function shift(face: DetectedFace, d: number, image: RgbImage): DetectedFace {
 }
 
 /**
- * With `wholeImageFallback`, an image with no detected face is first searched again inside a grey border
- * (tight crops often hide the face from MTCNN); only if that also fails is the whole image taken as the face.
+ * With `retryPadded` (or `wholeImageFallback`), an image with no detected face is searched again inside a grey
+ * border (tight crops often hide the face from MTCNN); with `wholeImageFallback`, if that also fails, the whole
+ * image is taken as the face.
  */
 async function findFaces(
   models: FaceModels,
@@ -122,12 +128,13 @@ async function findFaces(
   timings?: AnalyzeTimings,
 ): Promise<{ faces: DetectedFace[]; source: RgbImage; offset: number; wholeImage: boolean }> {
   const faces = await detectFaces(models.mtcnn, image, options.detect, timings);
-  if (faces.length > 0 || options.wholeImageFallback !== true)
-    return { faces, source: image, offset: 0, wholeImage: false };
+  const retry = options.retryPadded === true || options.wholeImageFallback === true;
+  if (faces.length > 0 || !retry) return { faces, source: image, offset: 0, wholeImage: false };
   const pad = Math.round(Math.max(image.width, image.height) * CROP_PADDING);
   const padded = padImage(image, pad);
   const inPadding = await detectFaces(models.mtcnn, padded, options.detect, timings);
   if (inPadding.length > 0) return { faces: inPadding, source: padded, offset: pad, wholeImage: false };
+  if (options.wholeImageFallback !== true) return { faces: [], source: image, offset: 0, wholeImage: false };
   return { faces: [wholeImageFace(image.width, image.height)], source: image, offset: 0, wholeImage: true };
 }
 

@@ -108,6 +108,7 @@ async function recognize(args: string[], config: Config): Promise<void> {
       const r = await recognizeImage(pool, facebank, readFileSync(file), config.maxImagePixels, {
         detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
         flip: config.flip,
+        retryPadded: true,
       });
       out.push({
         file,

@@ -17,6 +17,7 @@ export function recognitionRoutes(deps: AppDeps): Hono {
     const result = await recognizeImage(pool, facebank, bytes, config.maxImagePixels, {
       detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
       flip: config.flip,
+      retryPadded: true,
     });
     metrics.observeTimings(result.timings);
     return result;
