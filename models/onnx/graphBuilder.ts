@@ -42,6 +42,11 @@ export class GraphBuilder {
   readonly outputs: ValueInfoProto[] = [];
   private readonly used = new Set<string>();
 
+  /** Marks names that already exist in a graph being extended, so new names never collide with them. */
+  reserve(names: Iterable<string>): void {
+    for (const name of names) this.used.add(name);
+  }
+
   /** A name not used before in this graph, derived from `base`. */
   unique(base: string): string {
     let name = base;
