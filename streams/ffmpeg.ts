@@ -613,7 +613,7 @@ export interface DecoderSourceOptions {
   stallMs?: number;
   /** No first frame this long after (re)starting the decoder → it is restarted (default 10 s). */
   connectTimeoutMs?: number;
-  /** Delay before the first retry, doubled after each failure up to maxBackoffMs (defaults 0.5 s, 10 s). */
+  /** Delay before the first retry, doubled after each failure up to maxBackoffMs (defaults 0.5 s, 2 s). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   /** A run live at least this long resets the backoff (default 10 s). */
@@ -661,7 +661,9 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
       stallMs: options.stallMs ?? 5000,
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       initialBackoffMs: options.initialBackoffMs ?? 500,
-      maxBackoffMs: options.maxBackoffMs ?? 10_000,
+      // A camera that comes back must be live again within seconds, so retries never wait longer than 2 s;
+      // a retry costs one short-lived ffmpeg process.
+      maxBackoffMs: options.maxBackoffMs ?? 2_000,
       resetBackoffAfterMs: options.resetBackoffAfterMs ?? 10_000,
       killGraceMs: options.killGraceMs ?? 2000,
     };
