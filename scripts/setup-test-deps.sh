@@ -6,6 +6,8 @@
 #   gstreamer1.0-plugins-base   typefind, app, playback elements the server's pipelines rely on
 #   gstreamer1.0-plugins-good   rtph264pay, qtdemux (MP4)
 #   gstreamer1.0-plugins-bad    h264parse
+#   chromium                    the browser the dashboard and webcam tests drive (playwright-core, never a download)
+#   fonts-dejavu-core           text in the browser's screenshots
 set -euo pipefail
 
 PACKAGES=(
@@ -15,6 +17,8 @@ PACKAGES=(
   gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
+  chromium
+  fonts-dejavu-core
 )
 
 installed() {

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps } from './context.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { HttpError, toHttpError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { cameraRoutes, eventRoutes } from './routes/cameras.ts';
@@ -68,5 +69,6 @@ export function createApp(deps: AppDeps): Hono {
   });
   const openapi = openApiDocument();
   app.get('/api/openapi.json', (c) => c.json(openapi));
+  app.route('/', dashboardRoutes());
   return app;
 }

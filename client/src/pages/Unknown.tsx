@@ -1,0 +1,7 @@
+export function UnknownPage() {
+  return (
+    <section class="page">
+      <h1>Unknown</h1>
+    </section>
+  );
+}

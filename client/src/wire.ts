@@ -1,0 +1,56 @@
+// What the server sends, as the browser sees it. The client imports nothing server-side (the dashboard talks to
+// the server only over HTTP, Socket.IO and WebRTC), so these mirror streams/types.ts and server/hub.ts; the
+// browser tests catch a drift.
+export type Box = [x1: number, y1: number, x2: number, y2: number];
+export type Point = [x: number, y: number];
+
+export interface TrackedFace {
+  trackId: number;
+  box: Box;
+  name: string;
+  score: number;
+  landmarks?: Point[];
+  predicted: boolean;
+}
+
+export interface Detections {
+  cameraId: string;
+  seq: number;
+  frameTime: number;
+  width: number;
+  height: number;
+  faces: TrackedFace[];
+}
+
+export type CameraKind = 'rtsp' | 'file' | 'webrtc';
+export type CameraState = 'connecting' | 'live' | 'stalled' | 'reconnecting' | 'stopped';
+
+export interface CameraHealth {
+  id: string;
+  name: string;
+  kind: CameraKind;
+  state: CameraState;
+  inputFps: number;
+  processedFps: number;
+  lagMs: { p50: number; p95: number };
+  reconnects: number;
+  lastError?: string;
+  lastFrameAt?: number;
+}
+
+export interface PreviewMeta {
+  cameraId: string;
+  seq: number;
+  detections: Detections;
+}
+
+export interface PersonEventMessage {
+  id: number;
+  type: 'person_appeared' | 'person_left';
+  cameraId: string;
+  trackId: number;
+  name: string;
+  score: number;
+  at: number;
+  cropUrl: string | null;
+}
