@@ -1,6 +1,7 @@
 // The MTCNN cascade (Zhang et al. 2016): P-Net over an image pyramid proposes windows, R-Net refines
 // them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
 import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
 import type { RgbImage } from '../image.ts';
 import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
 
@@ -48,6 +49,8 @@ export interface DetectedFace {
 export type StageTimings = Partial<Record<'pyramid' | 'pnet' | 'rnet' | 'onet', number>>;
 
 const CELL = 12;
+/** A pyramid base is made only when it is at most this fraction of the image's size (see pyramidBase). */
+const BASE_MAX_SCALE = 0.7;
 const STRIDE = 2;
 const PNET_NMS = 0.5;
 const CROSS_SCALE_NMS = 0.7;
@@ -63,6 +66,25 @@ export function pyramidScales(width: number, height: number, o: DetectOptions): 
     scales.push(s);
   }
   return scales;
+}
+
+/**
+ * The image the pyramid levels are resized from. A level costs about one pass over its source whatever its own
+ * size, so when even the largest level is under half the image (a large minFaceSize, e.g. on video frames),
+ * the levels are resized from one copy at twice that level's scale. A factor of two keeps every level's
+ * filter footprint over several source pixels, so the levels match those made from the original closely; the
+ * copy is made once per image by libvips with an antialiased linear filter.
+ */
+async function pyramidBase(original: ort.Tensor, image: RgbImage, firstScale: number): Promise<ort.Tensor> {
+  const scale = 2 * firstScale;
+  if (scale > BASE_MAX_SCALE) return original;
+  const width = Math.max(CELL, Math.round(image.width * scale));
+  const height = Math.max(CELL, Math.round(image.height * scale));
+  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+  return new ort.Tensor('uint8', new Uint8Array(data.buffer, data.byteOffset, data.byteLength), [1, height, width, 3]);
 }
 
 function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since: number): number {
@@ -82,11 +104,12 @@ async function proposals(
   const scales = pyramidScales(image.width, image.height, o);
   const all: (ScoredBox & { reg: [number, number, number, number] })[] = [];
   let now = performance.now();
+  const base = await pyramidBase(original, image, scales[0] ?? 1);
   for (const scale of scales) {
     const w = Math.ceil(image.width * scale);
     const h = Math.ceil(image.height * scale);
     const size = new ort.Tensor('int64', BigInt64Array.of(BigInt(h), BigInt(w)), [2]);
-    const level = (await s.resize.run({ image: original, size })).resized!;
+    const level = (await s.resize.run({ image: base, size })).resized!;
     now = lap(t, 'pyramid', now);
     const out = await s.pnet.run({ image: level });
     const prob = out.prob!;
