@@ -4,6 +4,7 @@ import { arcfaceTemplate } from './align.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
 import type { RgbImage } from './image.ts';
 import { modelPath } from './manifest.ts';
+import { iou } from './mtcnn/boxes.ts';
 import {
   type DetectedFace,
   type DetectOptions,
@@ -39,10 +40,19 @@ export interface AnalyzeOptions {
    * detection pass, but only on images where the first found nothing: tight face crops, typically.
    */
   retryPadded?: boolean;
+  /**
+   * Faces already known to the caller (a video tracker's predicted boxes of tracks whose identity is settled):
+   * a detected face overlapping one of these by IoU ≥ 0.5 is not embedded (its embedding is empty). Embedding
+   * is the costliest step per face, and a settled track needs it only at its periodic re-check.
+   */
+  skipEmbeddingNear?: Array<{ x1: number; y1: number; x2: number; y2: number }>;
 }
 
+/** Overlap with a known face's box at which a detection is taken to be that face (see skipEmbeddingNear). */
+const KNOWN_FACE_IOU = 0.5;
+
 export interface AnalyzedFace extends DetectedFace {
-  /** L2-normalised; empty when embeddings were not asked for. */
+  /** L2-normalised; empty when embeddings were not asked for, or skipped (see skipEmbeddingNear). */
   embedding: Float32Array;
   /** True when no face was detected and the whole image was used as the face (see wholeImageFallback). */
   wholeImage?: boolean;
@@ -147,15 +157,23 @@ export async function analyze(
   const { faces, source, offset, wholeImage } = await findFaces(models, image, options, timings);
   const inImage = offset === 0 ? faces : faces.map((f) => shift(f, offset, image));
   const marks = wholeImage ? { wholeImage: true } : {};
-  if (options.embed === false) return inImage.map((f) => ({ ...f, embedding: new Float32Array(0), ...marks }));
+  // One empty array per face: each result's buffer is transferred on its own from a worker.
+  const none = () => new Float32Array(0);
+  if (options.embed === false) return inImage.map((f) => ({ ...f, embedding: none(), ...marks }));
+  const known = options.skipEmbeddingNear ?? [];
+  const wanted = inImage.flatMap((f, i) => {
+    const box = { ...f.box, score: 0 };
+    return known.some((k) => iou(box, { ...k, score: 0 }) >= KNOWN_FACE_IOU) ? [] : [i];
+  });
   // Embedded from the image the landmarks were found in (the padded copy keeps the border grey, not black).
   const embeddings = await embedFaces(
     models.embedder,
     models.embedderShape,
     source,
-    faces.map((f) => f.landmarks),
+    wanted.map((i) => faces[i]!.landmarks),
     { flip: options.flip ?? false },
     timings,
   );
-  return inImage.map((f, i) => ({ ...f, embedding: embeddings[i]!, ...marks }));
+  const byFace = new Map(wanted.map((i, k) => [i, embeddings[k]!]));
+  return inImage.map((f, i) => ({ ...f, embedding: byFace.get(i) ?? none(), ...marks }));
 }

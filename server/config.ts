@@ -50,6 +50,8 @@ export const ConfigSchema = z.object({
   previewWidth: int(64, 4096).default(640),
   /** Upper bound on detections per second for a camera that does not set its own. */
   maxDetectFps: z.coerce.number().positive().max(120).default(10),
+  /** Smallest face looked for in camera frames, in frame pixels: larger than for photos, as video is costlier. */
+  cameraMinFaceSize: int(12, 10_000).default(40),
   /** Person events (and their face crops) older than this many days are deleted (0: kept forever). */
   eventsRetentionDays: z.coerce.number().min(0).max(36_500).default(30),
 });
@@ -79,6 +81,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   PREVIEW_FPS: 'previewFps',
   PREVIEW_WIDTH: 'previewWidth',
   MAX_DETECT_FPS: 'maxDetectFps',
+  CAMERA_MIN_FACE_SIZE: 'cameraMinFaceSize',
   EVENTS_RETENTION_DAYS: 'eventsRetentionDays',
 };
 

@@ -103,6 +103,7 @@ export async function openRuntime(
               maxDetectFps: config.maxDetectFps,
               previewFps: config.previewFps,
               previewWidth: config.previewWidth,
+              minFaceSize: config.cameraMinFaceSize,
             },
             eventsRetentionDays: config.eventsRetentionDays,
             configCameras: config.cameras,

@@ -199,16 +199,16 @@ describe('identity', () => {
 
   test('re-checks: new and undecided tracks every frame, decided ones every recheckMs, disputes at once', () => {
     const tr = new FaceTracker({ recheckMs: 1000 });
-    // A pipeline that embeds a whole frame or none, as it asks wantsEmbedding.
+    // A pipeline that embeds every detection except those where settledBoxes says the face is settled.
     let pattern = '';
     const frame = (t: number, name = 'amy') => {
-      const embedded = tr.wantsEmbedding(t);
+      const embedded = tr.settledBoxes(t).length === 0;
       pattern += embedded ? 'E' : '.';
       return tr.update([det(100, 100, 80, embedded ? { name, score: 0.7 } : undefined)], t);
     };
     for (let t = 0; t < 2500; t += 100) frame(t);
-    // No track at 0 (a new face waits a frame), 3 votes at 100–300, then one a second.
-    expect(pattern).toBe('.EEE.........E.........E.');
+    // A new face is embedded at once: 3 votes at 0–200 decide it, then one a second.
+    expect(pattern).toBe('EEE.........E.........E..');
     expect(tr.needsEmbedding(1, 2400)).toBe(false);
     expect(tr.needsEmbedding(1, 3300)).toBe(true);
     expect(tr.needsEmbedding(99, 3300)).toBe(false);

@@ -346,10 +346,9 @@ function centreDistanceWithin(a: Box, b: Box, limit: number): boolean {
  * One camera's tracker. Per detection frame, call `update` with every detection, in increasing time (pass
  * the frame's capture time as `now` and its `seq`). A detection's `match` is the matcher's answer when the
  * face was embedded in this frame and undefined when it was not: observations are used whenever present,
- * and `wantsEmbedding(now)` / the result's `embed` say when they are worth computing. Two ways to use it:
- * - detection and embedding in one worker call: run the embedder for a frame only when
- *   `wantsEmbedding(now)` says so (a new face then waits one frame for its first vote), and pass every
- *   match;
+ * and `settledBoxes(now)` / the result's `embed` say when they are worth computing. Two ways to use it:
+ * - detection and embedding in one worker call: embed every detection except those at `settledBoxes(now)`
+ *   (faces whose identity is settled until their next re-check), and pass every match;
  * - detection then selective embedding: `update` without matches, embed the faces whose `embed` is true,
  *   and pass each result to `observe(trackId, match, now)`.
  * For frames that skipped detection, `predict(now)` moves the boxes along.
@@ -443,10 +442,14 @@ export class FaceTracker {
     return t !== undefined && this.needs(t, now);
   }
 
-  /** Whether any live track needs an embedding at `now`: for a pipeline that embeds whole frames or none. */
-  wantsEmbedding(now: number): boolean {
-    for (const t of this.tracks) if (this.needs(t, now)) return true;
-    return false;
+  /**
+   * Where the faces of tracks that need no embedding at `now` are expected (their predicted boxes): the
+   * embedder can skip detections there, so a settled face costs one embedding per re-check, not per frame.
+   */
+  settledBoxes(now: number): Box[] {
+    return this.predict(now)
+      .filter((f) => !this.needsEmbedding(f.trackId, now))
+      .map((f) => f.box);
   }
 
   /** Ends every track and every held-back visit now (the camera stopped): their left events. */
