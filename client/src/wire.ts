@@ -54,3 +54,24 @@ export interface PersonEventMessage {
   at: number;
   cropUrl: string | null;
 }
+
+export type CameraOrigin = 'api' | 'config' | 'session';
+
+/** GET /api/cameras: one camera with its health (the URL's credentials redacted). */
+export interface Camera {
+  id: string;
+  name: string;
+  url: string;
+  enabled: boolean;
+  maxDetectFps: number;
+  inputFps: number;
+  kind: CameraKind;
+  persistent: boolean;
+  origin: CameraOrigin;
+  /** Config-file and webcam-session cameras cannot be changed or removed over the API. */
+  readOnly: boolean;
+  health: CameraHealth;
+}
+
+/** The answer to `subscribe` / `unsubscribe`. */
+export type SubscribeAck = { cameras: string[]; all: boolean; unknown: string[] } | { error: string; message: string };
