@@ -32,6 +32,7 @@ Options:
   --soak               one camera for --soak-minutes instead; RSS at the start and the end
   --soak-minutes M     soak length (default 10)
   --max-detect-fps N   detections per second cap per camera (default: the server default, 10)
+  --input-fps N        frames per second decoded per camera (default: the server's choice, see README)
   --pool-size N        inference workers (default: the server default for this machine)
   --provider P         auto, cpu or cuda (default cpu)
   --no-previews        no preview JPEGs (by default every camera makes them, as if a dashboard watched all)
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
     soak: { type: 'boolean', default: false },
     'soak-minutes': { type: 'string', default: '10' },
     'max-detect-fps': { type: 'string' },
+    'input-fps': { type: 'string' },
     'pool-size': { type: 'string' },
     provider: { type: 'string', default: 'cpu' },
     'no-previews': { type: 'boolean', default: false },
@@ -113,7 +115,11 @@ async function runLevel(runtime: Runtime, clip: string, n: number): Promise<Leve
   const registry = runtime.cameras;
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const view = await registry.add({ name: `bench ${i + 1}`, url: clip });
+    const view = await registry.add({
+      name: `bench ${i + 1}`,
+      url: clip,
+      ...(args['input-fps'] ? { inputFps: positive('input-fps', args['input-fps']) } : {}),
+    });
     ids.push(view.id);
     if (!PREVIEWS) registry.setPreviewEnabled(view.id, false);
   }
