@@ -4,6 +4,25 @@
 export type Box = [x1: number, y1: number, x2: number, y2: number];
 export type Point = [x: number, y: number];
 
+/** An image's analysis (facebank/types.ts): `crop_fallback` means no face was found and the image was used whole. */
+export type ImageStatus = 'embedded' | 'crop_fallback' | 'several_faces' | 'invalid_image';
+
+/** GET /api/people: one image of a person. */
+export interface FacebankImage {
+  person: string;
+  file: string;
+  status: ImageStatus;
+  /** Why the image was used as a crop or rejected; absent for 'embedded'. */
+  message?: string;
+  sha256: string;
+}
+
+/** GET /api/people: a person with their images, sorted by file name. */
+export interface Person {
+  name: string;
+  images: FacebankImage[];
+}
+
 export interface TrackedFace {
   trackId: number;
   box: Box;
