@@ -68,8 +68,14 @@ describe('facebank and unknown faces in Chromium (real models)', () => {
   };
   // (Strings: the test program has no DOM types.)
   const fitsWidth = (p: Page) => p.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth');
+  /** Every image in `scope` decoded (an <img> still waiting for its blob URL has no src, hence no width). */
   const imagesLoaded = (scope: Locator) =>
-    scope.locator('img').evaluateAll((imgs) => imgs.every((img) => (img as unknown as { complete: boolean }).complete));
+    scope.locator('img').evaluateAll((imgs) =>
+      imgs.every((img) => {
+        const { complete, naturalWidth } = img as unknown as { complete: boolean; naturalWidth: number };
+        return complete && naturalWidth > 0;
+      }),
+    );
   const tile = (card: Locator, file: string) => card.locator(`.person-image[data-file="${file}"]`);
 
   beforeAll(async () => {
