@@ -2,6 +2,7 @@
 import type * as ort from 'onnxruntime-node';
 import { arcfaceTemplate } from './align.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
+import { faceSignature } from './faceSignature.ts';
 import type { RgbImage } from './image.ts';
 import { modelPath } from './manifest.ts';
 import { iou } from './mtcnn/boxes.ts';
@@ -46,6 +47,8 @@ export interface AnalyzeOptions {
    * is the costliest step per face, and a settled track needs it only at its periodic re-check.
    */
   skipEmbeddingNear?: Array<{ x1: number; y1: number; x2: number; y2: number }>;
+  /** Add each face's appearance signature (faceSignature.ts): a video tracker tells faces apart with it. */
+  signatures?: boolean;
 }
 
 /** Overlap with a known face's box at which a detection is taken to be that face (see skipEmbeddingNear). */
@@ -56,6 +59,8 @@ export interface AnalyzedFace extends DetectedFace {
   embedding: Float32Array;
   /** True when no face was detected and the whole image was used as the face (see wholeImageFallback). */
   wholeImage?: boolean;
+  /** With the `signatures` option. */
+  signature?: Float32Array;
 }
 
 /**
@@ -155,8 +160,13 @@ export async function analyze(
   timings?: AnalyzeTimings,
 ): Promise<AnalyzedFace[]> {
   const { faces, source, offset, wholeImage } = await findFaces(models, image, options, timings);
-  const inImage = offset === 0 ? faces : faces.map((f) => shift(f, offset, image));
+  let inImage: (DetectedFace & { signature?: Float32Array })[] =
+    offset === 0 ? faces : faces.map((f) => shift(f, offset, image));
   const marks = wholeImage ? { wholeImage: true } : {};
+  if (options.signatures) {
+    const src = { data: source.data, width: source.width, height: source.height, channels: 3 };
+    inImage = inImage.map((f, i) => ({ ...f, signature: faceSignature(src, faces[i]!.landmarks) }));
+  }
   // One empty array per face: each result's buffer is transferred on its own from a worker.
   const none = () => new Float32Array(0);
   if (options.embed === false) return inImage.map((f) => ({ ...f, embedding: none(), ...marks }));

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Matcher as TemplateMatcher } from '../facebank/matcher.ts';
 import type { Matcher } from '../facebank/recognize.ts';
 import { queryEmbedding, usePool } from '../facebank/testing.ts';
+import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../test/support/testdata.ts';
 import { EventsStore } from './events.ts';
 import { liveFfmpegPids, runFfmpeg } from './ffmpeg.ts';
@@ -256,5 +257,78 @@ describe('CameraPipeline on a live file camera', () => {
     expect(pidsDuring.length).toBeGreaterThan(0);
     for (const pid of pidsDuring) expect(liveFfmpegPids()).not.toContain(pid);
     expect(healthStopped!.state).toBe('stopped');
+  });
+});
+
+describe('CameraPipeline when one face replaces another in place', () => {
+  // makePeopleClip cuts from one person's photo to the next in the same spot, with no frame in between:
+  // the tracker's IoU alone would keep one track (and its name and crop) across all of them.
+  const { pool } = usePool();
+  const people: Person[] = ['penny', 'raj', 'amy', 'howard'];
+  const detections: Detections[] = [];
+  const emitted: PersonEvent[] = [];
+  let clip: TempClip | undefined;
+  const db = new Database(':memory:');
+  const events = new EventsStore(db);
+
+  beforeAll(async () => {
+    const [made, templates] = await Promise.all([
+      makePeopleClip(people),
+      Promise.all(
+        people.flatMap((person) =>
+          [2, 3].map(async (n) => ({ person, embedding: await queryEmbedding(pool(), personImage(person, n)) })),
+        ),
+      ),
+    ]);
+    clip = made;
+    const bank = new TemplateMatcher(templates);
+    const scheduler = new SharedScheduler(2);
+    const pipeline = new CameraPipeline({
+      cameraId: 'cuts',
+      name: 'Cuts',
+      source: new FileSource({ path: clip.path }),
+      scheduler,
+      pool: pool(),
+      matcher: { match: (embedding) => bank.match(embedding, THRESHOLD) },
+      events,
+      maxDetectFps: 10,
+      previewFps: 0,
+      tracker: { cooldownMs: 1000, unknownWeight: THRESHOLD },
+    });
+    pipeline.on('detections', (d) => detections.push(d));
+    pipeline.on('event', (e) => emitted.push(e));
+    pipeline.start();
+    // One pass of the 6 s clip and a bit.
+    await sleep(7000);
+    await pipeline.stop();
+    scheduler.stop();
+  });
+
+  afterAll(async () => {
+    events.close();
+    db.close();
+    await clip?.remove();
+  });
+
+  it('gives each person their own track, name and crop', () => {
+    const namesByTrack = new Map<number, Set<string>>();
+    for (const d of detections) {
+      for (const f of d.faces) {
+        if (f.name === 'Unknown') continue;
+        const names = namesByTrack.get(f.trackId) ?? new Set<string>();
+        names.add(f.name);
+        namesByTrack.set(f.trackId, names);
+      }
+    }
+    // No track ever carries two people's names.
+    for (const [trackId, names] of namesByTrack) expect([...names], `track ${trackId}`).toHaveLength(1);
+    // At least three of the four people were named (the clip may start mid-way through the first), each on
+    // a track of their own, and announced in the clip's order.
+    const appeared = emitted.filter((e) => e.type === 'person_appeared' && e.name !== 'Unknown');
+    const order = appeared.map((e) => e.name);
+    expect(new Set(order).size).toBeGreaterThanOrEqual(3);
+    expect(new Set(appeared.map((e) => e.trackId)).size).toBe(appeared.length);
+    const firstIndex = people.indexOf(order[0] as Person);
+    expect(order.slice(0, 4)).toEqual(people.slice(firstIndex).concat(people).slice(0, Math.min(4, order.length)));
   });
 });

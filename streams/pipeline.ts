@@ -509,6 +509,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       .analyzeFrame(copy, {
         detect: { minFaceSize: this.minFaceSize, thresholds: VIDEO_DETECT_THRESHOLDS },
         skipEmbeddingNear: this.tracker.settledBoxes(now).map(([x1, y1, x2, y2]) => ({ x1, y1, x2, y2 })),
+        signatures: true,
       })
       .then(
         (result) => ({ result, error: undefined }),
@@ -531,6 +532,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       score: f.score,
       landmarks: f.landmarks,
       match: f.embedding.length > 0 ? this.matchOf(f.embedding) : undefined,
+      signature: f.signature,
     }));
     const update = this.tracker.update(detections, now, frame.seq);
     this.lastUpdateAt = now;

@@ -129,6 +129,26 @@ describe('association', () => {
     expect(tr.update([det(100, 100)], 2000).faces[0]!.trackId).toBe(2);
     expect(tr.trackCount).toBe(1);
   });
+
+  test('a different face in the same place starts its own track, with its own name and best face', () => {
+    const tr = new FaceTracker({ cooldownMs: 0 });
+    /** A signature: unit vectors, so similarities are exact (cos of the angle between them). */
+    const look = (angle: number) => Float32Array.of(Math.cos(angle), Math.sin(angle));
+    const seen = (t: number, angle: number, match?: Observation) =>
+      tr.update([{ ...det(100, 100, 80, match), signature: look(angle) }], t);
+    for (let t = 0; t < 300; t += 100) seen(t, 0, amy());
+    // The same face drifting (similarity cos 0.3 = 0.96 per frame) stays on its track.
+    expect(seen(300, 0.3).faces[0]!.trackId).toBe(1);
+    // A cut to another face in the same box (cos 1.3 = 0.27 against the last one): a new track, Unknown until
+    // its own votes decide it; the first track misses, ends, and its visit leaves.
+    const cut = seen(400, 1.6, raj());
+    expect(cut.faces.map((f) => [f.trackId, f.name])).toEqual([[2, 'Unknown']]);
+    expect(cut.best).toEqual([true]);
+    const events: string[] = [];
+    for (let t = 500; t <= 900; t += 100) events.push(...brief(seen(t, 1.6, raj()).events));
+    expect(events).toEqual(['+raj#2@600', '-amy#1@300']);
+    expect(tr.trackCount).toBe(1);
+  });
 });
 
 describe('identity', () => {

@@ -12,6 +12,7 @@
 // name says nothing about who it is, so a new Unknown track continues an Unknown visit only when it starts
 // near where that visit was last seen.
 import { UNKNOWN } from '../facebank/matcher.ts';
+import { signatureSimilarity } from '../models/faceSignature.ts';
 import type { Point } from '../models/mtcnn/detector.ts';
 import type { Box, PersonEvent, TrackedFace } from './types.ts';
 
@@ -30,6 +31,8 @@ export interface TrackerDetection {
   landmarks?: Point[];
   /** This face's match when it was embedded in this frame; undefined when it was not (see FaceTracker). */
   match?: Observation | undefined;
+  /** The face's appearance (models/faceSignature.ts), when computed: keeps a track on one physical face. */
+  signature?: Float32Array | undefined;
 }
 
 /** Where a track's best face is, so the pipeline can cut a crop: the frame and box, never pixels. */
@@ -83,6 +86,11 @@ export interface TrackerOptions {
   recheckMs: number;
   /** A visit's end is held back this long, so a re-appearance within it continues the visit. */
   cooldownMs: number;
+  /**
+   * Least appearance similarity (signatures of the track's last face and the detection) for a detection to
+   * continue a track; below it the detection is another face in the same place and starts a new track.
+   */
+  minAppearance: number;
 }
 
 /**
@@ -98,6 +106,10 @@ export interface TrackerOptions {
  *   named vote. Pass the facebank's threshold when it differs.
  * - recheckMs 1000: a decided identity costs one embedding per second instead of one per frame.
  * - cooldownMs 10 000: longer than a typical occlusion (someone walking past, a turn away).
+ * - minAppearance 0.7: one face between two detections scores ≥ 0.87 even moved, rescaled and re-lit
+ *   (faceSignature.ts); 95% of pairs of different people score below it. Without this, a face that takes
+ *   another's place (a cut, a person stepping in front) would inherit the track, its name and its crop, and
+ *   a settled track is embedded only once per recheckMs, so the wrong name would stay for a second or more.
  */
 export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = {
   minIou: 0.3,
@@ -108,6 +120,7 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = {
   unknownWeight: 0.4,
   recheckMs: 1000,
   cooldownMs: 10_000,
+  minAppearance: 0.7,
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -302,6 +315,8 @@ interface Track {
   firstBox: Box;
   lastBox: Box;
   landmarks: Point[] | undefined;
+  /** The appearance of the last face measured, when detections carry signatures. */
+  signature: Float32Array | undefined;
   lastSeenAt: number;
   /** Detection frames in a row without this face. */
   misses: number;
@@ -490,7 +505,8 @@ export class FaceTracker {
           predicted[o + 3]!,
           detections[j]!.box,
         );
-        cost[i * m + j] = overlap >= this.options.minIou ? 1 - overlap : FORBIDDEN;
+        cost[i * m + j] =
+          overlap >= this.options.minIou && this.sameFace(this.tracks[i]!, detections[j]!) ? 1 - overlap : FORBIDDEN;
       }
     }
     this.assignment.solve(cost, n, m, trackToDet);
@@ -500,6 +516,12 @@ export class FaceTracker {
       if (cost[i * m + j]! >= FORBIDDEN) trackToDet[i] = -1;
       else detToTrack[j] = i;
     }
+  }
+
+  /** False only when both carry signatures and they say the detection is another face. */
+  private sameFace(t: Track, det: TrackerDetection): boolean {
+    if (!t.signature || !det.signature) return true;
+    return signatureSimilarity(t.signature, det.signature) >= this.options.minAppearance;
   }
 
   private reserve(n: number, m: number): void {
@@ -516,6 +538,7 @@ export class FaceTracker {
     t.filterAt = now;
     t.lastBox = [x1, y1, x2, y2];
     t.landmarks = det.landmarks;
+    if (det.signature) t.signature = det.signature;
     t.lastSeenAt = now;
     t.misses = 0;
   }
@@ -530,6 +553,7 @@ export class FaceTracker {
       firstBox: [x1, y1, x2, y2],
       lastBox: [x1, y1, x2, y2],
       landmarks: det.landmarks,
+      signature: det.signature,
       lastSeenAt: now,
       misses: 0,
       voteNames: new Array<string | undefined>(n).fill(undefined),

@@ -59,5 +59,6 @@ serveRequests<FaceWorkerInit, FaceRequest, FaceResult, FaceWorkerInfo>(
       },
     };
   },
-  (res) => res.faces.map((f) => f.embedding.buffer as ArrayBuffer),
+  (res) =>
+    res.faces.flatMap((f) => [f.embedding.buffer, ...(f.signature ? [f.signature.buffer] : [])] as ArrayBuffer[]),
 );
