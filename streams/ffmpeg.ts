@@ -1,6 +1,7 @@
-// The one module that spawns ffmpeg: finding the binary, decoding a camera or file into RGB frames, one-shot jobs,
-// and a process-wide registry so no ffmpeg child outlives the server. Sources (rtspSource.ts, fileSource.ts) build
-// on DecoderSource below; nothing else should call child_process for ffmpeg.
+// The one module that spawns ffmpeg: finding the binary, decoding a camera, a file or a stream written to its stdin
+// into RGB frames, one-shot jobs, and a process-wide registry so no ffmpeg child outlives the server. Sources
+// (rtspSource.ts, fileSource.ts, webrtcSource.ts) build on DecoderSource below; nothing else should call
+// child_process for ffmpeg.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -200,15 +201,20 @@ function installExitHooks(): void {
 export interface SpawnOptions {
   /** stdout as a pipe (decoders) or ignored (jobs that write files). */
   stdout?: 'pipe' | 'ignore';
+  /** stdin as a pipe (decoders fed by the caller, e.g. WebRTC video) or ignored. */
+  stdin?: 'pipe' | 'ignore';
 }
 
 /** Spawns ffmpeg with these arguments, registered so it is killed with the process. */
-export function spawnFfmpeg(args: readonly string[], { stdout = 'ignore' }: SpawnOptions = {}): ChildProcess {
+export function spawnFfmpeg(
+  args: readonly string[],
+  { stdout = 'ignore', stdin = 'ignore' }: SpawnOptions = {},
+): ChildProcess {
   const bin = ffmpegInfo().path;
   installExitHooks();
   const wrapper = deathSignalWrapper();
   const [command, argv] = wrapper ? [wrapper, ['--pdeathsig', 'KILL', '--', bin, ...args]] : [bin, [...args]];
-  const child = spawn(command, argv, { stdio: ['ignore', stdout, 'pipe'] });
+  const child = spawn(command, argv, { stdio: [stdin, stdout, 'pipe'] });
   children.add(child);
   const forget = () => children.delete(child);
   child.once('exit', forget);
@@ -437,10 +443,15 @@ export class PpmStreamParser {
 }
 
 export interface RawDecoderOptions {
-  /** rtsp(s):// URL, or a local file path. */
+  /** rtsp(s):// URL, or a local file path; for 'stdin', a name for logs. */
   input: string;
-  /** Default: 'rtsp' for rtsp:// and rtsps:// inputs, else 'file'. */
-  kind?: 'rtsp' | 'file';
+  /**
+   * Default: 'rtsp' for rtsp:// and rtsps:// inputs, else 'file'. 'stdin': the caller writes a live stream of
+   * `stdinFormat` with RawDecoder.write() (WebRTC video, depacketised).
+   */
+  kind?: 'rtsp' | 'file' | 'stdin';
+  /** stdin: IVF (VP8 frames) or an H.264 Annex-B elementary stream. */
+  stdinFormat?: 'ivf' | 'h264';
   /** Output width in pixels; the height keeps the aspect ratio, rounded to even. Default: the source's size. */
   width?: number;
   /** Output frame rate (ffmpeg's fps filter). 0 or unset: every frame of the source. */
@@ -469,11 +480,22 @@ export interface DecoderExit {
 
 type DecoderEvents = { frame: [Frame]; exit: [DecoderExit] };
 
+function inputKind(opts: RawDecoderOptions): 'rtsp' | 'file' | 'stdin' {
+  return opts.kind ?? (/^rtsps?:\/\//i.test(opts.input) ? 'rtsp' : 'file');
+}
+
 /** ffmpeg's arguments for a decoder (exported for tests; contains the URL as given, credentials included). */
 export function decoderArgs(opts: RawDecoderOptions, version: FfmpegVersion = ffmpegInfo().version): string[] {
-  const kind = opts.kind ?? (/^rtsps?:\/\//i.test(opts.input) ? 'rtsp' : 'file');
+  const kind = inputKind(opts);
+  // -nostdin turns off ffmpeg's keyboard commands only; a pipe:0 input is still read.
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning'];
-  if (kind === 'rtsp') {
+  if (kind === 'stdin') {
+    // Written frame by frame as it arrives. low_delay: no frame threads, which held each frame back ~70 ms (one
+    // frame per thread); probe only the first packet. Measured on ffmpeg 5.1, a frame then comes out ~3 ms after
+    // it is written. Not `-fflags nobuffer`: on a pipe it held frames back by 2 s.
+    args.push('-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '1');
+    args.push('-f', opts.stdinFormat ?? 'h264', '-i', 'pipe:0');
+  } else if (kind === 'rtsp') {
     const timeoutUs = String(Math.round((opts.socketTimeoutMs ?? 10_000) * 1000));
     // TCP: no UDP ports to open, no loss-induced smearing; video only: no SETUP for audio tracks.
     args.push('-rtsp_transport', 'tcp', rtspTimeoutFlag(version), timeoutUs, '-allowed_media_types', 'video');
@@ -525,8 +547,13 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
       if (this.errors.length < 10 && isMeaningfulError(line)) this.errors.push(line);
       logger.debug({ input: label, line }, 'ffmpeg');
     });
-    this.child = spawnFfmpeg(decoderArgs(opts), { stdout: 'pipe' });
+    this.child = spawnFfmpeg(decoderArgs(opts), {
+      stdout: 'pipe',
+      stdin: inputKind(opts) === 'stdin' ? 'pipe' : 'ignore',
+    });
     this.pid = this.child.pid;
+    // Writing to a decoder that has just exited fails with EPIPE; the exit itself says what happened.
+    this.child.stdin?.on('error', (err) => logger.debug({ input: label, err: err.message }, 'ffmpeg stdin closed'));
 
     let resolveDone: (exit: DecoderExit) => void = () => {};
     this.done = new Promise((resolve) => {
@@ -584,6 +611,19 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
 
   get frames(): number {
     return this.frameCount;
+  }
+
+  /** stdin decoders: hands ffmpeg more of its input; false when the input is closed (the decoder is exiting). */
+  write(chunk: Uint8Array): boolean {
+    const stdin = this.child.stdin;
+    if (!stdin || stdin.destroyed || stdin.writableEnded || this.result) return false;
+    stdin.write(chunk);
+    return true;
+  }
+
+  /** stdin decoders: bytes written that ffmpeg has not read yet (it is falling behind when this grows). */
+  get pendingInputBytes(): number {
+    return this.child.stdin?.writableLength ?? 0;
   }
 
   get exited(): boolean {
@@ -678,6 +718,8 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   protected preflight(): Promise<string | undefined> {
     return Promise.resolve(undefined);
   }
+  /** A new decoder is running (sources that feed its stdin start writing to it). */
+  protected decoderStarted(_decoder: RawDecoder): void {}
   /** ffmpeg's error lines (or none) and exit → the clear words kept in lastError. */
   protected explainExit(exit: DecoderExit): string {
     const words = explainFfmpegErrors(exit.errors);
@@ -737,6 +779,7 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
     this.attemptStartedAt = Date.now();
     decoder.on('frame', (frame) => this.onFrame(decoder, frame));
     decoder.on('exit', (exit) => this.onExit(decoder, exit));
+    this.decoderStarted(decoder);
   }
 
   private onFrame(decoder: RawDecoder, frame: Frame): void {

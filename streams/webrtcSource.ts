@@ -1,0 +1,401 @@
+// A browser's webcam, received over WebRTC with werift: the server answers the browser's offer (non-trickle: the
+// answer carries every candidate), puts the video track's RTP back into frames (webrtcDepacketizer.ts) and writes
+// them into an ffmpeg decoder's stdin; decoded frames then flow like any camera's. Key frames are asked for (PLI)
+// whenever a decoder starts and after a loss. The session ends when the peer connection fails, closes, or stays
+// disconnected; `ended` says so, and whoever added the camera removes it.
+import {
+  type MediaStreamTrack,
+  RTCPeerConnection,
+  type RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
+  type RtpPacket,
+  useH264,
+  useNACK,
+  usePLI,
+  useVP8,
+} from 'werift';
+import { DecoderSource, type DecoderSourceOptions, type RawDecoder, type RawDecoderOptions } from './ffmpeg.ts';
+import type { Frame } from './types.ts';
+import {
+  Depacketizer,
+  type DepacketizerStats,
+  type EncodedFrame,
+  ivfFileHeader,
+  ivfFrame,
+  type VideoCodec,
+} from './webrtcDepacketizer.ts';
+
+export type { VideoCodec } from './webrtcDepacketizer.ts';
+
+export type WebRtcErrorCode = 'invalid_offer' | 'no_video' | 'unsupported_codec';
+
+export class WebRtcError extends Error {
+  override name = 'WebRtcError';
+  constructor(
+    readonly code: WebRtcErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface WebRtcSourceOptions extends DecoderSourceOptions {
+  /** Host addresses offered as ICE candidates besides the interfaces' own (127.0.0.1: a browser on this machine). */
+  iceHostAddresses?: string[];
+  /** Codecs accepted, best first (default VP8, then H.264). */
+  codecs?: readonly VideoCodec[];
+  /** The session ends when the connection stays 'disconnected' this long (default 5 s). */
+  disconnectGraceMs?: number;
+  /** …or is not connected this long after the answer (default 15 s). */
+  connectTimeoutMs?: number;
+  /** Longest wait for the server's own ICE candidates before answering with those found (default 3 s). */
+  gatherTimeoutMs?: number;
+}
+
+export interface WebRtcSourceStats extends DepacketizerStats {
+  codec: VideoCodec | undefined;
+  width: number | undefined;
+  height: number | undefined;
+  /** Frames out of the decoder. */
+  decoded: number;
+  keyframeRequests: number;
+  /** Frames not written because the decoder had fallen behind. */
+  skippedBehind: number;
+  /** A frame's first packet in → its decoded picture out, ms, over the last ~10 s. */
+  ingestMs: { p50: number; p95: number };
+}
+
+/** The codecs this can depacketise (werift matches them to the offer by MIME type). */
+const CODEC_PARAMETERS: Record<VideoCodec, () => RTCRtpCodecParameters> = {
+  vp8: () => useVP8({ rtcpFeedback: FEEDBACK() }),
+  h264: () => useH264({ rtcpFeedback: FEEDBACK() }),
+};
+
+/**
+ * NACK: lost packets are sent again (the depacketiser waits briefly for them); PLI: key frames on request.
+ * Not transport-cc or REMB: werift answers transport-cc, but with its feedback Chrome's bandwidth estimate fell from
+ * 300 to 100 kbit/s within 12 s on loopback (measured), and werift sends no REMB. Without either, Chrome adapts to
+ * loss reports (receiver reports) alone, raising its rate ~8 % a second from the start rate suggested below.
+ */
+const FEEDBACK = () => [useNACK(), usePLI()];
+/** Chrome starts at 300 kbit/s, blurry for faces at 640×480; its x-google-start-bitrate fmtp parameter (kbit/s). */
+const START_BITRATE_KBPS = 1000;
+
+/** A negotiated codec as answered: our feedback only (werift copies the offer's), and the start bitrate. */
+function answerable(codec: RTCRtpCodecParameters): RTCRtpCodecParameters {
+  const keep = new Set(FEEDBACK().map((f) => `${f.type} ${f.parameter ?? ''}`));
+  codec.rtcpFeedback = codec.rtcpFeedback.filter((f) => keep.has(`${f.type} ${f.parameter ?? ''}`));
+  codec.parameters = [codec.parameters, `x-google-start-bitrate=${START_BITRATE_KBPS}`].filter(Boolean).join(';');
+  return codec;
+}
+
+function codecOf(mimeType: string): VideoCodec | undefined {
+  const name = mimeType.toLowerCase();
+  if (name === 'video/vp8') return 'vp8';
+  if (name === 'video/h264') return 'h264';
+  return undefined;
+}
+
+/** Negotiated codecs ordered by our preference; H.264 with FU-A (packetization-mode=1) before mode 0. */
+function byPreference(codecs: RTCRtpCodecParameters[], preference: readonly VideoCodec[]): RTCRtpCodecParameters[] {
+  const rank = (c: RTCRtpCodecParameters) => {
+    const codec = codecOf(c.mimeType);
+    const base = codec ? preference.indexOf(codec) : -1;
+    const mode0 = codec === 'h264' && !/packetization-mode=1/.test(c.parameters ?? '');
+    return (base < 0 ? 100 : base * 2) + (mode0 ? 1 : 0);
+  };
+  return [...codecs].sort((a, b) => rank(a) - rank(b));
+}
+
+/** Minimum time between key frame requests: the sender needs a moment to encode one. */
+const PLI_INTERVAL_MS = 300;
+/** More than this waiting in the decoder's stdin: it is behind; skip frames until the next key frame. */
+const MAX_PENDING_INPUT_BYTES = 2 * 1024 * 1024;
+const INGEST_WINDOW_MS = 10_000;
+
+export class WebRtcSource extends DecoderSource {
+  readonly kind = 'webrtc' as const;
+  protected readonly label: string;
+  /** Why the session ended, once it has (the peer failed, closed, timed out, or stop() was called). */
+  readonly ended: Promise<string>;
+
+  private readonly pc: RTCPeerConnection;
+  private readonly transceiver: RTCRtpTransceiver;
+  private track: MediaStreamTrack | undefined;
+  private depacketizer: Depacketizer | undefined;
+  private sink: RawDecoder | undefined;
+  /** The sink has had its stream header and a key frame. */
+  private sinkSynced = false;
+  private ptsBase: number | undefined;
+  private lastPliAt = Number.NEGATIVE_INFINITY;
+  private keyframeRequests = 0;
+  private skippedBehind = 0;
+  private decoded = 0;
+  /** The decoded pictures' size. */
+  private size: { width: number; height: number } | undefined;
+  /** VP8: the size in the last key frame (for the IVF header). */
+  private keyframeSize: { width: number; height: number } | undefined;
+  /** firstPacketAt of frames written to the sink, oldest first, matched to decoded frames in order. */
+  private inFlight: number[] = [];
+  private readonly ingest: Array<{ at: number; ms: number }> = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private endSession: (reason: string) => void = () => {};
+  private isEnded = false;
+
+  private constructor(pc: RTCPeerConnection, transceiver: RTCRtpTransceiver, options: WebRtcSourceOptions) {
+    super(options);
+    this.pc = pc;
+    this.transceiver = transceiver;
+    this.label = `webrtc:${pc.id.slice(0, 8)}`;
+    this.ended = new Promise((resolve) => {
+      this.endSession = (reason) => {
+        if (this.isEnded) return;
+        this.isEnded = true;
+        for (const timer of this.timers) clearTimeout(timer);
+        this.timers.clear();
+        resolve(reason);
+      };
+    });
+    this.watchConnection(options.disconnectGraceMs ?? 5000, options.connectTimeoutMs ?? 15_000);
+    this.on('frame', (frame) => this.frameDecoded(frame));
+  }
+
+  /**
+   * Answers a browser's offer: the peer connection is set up, the server's candidates gathered, and the answer
+   * returned with the source (not started: the camera registry starts it). Throws WebRtcError for an offer that
+   * cannot be used.
+   */
+  static async answer(
+    offerSdp: string,
+    options: WebRtcSourceOptions = {},
+  ): Promise<{ source: WebRtcSource; answer: string }> {
+    const preference = options.codecs ?? ['vp8', 'h264'];
+    const pc = new RTCPeerConnection({
+      codecs: { video: preference.map((codec) => CODEC_PARAMETERS[codec]()), audio: [] },
+      headerExtensions: { video: [], audio: [] },
+      // Host candidates only: no STUN server is contacted (the browser reaches the server directly).
+      iceServers: [],
+      iceAdditionalHostAddresses: options.iceHostAddresses ?? [],
+    });
+    try {
+      try {
+        await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+      } catch (err) {
+        const message = (err as Error).message;
+        if (/negotiate codecs failed/i.test(message)) {
+          throw new WebRtcError(
+            'unsupported_codec',
+            `the browser offered no video codec the server decodes (it takes ${preference.join(' or ')})`,
+          );
+        }
+        throw new WebRtcError('invalid_offer', `invalid SDP offer: ${message}`);
+      }
+      const transceiver = pc.getTransceivers().find((t) => t.kind === 'video');
+      if (!transceiver) throw new WebRtcError('no_video', 'the offer has no video track');
+      transceiver.setDirection('recvonly');
+      transceiver.codecs = byPreference(transceiver.codecs, preference).map(answerable);
+      const source = new WebRtcSource(pc, transceiver, options);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await source.gathered(options.gatherTimeoutMs ?? 3000);
+      const answer = pc.localDescription?.sdp;
+      if (!answer) throw new WebRtcError('invalid_offer', 'no answer could be made for this offer');
+      return { source, answer };
+    } catch (err) {
+      await pc.close();
+      throw err;
+    }
+  }
+
+  /** The codec the browser sends, once its first packet has come. */
+  get codec(): VideoCodec | undefined {
+    return this.depacketizer?.codec;
+  }
+
+  stats(now = Date.now()): WebRtcSourceStats {
+    while (this.ingest.length > 0 && this.ingest[0]!.at <= now - INGEST_WINDOW_MS) this.ingest.shift();
+    const sorted = this.ingest.map((s) => s.ms).sort((a, b) => a - b);
+    const at = (q: number) =>
+      sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!);
+    return {
+      codec: this.codec,
+      width: this.size?.width,
+      height: this.size?.height,
+      decoded: this.decoded,
+      keyframeRequests: this.keyframeRequests,
+      skippedBehind: this.skippedBehind,
+      ...(this.depacketizer?.stats ?? { frames: 0, keyframes: 0, lostPackets: 0, droppedFrames: 0 }),
+      ingestMs: { p50: at(0.5), p95: at(0.95) },
+    };
+  }
+
+  override async stop(): Promise<void> {
+    this.endSession('stopped');
+    // Media stops first, so nothing is written to a decoder on its way out.
+    await this.pc.close();
+    await super.stop();
+  }
+
+  protected decoderOptions(): RawDecoderOptions {
+    return {
+      input: this.label,
+      kind: 'stdin',
+      // Until the first packet says otherwise (a restarted decoder knows), the preferred codec.
+      stdinFormat: (this.codec ?? this.transceiverCodec()) === 'vp8' ? 'ivf' : 'h264',
+      width: this.opts.width,
+      fps: this.opts.fps,
+      killGraceMs: this.opts.killGraceMs,
+      logger: this.logger,
+    };
+  }
+
+  protected override decoderStarted(decoder: RawDecoder): void {
+    this.sink = decoder;
+    this.sinkSynced = false;
+    this.inFlight = [];
+    this.requestKeyframe();
+  }
+
+  // --- internals ------------------------------------------------------------------------------------------
+
+  private transceiverCodec(): VideoCodec | undefined {
+    const first = this.transceiver.codecs[0];
+    return first ? codecOf(first.mimeType) : undefined;
+  }
+
+  private gathered(timeoutMs: number): Promise<void> {
+    if (this.pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const sub = this.pc.iceGatheringStateChange.subscribe((state) => {
+        if (state === 'complete') done();
+      });
+      function done() {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve();
+      }
+    });
+  }
+
+  private watchConnection(graceMs: number, connectTimeoutMs: number): void {
+    const later = (ms: number, reason: string) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.endSession(reason);
+      }, ms);
+      timer.unref();
+      this.timers.add(timer);
+      return timer;
+    };
+    const connectTimer = later(
+      connectTimeoutMs,
+      `could not connect to the browser within ${connectTimeoutMs / 1000} s`,
+    );
+    let graceTimer: NodeJS.Timeout | undefined;
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected') {
+        clearTimeout(connectTimer);
+        this.timers.delete(connectTimer);
+        if (graceTimer) {
+          clearTimeout(graceTimer);
+          this.timers.delete(graceTimer);
+          graceTimer = undefined;
+        }
+      } else if (state === 'disconnected') {
+        graceTimer ??= later(graceMs, 'connection to the browser lost');
+      } else if (state === 'failed') {
+        this.endSession('connection to the browser failed');
+      } else if (state === 'closed') {
+        this.endSession('the browser closed the connection');
+      }
+    });
+    // The offer names the track's SSRC, so werift usually has the track before this runs; else it comes later.
+    const attach = (track: MediaStreamTrack) => {
+      if (this.track) return;
+      this.track = track;
+      track.onReceiveRtp.subscribe((rtp) => this.received(rtp));
+    };
+    for (const track of this.transceiver.receiver.tracks) attach(track);
+    this.transceiver.onTrack.subscribe(attach);
+  }
+
+  private received(rtp: RtpPacket): void {
+    if (this.isEnded) return;
+    const now = Date.now();
+    if (!this.depacketizer) {
+      const codec = this.payloadCodec(rtp.header.payloadType);
+      if (!codec) return;
+      this.depacketizer = new Depacketizer(codec, () => this.requestKeyframe());
+      this.logger.info({ input: this.label, codec }, 'webcam video arriving');
+      // The browser sends the answer's first codec it can encode: the decoder was started for that one. Should it
+      // pick another, the decoder is restarted for the codec that came.
+      if (this.sink && this.transceiverCodec() !== codec) this.restartDecoder();
+    }
+    const { header, payload } = rtp;
+    const frames = this.depacketizer.push(
+      { sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker, payload },
+      now,
+    );
+    for (const frame of frames) this.write(frame);
+  }
+
+  private payloadCodec(payloadType: number): VideoCodec | undefined {
+    const codec = this.transceiver.codecs.find((c) => c.payloadType === payloadType);
+    return codec ? codecOf(codec.mimeType) : undefined;
+  }
+
+  private write(frame: EncodedFrame): void {
+    if (frame.width && frame.height) this.keyframeSize = { width: frame.width, height: frame.height };
+    const decoder = this.sink;
+    if (!decoder || decoder.exited) return; // between decoders: the next one starts on a key frame
+    if (decoder.pendingInputBytes > MAX_PENDING_INPUT_BYTES) {
+      this.skippedBehind++;
+      this.sinkSynced = false;
+      this.requestKeyframe();
+      return;
+    }
+    if (!this.sinkSynced) {
+      if (!frame.keyframe) {
+        this.requestKeyframe();
+        return;
+      }
+      if (this.depacketizer?.codec === 'vp8') {
+        decoder.write(ivfFileHeader(this.keyframeSize?.width ?? 640, this.keyframeSize?.height ?? 480));
+      }
+      this.sinkSynced = true;
+      this.ptsBase = frame.timestamp;
+    }
+    const data =
+      this.depacketizer?.codec === 'vp8'
+        ? ivfFrame(frame, (frame.timestamp - this.ptsBase! + 2 ** 32) % 2 ** 32)
+        : frame.data;
+    if (decoder.write(data)) this.inFlight.push(frame.firstPacketAt);
+  }
+
+  private frameDecoded({ capturedAt: at, image }: Frame): void {
+    this.decoded++;
+    this.size = { width: image.width, height: image.height };
+    const first = this.inFlight.shift();
+    if (first === undefined) return;
+    this.ingest.push({ at, ms: at - first });
+    if (this.ingest.length > 1000) this.ingest.shift();
+  }
+
+  private requestKeyframe(): void {
+    const now = Date.now();
+    const ssrc = this.track?.ssrc;
+    if (ssrc === undefined || now - this.lastPliAt < PLI_INTERVAL_MS || this.isEnded) return;
+    this.lastPliAt = now;
+    this.keyframeRequests++;
+    this.transceiver.receiver.sendRtcpPLI(ssrc).catch((err: unknown) => {
+      this.logger.debug({ input: this.label, err: (err as Error).message }, 'key frame request not sent');
+    });
+  }
+
+  private restartDecoder(): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    // DecoderSource sees the exit and starts a new decoder, whose options now follow the codec that arrived.
+    void sink?.kill();
+  }
+}
