@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { StoredEvent } from '../streams/events.ts';
 import type { CameraHealth, Detections, PersonEvent } from '../streams/types.ts';
 import { keyMatches } from './auth.ts';
+import type { PublishAck, StopAck, WebcamEnded } from './webrtc.ts';
 
 /** What the hub needs from the camera registry (streams/cameras.ts). */
 export interface HubRegistry extends Pick<EventEmitter, 'on' | 'off'> {
@@ -72,11 +73,16 @@ export interface ServerToClientEvents {
   state: (health: CameraHealth) => void;
   /** The camera list changed (added, removed, renamed, …); the list is in GET /api/cameras. */
   cameras: () => void;
+  /** The server ended this page's webcam (server/webrtc.ts). */
+  'webrtc:ended': (message: WebcamEnded) => void;
 }
 
 export interface ClientToServerEvents {
   subscribe: (request: unknown, ack?: (reply: SubscribeAck) => void) => void;
   unsubscribe: (request: unknown, ack?: (reply: SubscribeAck) => void) => void;
+  /** WebRTC signalling for a browser webcam (server/webrtc.ts). */
+  'webrtc:publish': (request: unknown, ack?: (reply: PublishAck) => void) => void;
+  'webrtc:stop': (request: unknown, ack?: (reply: StopAck) => void) => void;
 }
 
 interface SocketData {
@@ -165,7 +171,7 @@ export function attachHub({
   const log = logger.child({ component: 'hub' });
   const io: HubServer = new Server(server, {
     serveClient: false,
-    // Clients only send small subscribe requests.
+    // Clients only send small requests: subscriptions, and WebRTC offers of a few KB.
     maxHttpBufferSize: 64 * 1024,
   });
   const stats = { dropped: 0, previewsSent: 0, previewsSkipped: 0 };

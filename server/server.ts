@@ -7,11 +7,13 @@ import type { Config } from './config.ts';
 import { attachHub, type Hub } from './hub.ts';
 import { Metrics } from './metrics.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
+import { attachWebrtc, type Webrtc } from './webrtc.ts';
 
 export interface RunningServer {
   url: string;
   runtime: Runtime;
   hub: Hub;
+  webrtc: Webrtc;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,8 @@ export async function startServer(
   }
   // Socket.IO on the same server and port: live detections, previews, events and health.
   const hub = attachHub({ server, registry: cameras, apiKey: config.apiKey, logger });
+  // Browser webcams: signalling on the hub's connections, one ephemeral camera per publishing page.
+  const webrtc = attachWebrtc({ io: hub.io, registry: cameras, logger });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url }, `facerec listening on ${url}`);
@@ -48,8 +52,11 @@ export async function startServer(
     url,
     runtime,
     hub,
+    webrtc,
     close: () => {
       closing ??= (async () => {
+        // Webcams first, while their pages can still be told.
+        await webrtc.close();
         // The hub disconnects its clients (open WebSockets would hold server.close() forever) and closes the server.
         await hub.close();
         await new Promise<void>((ok) => server.close(() => ok()));
