@@ -94,3 +94,12 @@ export interface Camera {
 
 /** The answer to `subscribe` / `unsubscribe`. */
 export type SubscribeAck = { cameras: string[]; all: boolean; unknown: string[] } | { error: string; message: string };
+
+/** The answer to `webrtc:publish` (server/webrtc.ts): the webcam's camera id and the SDP answer. */
+export type PublishAck = { cameraId: string; sdp: string } | { error: string; message: string };
+
+/** `webrtc:ended`: the server ended this page's webcam (connection lost, server shutting down, …). */
+export interface WebcamEnded {
+  cameraId: string;
+  reason: string;
+}
