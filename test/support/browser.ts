@@ -11,6 +11,8 @@ export const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.u
 export interface BrowserOptions {
   /** A .y4m clip Chromium plays as its webcam (the fake capture device). */
   fakeCamera?: string;
+  /** Whether pages get the camera (default); 'denied' answers every camera request as a user refusing it. */
+  cameraPermission?: 'granted' | 'denied';
 }
 
 export async function launchBrowser(options: BrowserOptions = {}): Promise<Browser> {
@@ -22,11 +24,9 @@ export async function launchBrowser(options: BrowserOptions = {}): Promise<Brows
     '--allow-loopback-in-peer-connection',
   ];
   if (options.fakeCamera) {
-    args.push(
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-video-capture=${options.fakeCamera}`,
-    );
+    args.push('--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${options.fakeCamera}`);
+    // The fake permission prompt accepts; without it, headless Chromium refuses (NotAllowedError).
+    if (options.cameraPermission !== 'denied') args.push('--use-fake-ui-for-media-stream');
   }
   return chromium.launch({ executablePath: CHROMIUM, args, timeout: 30_000 });
 }

@@ -19,7 +19,8 @@ export interface ClipOptions {
 }
 
 /**
- * Encodes the images, shown in turn, into an H.264 MP4 (yuv420p, no B-frames, fixed GOP, moov first).
+ * Encodes the images, shown in turn, into an H.264 MP4 (yuv420p, no B-frames, fixed GOP, moov first), or when
+ * `outPath` ends in .y4m into raw YUV4MPEG (what Chromium's fake webcam plays: --use-file-for-fake-video-capture).
  * No `-tune zerolatency`: its sliced threads split frames into several slices, which RTSP clients then see as
  * broken-up frames; a plain encode streams cleanly.
  */
@@ -51,28 +52,33 @@ export async function makeTestClip(
       `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=gray,setsar=1,format=yuv420p[v${i}]`,
   );
   const concat = `${images.map((_image, i) => `[v${i}]`).join('')}concat=n=${images.length}:v=1:a=0,fps=${fps}[out]`;
+  const encode = outPath.endsWith('.y4m')
+    ? ['-f', 'yuv4mpegpipe', '-pix_fmt', 'yuv420p']
+    : [
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-pix_fmt',
+        'yuv420p',
+        '-g',
+        String(gop),
+        '-keyint_min',
+        String(gop),
+        '-sc_threshold',
+        '0',
+        '-bf',
+        '0',
+        '-movflags',
+        '+faststart',
+      ];
   await runFfmpeg([
     ...inputs,
     '-filter_complex',
     [...chains, concat].join(';'),
     '-map',
     '[out]',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-pix_fmt',
-    'yuv420p',
-    '-g',
-    String(gop),
-    '-keyint_min',
-    String(gop),
-    '-sc_threshold',
-    '0',
-    '-bf',
-    '0',
-    '-movflags',
-    '+faststart',
+    ...encode,
     '-an',
     outPath,
   ]);
