@@ -1,6 +1,6 @@
 // Live results over Socket.IO, on the same HTTP server as the REST API. One room per camera: a client
-// subscribes to cameras and receives their detections, preview JPEGs and person events; every client gets
-// every camera's health once a second. Transport only: the camera registry does the work.
+// subscribes to cameras and receives their detections and preview JPEGs; every client gets every camera's
+// person events (small and rare, so a timeline needs no previews) and health once a second. Transport only: the camera registry does the work.
 //
 // Slow clients: previews are the bulk of the bytes and are sent only to a client whose outgoing buffers are
 // drained (nothing queued in engine.io, little in the WebSocket), so a client that cannot keep up skips preview
@@ -268,7 +268,7 @@ export function attachHub({
   };
 
   const onEvent = (event: PersonEvent) => {
-    io.to(room(event.cameraId)).emit('events', eventMessage(event));
+    io.emit('events', eventMessage(event));
   };
 
   const onCameras = () => {

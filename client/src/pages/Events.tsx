@@ -5,7 +5,6 @@ import { api, errorMessage } from '../api.ts';
 import { ApiImage } from '../components/ApiImage.tsx';
 import { href } from '../router.ts';
 import { getSocket } from '../socket.ts';
-import { useSubscription } from '../subscription.ts';
 import { useCameras } from '../useCameras.ts';
 import type { PersonEventMessage } from '../wire.ts';
 
@@ -110,7 +109,6 @@ export function EventsPage() {
   const [error, setError] = useState<string>();
   const [people, setPeople] = useState<string[]>([]);
   const connected = useConnected();
-  useSubscription(['*']);
 
   // Only the newest request's answer is applied: a filter change or a reload makes earlier ones stale.
   const ticket = useRef(0);

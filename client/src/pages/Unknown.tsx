@@ -5,13 +5,11 @@ import { api, errorMessage } from '../api.ts';
 import { type Enrolment, enrolmentKey, eventKey, UnknownCard } from '../components/UnknownCard.tsx';
 import { usePeople } from '../people.ts';
 import { getSocket } from '../socket.ts';
-import { useSubscription } from '../subscription.ts';
 import { useCameras } from '../useCameras.ts';
 import type { Person, PersonEventMessage } from '../wire.ts';
 
 const PAGE_SIZE = 60;
 const PEOPLE_LIST_ID = 'unknown-people';
-const EVERY_CAMERA = ['*'];
 
 function isUnknownVisit(e: PersonEventMessage): boolean {
   return e.type === 'person_appeared' && e.name === 'Unknown' && e.cropUrl !== null;
@@ -50,7 +48,6 @@ async function fetchPage(before?: number): Promise<PersonEventMessage[]> {
 export function UnknownPage() {
   const { people, reload: reloadPeople } = usePeople();
   const { cameras } = useCameras();
-  useSubscription(EVERY_CAMERA);
   const [events, setEvents] = useState<PersonEventMessage[]>();
   const [error, setError] = useState<string>();
   /** The id to page back from (the oldest event fetched), or undefined when there is nothing older. */
