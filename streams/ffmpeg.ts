@@ -632,6 +632,9 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
 
   /** SIGTERM, then SIGKILL after the grace period; resolves once the process has exited and its output is read. */
   async kill(): Promise<DecoderExit> {
+    // A stdin decoder blocked reading its input would only see the SIGTERM at the grace period's end; the end of
+    // its input stops it at once.
+    this.child.stdin?.end();
     if (!this.result) await terminate(this.child, this.killGraceMs);
     return this.done;
   }

@@ -46,6 +46,8 @@ export interface DepacketizerStats {
   droppedFrames: number;
 }
 
+/** Packets this far behind the expected one mean the sender restarted its sequence (RFC 3550, appendix A.1). */
+const MAX_MISORDER = 100;
 const START_CODE = Uint8Array.of(0, 0, 0, 1);
 /** nal_unit_type 9 (access unit delimiter), primary_pic_type 7 (any slice type): the h264 parser ends the frame here. */
 const AUD = Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0);
@@ -112,10 +114,14 @@ export class Depacketizer {
   /** Frames completed by this packet, in order (usually none or one). */
   push(packet: RtpVideoPacket, now: number): EncodedFrame[] {
     const out: EncodedFrame[] = [];
-    if (this.expected === undefined) this.expected = packet.sequenceNumber;
-    const ahead = seqDiff(packet.sequenceNumber, this.expected);
-    if (ahead < 0) return out; // late duplicate, or a retransmission of a packet already given up on
-    if (ahead > 0) {
+    const ahead = this.expected === undefined ? 0 : seqDiff(packet.sequenceNumber, this.expected);
+    if (ahead < -MAX_MISORDER) {
+      // Far behind: the sender started over (RFC 3550's rule); follow it, from its next key frame.
+      this.held.clear();
+      this.lost();
+    } else if (ahead < 0) {
+      return out; // a late duplicate, or a retransmission of a packet already given up on
+    } else if (ahead > 0) {
       this.held.set(packet.sequenceNumber, { packet, at: now });
       this.giveUpIfWaitedTooLong(now, out);
       return out;

@@ -11,6 +11,8 @@ import {
   type RtpPacket,
   useH264,
   useNACK,
+  useOPUS,
+  usePCMU,
   usePLI,
   useVP8,
 } from 'werift';
@@ -171,7 +173,8 @@ export class WebRtcSource extends DecoderSource {
   ): Promise<{ source: WebRtcSource; answer: string }> {
     const preference = options.codecs ?? ['vp8', 'h264'];
     const pc = new RTCPeerConnection({
-      codecs: { video: preference.map((codec) => CODEC_PARAMETERS[codec]()), audio: [] },
+      // Audio is accepted only to be declined (inactive) rather than failing the whole offer.
+      codecs: { video: preference.map((codec) => CODEC_PARAMETERS[codec]()), audio: [useOPUS(), usePCMU()] },
       headerExtensions: { video: [], audio: [] },
       // Host candidates only: no STUN server is contacted (the browser reaches the server directly).
       iceServers: [],
@@ -190,8 +193,10 @@ export class WebRtcSource extends DecoderSource {
         }
         throw new WebRtcError('invalid_offer', `invalid SDP offer: ${message}`);
       }
-      const transceiver = pc.getTransceivers().find((t) => t.kind === 'video');
+      const transceivers = pc.getTransceivers();
+      const transceiver = transceivers.find((t) => t.kind === 'video');
       if (!transceiver) throw new WebRtcError('no_video', 'the offer has no video track');
+      for (const other of transceivers) if (other !== transceiver) other.setDirection('inactive');
       transceiver.setDirection('recvonly');
       transceiver.codecs = byPreference(transceiver.codecs, preference).map(answerable);
       const source = new WebRtcSource(pc, transceiver, options);
