@@ -93,6 +93,7 @@ function publication(pc: RTCPeerConnection, cameraId: string): Publication {
     if (over) return;
     over = true;
     socket.off('webrtc:ended', onServerEnded);
+    socket.off('disconnect', onDisconnect);
     pc.removeEventListener('connectionstatechange', onState);
     pc.close();
     if (reason !== undefined) for (const listener of listeners) listener(reason);
@@ -103,7 +104,10 @@ function publication(pc: RTCPeerConnection, cameraId: string): Publication {
   const onState = () => {
     if (pc.connectionState === 'failed') finish('the connection to the server failed');
   };
+  // The server ends a page's webcam when the page's connection drops, so the webcam is over too.
+  const onDisconnect = () => finish('the connection to the server was lost');
   socket.on('webrtc:ended', onServerEnded);
+  socket.on('disconnect', onDisconnect);
   pc.addEventListener('connectionstatechange', onState);
 
   let last: { at: number; bytes: number } | undefined;

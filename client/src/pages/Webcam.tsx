@@ -102,15 +102,15 @@ class WebcamRun {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    getSocket().off('connect', this.retry);
+    getSocket().off('connect', this.reconnected);
     this.unpublish();
     this.release();
   }
 
-  private readonly retry = () => {
-    getSocket().off('connect', this.retry);
-    clearTimeout(this.retryTimer);
-    this.retryTimer = window.setTimeout(() => void this.publish(), RETRY_MS);
+  /** Publishes again once the socket is back, or after a pause if it never went. */
+  private readonly reconnected = () => {
+    getSocket().off('connect', this.reconnected);
+    void this.publish();
   };
 
   private async publish(): Promise<void> {
@@ -143,8 +143,8 @@ class WebcamRun {
     this.unpublish();
     if (this.stopped) return;
     this.setPhase({ kind: 'retrying', reason });
-    if (getSocket().connected) this.retry();
-    else getSocket().on('connect', this.retry);
+    if (getSocket().connected) this.retryTimer = window.setTimeout(() => void this.publish(), RETRY_MS);
+    else getSocket().on('connect', this.reconnected);
   }
 
   private unpublish(): void {
