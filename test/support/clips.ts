@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { runFfmpeg } from '../../streams/ffmpeg.ts';
 import { type Person, personImage } from './testdata.ts';
 
@@ -83,6 +84,17 @@ export async function makeTestClip(
     outPath,
   ]);
   return outPath;
+}
+
+/**
+ * Writes a plain image of the clips' background grey: shown in a clip, it is a moment with nobody in view (between
+ * two people coming and going, say).
+ */
+export async function writeEmptyImage(file: string): Promise<string> {
+  await sharp({ create: { width: 150, height: 150, channels: 3, background: '#808080' } })
+    .png()
+    .toFile(file);
+  return file;
 }
 
 export interface TempClip {
