@@ -1,5 +1,5 @@
 // API-key checks. With a key configured, protected routes need it (X-API-Key or Authorization: Bearer).
-// Without one, routes that change the facebank answer only clients on this machine.
+// Without one, routes that change the facebank answer only clients on this machine, and only pages of this server.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -14,6 +14,23 @@ export function presentedKey(c: Context): string | undefined {
 
 export function keyMatches(configured: string, presented: string | undefined): boolean {
   return presented !== undefined && timingSafeEqual(digest(configured), digest(presented));
+}
+
+/**
+ * Whether a request comes from no web page (curl, scripts: no Origin header) or from a page served by this server.
+ * Browsers send Origin on cross-site requests and WebSocket handshakes. CORS does not stop a cross-site form
+ * upload or a WebSocket, so without this check any site that someone on this machine visits could change a
+ * server that has no API key, or watch its cameras. `X-Forwarded-Host` counts too, for reverse proxies.
+ */
+export function fromOwnPage(origin: string | undefined, host: string | undefined, forwardedHost?: string): boolean {
+  if (origin === undefined) return true;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    return false; // "null" (a sandboxed frame, a file:// page) or garbage
+  }
+  return originHost === host || (forwardedHost !== undefined && originHost === forwardedHost);
 }
 
 export function isLocal(address: string | undefined): boolean {
@@ -36,6 +53,11 @@ export function requireKey(apiKey: string | undefined, mode: 'write' | 'read', r
         'forbidden',
         'changing the facebank from another machine needs an API key: set API_KEY on the server',
       );
+    } else if (
+      mode === 'write' &&
+      !fromOwnPage(c.req.header('origin'), c.req.header('host'), c.req.header('x-forwarded-host'))
+    ) {
+      throw new HttpError(403, 'forbidden', 'changes from a page of another site are refused without an API key');
     }
     await next();
   };

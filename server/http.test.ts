@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { type TestServer, useTestServer } from '../test/support/server.ts';
 import { PEOPLE, type Person, personImage, SCENES } from '../test/support/testdata.ts';
-import { isLocal } from './auth.ts';
+import { fromOwnPage, isLocal } from './auth.ts';
 
 // ---- helpers
 
@@ -468,6 +468,21 @@ describe('enrolment over HTTP (no API key: local writes allowed), then a restart
     expectError(await request(server.url, 'POST', '/api/people', { json: { name: ADA } }), 409, 'person_exists');
   });
 
+  it('refuses changes from a page of another site, and takes them from its own pages', async () => {
+    const evil = await request(server.url, 'POST', '/api/people', {
+      json: { name: 'Mallory' },
+      headers: { Origin: 'http://evil.example' },
+    });
+    expectError(evil, 403, 'forbidden');
+    const own = await request(server.url, 'POST', '/api/people', {
+      json: { name: 'Own Page' },
+      headers: { Origin: server.url },
+    });
+    expect(own.status).toBe(201);
+    expect((await request(server.url, 'DELETE', `/api/people/${enc('Own Page')}`)).status).toBe(204);
+    expect((await request(server.url, 'GET', '/api/people/Mallory')).status).toBe(404);
+  });
+
   it('adds images as base64 JSON and as multipart/form-data (201, with statuses)', async () => {
     const json = await addJson(ADA, personImage('penny', 1), 'first.png');
     expect(json.status).toBe(201);
@@ -587,6 +602,20 @@ describe('enrolment over HTTP (no API key: local writes allowed), then a restart
     const last = progress.at(-1);
     expect(last).toMatchObject({ done: 2, total: 2, cached: 2 });
     expect((await rec(server, await photo(personImage('howard', 4)))).names).toEqual([GRACE]);
+  });
+});
+
+describe('fromOwnPage (writes and sockets without an API key are for this server’s pages only)', () => {
+  it('accepts no Origin (not a browser), the same host, or the forwarded host', () => {
+    expect(fromOwnPage(undefined, 'localhost:5000')).toBe(true);
+    expect(fromOwnPage('http://localhost:5000', 'localhost:5000')).toBe(true);
+    expect(fromOwnPage('https://faces.example.org', 'localhost:5000', 'faces.example.org')).toBe(true);
+  });
+  it('refuses other sites, other ports, and opaque origins', () => {
+    expect(fromOwnPage('http://evil.example', 'localhost:5000')).toBe(false);
+    expect(fromOwnPage('http://localhost:8080', 'localhost:5000')).toBe(false);
+    expect(fromOwnPage('null', 'localhost:5000')).toBe(false);
+    expect(fromOwnPage('http://evil.example', undefined)).toBe(false);
   });
 });
 

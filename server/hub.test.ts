@@ -64,8 +64,18 @@ interface Received {
   cameras: number;
 }
 
-function connect(url: string, auth?: Record<string, string>): Promise<{ socket: ClientSocket; got: Received }> {
-  const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, ...(auth ? { auth } : {}) });
+function connect(
+  url: string,
+  auth?: Record<string, string>,
+  origin?: string,
+): Promise<{ socket: ClientSocket; got: Received }> {
+  const socket: ClientSocket = io(url, {
+    transports: ['websocket'],
+    reconnection: false,
+    ...(auth ? { auth } : {}),
+    // What a browser page sends with its WebSocket handshake.
+    ...(origin ? { extraHeaders: { Origin: origin } } : {}),
+  });
   const got: Received = { detections: [], previews: [], events: [], health: 0, cameras: 0 };
   socket.on('detections', (d) => got.detections.push(d));
   socket.on('preview', (meta, jpeg) => got.previews.push({ meta, jpeg }));
@@ -111,8 +121,8 @@ describe('Socket.IO hub', () => {
     hub = attachHub({ server: http, registry, logger: pino({ level: 'silent' }), healthIntervalMs: 200, ...options });
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   };
-  const client = async (auth?: Record<string, string>) => {
-    const c = await connect(url, auth);
+  const client = async (auth?: Record<string, string>, origin?: string) => {
+    const c = await connect(url, auth, origin);
     sockets.push(c.socket);
     return c;
   };
@@ -287,5 +297,13 @@ describe('Socket.IO hub', () => {
     await expect(client({ apiKey: 'hub-test-key-999' })).rejects.toThrow(/unauthorized/);
     const ok = await client({ apiKey: 'hub-test-key-123' });
     expect(ok.socket.connected).toBe(true);
+    // With a key, the key is the guard: a page elsewhere that has it may connect.
+    expect((await client({ apiKey: 'hub-test-key-123' }, 'http://dashboard.example')).socket.connected).toBe(true);
+  });
+
+  it('without an API key, refuses pages of other sites and accepts its own pages and non-browser clients', async () => {
+    await expect(client(undefined, 'http://evil.example')).rejects.toThrow();
+    expect((await client(undefined, url)).socket.connected).toBe(true);
+    expect((await client()).socket.connected).toBe(true);
   });
 });

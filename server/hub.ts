@@ -13,7 +13,7 @@ import { type DefaultEventsMap, Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { StoredEvent } from '../streams/events.ts';
 import type { CameraHealth, Detections, PersonEvent } from '../streams/types.ts';
-import { keyMatches } from './auth.ts';
+import { fromOwnPage, keyMatches } from './auth.ts';
 import type { PublishAck, StopAck, WebcamEnded } from './webrtc.ts';
 
 /** What the hub needs from the camera registry (streams/cameras.ts). */
@@ -173,6 +173,14 @@ export function attachHub({
     serveClient: false,
     // Clients only send small requests: subscriptions, and WebRTC offers of a few KB.
     maxHttpBufferSize: 64 * 1024,
+    // Without a key, only this server's own pages (or non-browser clients) may connect: see fromOwnPage.
+    allowRequest: (req, callback) => {
+      const header = (name: string) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      callback(null, apiKey !== undefined || fromOwnPage(header('origin'), header('host'), header('x-forwarded-host')));
+    },
   });
   const stats = { dropped: 0, previewsSent: 0, previewsSkipped: 0 };
 
