@@ -2,6 +2,7 @@
 // (#/live/<id>). Previews come over the socket only for the cameras followed here.
 import { useState } from 'preact/hooks';
 import { HealthStats, LastError, StateBadge } from '../components/CameraHealth.tsx';
+import { FaceNames } from '../components/FaceNames.tsx';
 import { PreviewCanvas } from '../components/PreviewCanvas.tsx';
 import { href } from '../router.ts';
 import { useSubscription } from '../subscription.ts';
@@ -11,24 +12,6 @@ import type { Camera, TrackedFace } from '../wire.ts';
 function placeholder(camera: Camera): string {
   if (!camera.enabled) return 'disabled';
   return camera.health.state === 'live' ? 'waiting for pictures…' : `${camera.health.state}…`;
-}
-
-/** The people on the drawn frame, as text (the canvas draws them too). */
-function FaceNames({ faces }: { faces: TrackedFace[] }) {
-  const names = [...new Set(faces.map((f) => f.name))].sort();
-  return (
-    <ul class="face-names" data-names={names.join(',')}>
-      {names.length === 0 ? (
-        <li class="muted">nobody</li>
-      ) : (
-        names.map((name) => (
-          <li key={name} class={name === 'Unknown' ? 'unknown' : 'known'}>
-            {name}
-          </li>
-        ))
-      )}
-    </ul>
-  );
 }
 
 function Tile({ camera }: { camera: Camera }) {
