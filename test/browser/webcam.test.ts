@@ -89,7 +89,11 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     expect(overlayDrawn).toBe(true);
     await expect.poll(() => page.locator('.webcam-info .badge').textContent(), { timeout: 5000 }).toBe('live');
     await expect.poll(() => page.locator('.webcam-info .stats').textContent(), { timeout: 5000 }).toMatch(/input[1-9]/);
+    // The browser sends the size asked for, as its own WebRTC statistics say.
+    await page.locator('.webcam-info', { hasText: 'sending 640×480' }).waitFor({ timeout: 5000 });
     console.log(`webcam: "${PERSON}" shown ${namedAfter} ms after the click (camera start and signalling included)`);
+    // The clip changes photo every 1.5 s and each new face is Unknown until named: show a named moment.
+    await expect.poll(() => names.getAttribute('data-names'), { timeout: 5000, interval: 20 }).toBe(PERSON);
     await screenshot(page, 'webcam');
 
     await page.context().close();
@@ -105,6 +109,8 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     await expect.poll(() => names.getAttribute('data-names'), { timeout: 10_000, interval: 50 }).toContain(PERSON);
     expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
     await expect.poll(() => page.locator('.webcam-info .stats').textContent(), { timeout: 5000 }).toMatch(/input[1-9]/);
+    await page.locator('.webcam-info', { hasText: 'sending 640×480' }).waitFor({ timeout: 5000 });
+    await expect.poll(() => names.getAttribute('data-names'), { timeout: 5000, interval: 20 }).toBe(PERSON);
     await screenshot(page, 'webcam-phone');
 
     await page.getByRole('button', { name: 'Stop' }).click();
