@@ -148,7 +148,13 @@ export function attachWebrtc({
           await answered.source.stop();
           return;
         }
-        const view = registry.addEphemeral(parsed.data.name || 'Webcam', 'webrtc', answered.source);
+        let view: CameraView;
+        try {
+          view = registry.addEphemeral(parsed.data.name || 'Webcam', 'webrtc', answered.source);
+        } catch (err) {
+          await answered.source.stop();
+          return reply({ error: 'webrtc_failed', message: `could not add the webcam: ${(err as Error).message}` });
+        }
         const session: WebcamSession = {
           cameraId: view.id,
           socketId: socket.id,
