@@ -33,7 +33,7 @@ Options:
   --duration S         seconds measured after warm-up (default 60)
   --face S             seconds the face is shown in each cycle (default 2)
   --empty S            seconds of empty scene in each cycle (default 2)
-  --max-detect-fps N   detections per second cap for the webcam (default: the server default, 10)
+  --max-detect-fps N   detections per second cap for the webcam (default: the server default, 15)
   --pool-size N        inference workers (default: the server default for this machine)
   --no-previews        no preview JPEGs (by default the page's subscription to its camera turns them on, as in use)
   --help               show this text`;
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
       watchFacebank: false,
       logLevel: 'warn',
       ...(args['pool-size'] ? { poolSize: args['pool-size'] } : {}),
-      ...(args['max-detect-fps'] ? { maxDetectFps: args['max-detect-fps'] } : {}),
+      ...(args['max-detect-fps'] ? { webcamMaxDetectFps: args['max-detect-fps'] } : {}),
     });
     server = await startServer(config, pino({ level: 'warn' }));
     const chromium = await launchBrowser({ fakeCamera: clip });
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
     // The hub turns previews on when the page subscribes; nothing turns them on again once off here.
     if (args['no-previews']) server.runtime.cameras.setPreviewEnabled(session.cameraId, false);
     console.log(
-      `${CORES} cores, ${config.poolSize} inference workers, max ${config.maxDetectFps} detections/s; ` +
+      `${CORES} cores, ${config.poolSize} inference workers, max ${config.webcamMaxDetectFps} detections/s; ` +
         `previews ${args['no-previews'] ? 'off' : `${config.previewFps}/s`}; ` +
         `cycle: ${PERSON} ${FACE_S} s, empty ${EMPTY_S} s; measuring for ${DURATION_S} s…`,
     );

@@ -50,6 +50,8 @@ export const ConfigSchema = z.object({
   previewWidth: int(64, 4096).default(640),
   /** Upper bound on detections per second for a camera that does not set its own. */
   maxDetectFps: z.coerce.number().positive().max(120).default(10),
+  /** Detections per second for a browser webcam: its user waits for their own name (see streams/cameras.ts). */
+  webcamMaxDetectFps: z.coerce.number().positive().max(120).default(15),
   /** Smallest face looked for in camera frames, in frame pixels: larger than for photos, as video is costlier. */
   cameraMinFaceSize: int(12, 10_000).default(40),
   /** Person events (and their face crops) older than this many days are deleted (0: kept forever). */
@@ -81,6 +83,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   PREVIEW_FPS: 'previewFps',
   PREVIEW_WIDTH: 'previewWidth',
   MAX_DETECT_FPS: 'maxDetectFps',
+  WEBCAM_MAX_DETECT_FPS: 'webcamMaxDetectFps',
   CAMERA_MIN_FACE_SIZE: 'cameraMinFaceSize',
   EVENTS_RETENTION_DAYS: 'eventsRetentionDays',
 };

@@ -101,6 +101,7 @@ export async function openRuntime(
             poolSize: config.poolSize,
             defaults: {
               maxDetectFps: config.maxDetectFps,
+              webcamMaxDetectFps: config.webcamMaxDetectFps,
               previewFps: config.previewFps,
               previewWidth: config.previewWidth,
               minFaceSize: config.cameraMinFaceSize,
