@@ -47,6 +47,11 @@ export interface AnalyzeOptions {
    * is the costliest step per face, and a settled track needs it only at its periodic re-check.
    */
   skipEmbeddingNear?: Array<{ x1: number; y1: number; x2: number; y2: number }>;
+  /**
+   * Embed at most this many faces (the largest first; skipped ones get an empty embedding). Bounds one video
+   * frame's cost when many new faces appear at once; the rest are embedded in the next frames.
+   */
+  maxEmbeddings?: number;
   /** Add each face's appearance signature (faceSignature.ts): a video tracker tells faces apart with it. */
   signatures?: boolean;
 }
@@ -171,10 +176,13 @@ export async function analyze(
   const none = () => new Float32Array(0);
   if (options.embed === false) return inImage.map((f) => ({ ...f, embedding: none(), ...marks }));
   const known = options.skipEmbeddingNear ?? [];
-  const wanted = inImage.flatMap((f, i) => {
-    const box = { ...f.box, score: 0 };
-    return known.some((k) => iou(box, { ...k, score: 0 }) >= KNOWN_FACE_IOU) ? [] : [i];
-  });
+  // Faces come largest first (detectFaces sorts them), so a budget keeps the largest.
+  const wanted = inImage
+    .flatMap((f, i) => {
+      const box = { ...f.box, score: 0 };
+      return known.some((k) => iou(box, { ...k, score: 0 }) >= KNOWN_FACE_IOU) ? [] : [i];
+    })
+    .slice(0, options.maxEmbeddings ?? Number.POSITIVE_INFINITY);
   // Embedded from the image the landmarks were found in (the padded copy keeps the border grey, not black).
   const embeddings = await embedFaces(
     models.embedder,

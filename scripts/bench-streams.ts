@@ -34,6 +34,7 @@ Options:
   --max-detect-fps N   detections per second cap per camera (default: the server default, 10)
   --input-fps N        frames per second decoded per camera (default: the server's choice, see README)
   --pool-size N        inference workers (default: the server default for this machine)
+  --threads N          intra-op threads per worker (default: the server default, 1)
   --provider P         auto, cpu or cuda (default cpu)
   --no-previews        no preview JPEGs (by default every camera makes them, as if a dashboard watched all)
   --help               show this text`;
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     'max-detect-fps': { type: 'string' },
     'input-fps': { type: 'string' },
     'pool-size': { type: 'string' },
+    threads: { type: 'string' },
     provider: { type: 'string', default: 'cpu' },
     'no-previews': { type: 'boolean', default: false },
     help: { type: 'boolean' },
@@ -251,6 +253,7 @@ async function main(): Promise<void> {
       watchFacebank: false,
       logLevel: 'warn',
       ...(args['pool-size'] ? { poolSize: args['pool-size'] } : {}),
+      ...(args.threads ? { intraOpThreads: args.threads } : {}),
       ...(args['max-detect-fps'] ? { maxDetectFps: args['max-detect-fps'] } : {}),
     });
     runtime = await openRuntime(config, pino({ level: 'warn' }));

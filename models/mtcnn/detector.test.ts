@@ -91,6 +91,25 @@ describe('MTCNN on the reference photo', () => {
     });
   });
 
+  it('with stricter candidate stages (fewer, merged, capped candidates) finds the same faces', async () => {
+    const all = await detectFaces(models.mtcnn, photo, { minFaceSize: 40 });
+    for (const strict of [
+      { thresholds: [0.7, 0.8, 0.7] as [number, number, number], crossScaleNms: 0.5 },
+      { maxCandidates: 30 },
+    ]) {
+      const faces = await detectFaces(models.mtcnn, photo, { minFaceSize: 40, ...strict });
+      expect(faces, JSON.stringify(strict)).toHaveLength(all.length);
+      for (const f of faces) {
+        const g = nearest(all, (x) => Math.hypot(centre(x)[0] - centre(f)[0], centre(x)[1] - centre(f)[1]));
+        expect(Math.abs(g.box.x1 - f.box.x1) + Math.abs(g.box.y2 - f.box.y2), JSON.stringify(strict)).toBeLessThan(12);
+      }
+    }
+    // A cap so low that candidates of some faces are cut: fewer faces, never more.
+    expect((await detectFaces(models.mtcnn, photo, { minFaceSize: 40, maxCandidates: 2 })).length).toBeLessThan(
+      all.length,
+    );
+  });
+
   it('honours maxFaces, keeping the largest faces', async () => {
     const all = await detectFaces(models.mtcnn, photo, { minFaceSize: 40 });
     const two = await detectFaces(models.mtcnn, photo, { minFaceSize: 40, maxFaces: 2 });

@@ -26,6 +26,13 @@ export interface DetectOptions {
   maxFaces: number;
   /** At most this many pyramid levels, from the largest scale down; 0 for no limit. */
   maxScales: number;
+  /**
+   * At most this many P-Net candidates (the highest-scoring) go on to R-Net; 0 for no limit. R-Net's and
+   * O-Net's cost grows with the candidates, and a cluttered frame can have hundreds.
+   */
+  maxCandidates: number;
+  /** IoU above which P-Net candidates of different pyramid levels are merged (MTCNN's original: 0.7). */
+  crossScaleNms: number;
 }
 
 export const DEFAULT_DETECT_OPTIONS: DetectOptions = {
@@ -34,6 +41,8 @@ export const DEFAULT_DETECT_OPTIONS: DetectOptions = {
   thresholds: [0.6, 0.7, 0.7],
   maxFaces: 0,
   maxScales: 0,
+  maxCandidates: 0,
+  crossScaleNms: 0.7,
 };
 
 export type Point = [number, number];
@@ -53,7 +62,6 @@ const CELL = 12;
 const BASE_MAX_SCALE = 0.7;
 const STRIDE = 2;
 const PNET_NMS = 0.5;
-const CROSS_SCALE_NMS = 0.7;
 const RNET_NMS = 0.7;
 const ONET_NMS = 0.7;
 
@@ -135,7 +143,9 @@ async function proposals(
     for (const k of nms(found, PNET_NMS, 'union')) all.push(found[k]!);
     now = lap(t, 'pnet', now);
   }
-  const kept = nms(all, CROSS_SCALE_NMS, 'union').map((k) => all[k]!);
+  // nms lists what it keeps by descending score, so the cap keeps the most face-like candidates.
+  const order = nms(all, o.crossScaleNms, 'union');
+  const kept = (o.maxCandidates > 0 ? order.slice(0, o.maxCandidates) : order).map((k) => all[k]!);
   return kept.map((b) => square(calibrate({ x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: b.score }, b.reg)));
 }
 
