@@ -13,6 +13,7 @@ import autocannon from 'autocannon';
 import { ENV_KEYS } from '../server/config.ts';
 import { oneFacePhoto } from '../test/support/photos.ts';
 import { PEOPLE, personImage } from '../test/support/testdata.ts';
+import { numberArg } from './args.ts';
 
 const HELP = `Usage: npm run bench:http [-- options]
 
@@ -42,19 +43,11 @@ if (args.help) {
   process.exit(0);
 }
 
-function positive(name: string, value: string, allowZero = false): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
-    console.error(`bench:http: --${name} must be an integer ≥ ${allowZero ? 0 : 1}, got ${JSON.stringify(value)}`);
-    process.exit(2);
-  }
-  return n;
-}
-const DURATION = positive('duration', args.duration);
-const WARMUP = positive('warmup', args.warmup, true);
-const LEVELS = args.concurrency.split(',').map((c) => positive('concurrency', c.trim()));
-const REQUESTS = positive('requests', args.requests, true);
-const POOL = args.pool === undefined ? undefined : positive('pool', args.pool);
+const DURATION = numberArg('duration', args.duration, { integer: true });
+const WARMUP = numberArg('warmup', args.warmup, { integer: true, allowZero: true });
+const LEVELS = args.concurrency.split(',').map((c) => numberArg('concurrency', c.trim(), { integer: true }));
+const REQUESTS = numberArg('requests', args.requests, { integer: true, allowZero: true });
+const POOL = args.pool === undefined ? undefined : numberArg('pool', args.pool, { integer: true });
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;

@@ -4,7 +4,6 @@
 // processed detections per second per camera (min / mean), end-to-end lag (frame captured → detections
 // emitted) p50 / p95, CPU of this process and of the ffmpeg decoders (share of the whole machine), and RSS.
 // `--soak` runs one camera for 10 minutes and reports RSS at the start and the end.
-import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -16,7 +15,8 @@ import { liveFfmpegPids } from '../streams/ffmpeg.ts';
 import type { Detections } from '../streams/types.ts';
 import { makeTestClip } from '../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../test/support/testdata.ts';
-import { quantile } from './stats.ts';
+import { numberArg } from './args.ts';
+import { cpuSeconds, quantile, textTable } from './stats.ts';
 
 const HELP = `Usage: npm run bench:streams [-- options]
 
@@ -60,19 +60,10 @@ if (args.help) {
   process.exit(0);
 }
 
-function positive(name: string, value: string | undefined): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) {
-    console.error(`--${name} must be a positive number; got ${value}`);
-    process.exit(2);
-  }
-  return n;
-}
-
-const LEVELS = args.soak ? [1] : args.levels.split(',').map((s) => Math.round(positive('levels', s.trim())));
+const LEVELS = args.soak ? [1] : args.levels.split(',').map((s) => Math.round(numberArg('levels', s.trim())));
 const DURATION_S = args.soak
-  ? positive('soak-minutes', args['soak-minutes']) * 60
-  : positive('duration', args.duration);
+  ? numberArg('soak-minutes', args['soak-minutes']) * 60
+  : numberArg('duration', args.duration);
 const WARMUP_S = Number(args.warmup) >= 0 ? Number(args.warmup) : 3;
 const PREVIEWS = !args['no-previews'];
 const CORES = availableParallelism();
@@ -81,19 +72,13 @@ const PEOPLE: Person[] = ['penny', 'raj', 'amy', 'howard'];
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** CPU seconds (user + system) of the live ffmpeg decoders, from /proc (Linux); undefined elsewhere. */
+/** CPU seconds of each live ffmpeg decoder (Linux; undefined elsewhere). */
 function ffmpegCpuSeconds(): Map<number, number> | undefined {
   if (process.platform !== 'linux') return undefined;
   const out = new Map<number, number>();
   for (const pid of liveFfmpegPids()) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command name (which may contain spaces) start at ") ": utime, stime are 14 and 15.
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      out.set(pid, (Number(fields[11]) + Number(fields[12])) / 100); // USER_HZ is 100 on Linux
-    } catch {
-      // exited meanwhile
-    }
+    const seconds = cpuSeconds(pid);
+    if (seconds !== undefined) out.set(pid, seconds); // undefined: exited meanwhile
   }
   return out;
 }
@@ -120,7 +105,7 @@ async function runLevel(runtime: Runtime, clip: string, n: number): Promise<Leve
     const view = await registry.add({
       name: `bench ${i + 1}`,
       url: clip,
-      ...(args['input-fps'] ? { inputFps: positive('input-fps', args['input-fps']) } : {}),
+      ...(args['input-fps'] ? { inputFps: numberArg('input-fps', args['input-fps']) } : {}),
     });
     ids.push(view.id);
     if (!PREVIEWS) registry.setPreviewEnabled(view.id, false);
@@ -221,9 +206,7 @@ function table(results: LevelResult[]): string {
     r.previews.toFixed(1),
     `${mb(r.rssEnd)} (${mb(r.rssMax)})`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+  return textTable(header, rows);
 }
 
 async function main(): Promise<void> {

@@ -20,6 +20,7 @@ import type { Detections, Frame } from '../streams/types.ts';
 import { launchBrowser } from '../test/support/browser.ts';
 import { makeTestClip, writeEmptyImage } from '../test/support/clips.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
+import { numberArg } from './args.ts';
 import { cpuSeconds, quantile, textTable } from './stats.ts';
 
 const HELP = `Usage: npm run bench:webrtc [-- options]
@@ -54,18 +55,9 @@ if (args.help) {
   process.exit(0);
 }
 
-function positive(name: string, value: string | undefined): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) {
-    console.error(`--${name} must be a positive number; got ${value}`);
-    process.exit(2);
-  }
-  return n;
-}
-
-const DURATION_S = positive('duration', args.duration);
-const FACE_S = positive('face', args.face);
-const EMPTY_S = positive('empty', args.empty);
+const DURATION_S = numberArg('duration', args.duration);
+const FACE_S = numberArg('face', args.face);
+const EMPTY_S = numberArg('empty', args.empty);
 const PERSON: Person = 'sheldon';
 const CORES = availableParallelism();
 /** Luminance spread (standard deviation) of the probe patch above which it shows a face; the empty scene is flat. */

@@ -288,7 +288,7 @@ export function WebcamPage() {
           </button>
         )}
       </div>
-      <div class="webcam-layout">
+      <div class="large">
         <div class={`view webcam-view${running ? '' : ' off'}`} style={{ aspectRatio: aspect }}>
           <video
             ref={videoRef}
@@ -302,7 +302,7 @@ export function WebcamPage() {
           <canvas ref={canvasRef} class="webcam-overlay" />
           {!running && <div class="view-placeholder">Your camera's picture shows here.</div>}
         </div>
-        <aside class="panel webcam-info">
+        <aside class="panel large-info webcam-info">
           <div class="tile-head">
             <h2>Your camera</h2>
             {camera && <StateBadge health={camera.health} />}
