@@ -28,7 +28,8 @@ whole machine, and RSS.
 Options:
   --levels LIST        camera counts to run (default 1,2,4,8)
   --duration S         seconds measured per level, after warm-up (default 30)
-  --warmup S           seconds after every camera is live before measuring (default 3)
+  --warmup S           seconds after every camera is live before measuring (default 3; 60 with --soak, so
+                       the soak starts once the inference arenas and heap have grown to their working size)
   --soak               one camera for --soak-minutes instead; RSS at the start and the end
   --soak-minutes M     soak length (default 10)
   --max-detect-fps N   detections per second cap per camera (default: the server default, 10)
@@ -43,7 +44,7 @@ const { values: args } = parseArgs({
   options: {
     levels: { type: 'string', default: '1,2,4,8' },
     duration: { type: 'string', default: '30' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string' },
     soak: { type: 'boolean', default: false },
     'soak-minutes': { type: 'string', default: '10' },
     'max-detect-fps': { type: 'string' },
@@ -64,7 +65,8 @@ const LEVELS = args.soak ? [1] : args.levels.split(',').map((s) => Math.round(nu
 const DURATION_S = args.soak
   ? numberArg('soak-minutes', args['soak-minutes']) * 60
   : numberArg('duration', args.duration);
-const WARMUP_S = Number(args.warmup) >= 0 ? Number(args.warmup) : 3;
+const WARMUP_S =
+  args.warmup === undefined ? (args.soak ? 60 : 3) : numberArg('warmup', args.warmup, { allowZero: true });
 const PREVIEWS = !args['no-previews'];
 const CORES = availableParallelism();
 
