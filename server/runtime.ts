@@ -65,6 +65,7 @@ export async function openRuntime(
     );
 
     let lastLog = 0;
+    let lastDone = -1;
     facebank = await Facebank.open(
       {
         dir: config.facebankDir,
@@ -79,8 +80,10 @@ export async function openRuntime(
         logger,
       },
       ({ done, total, cached }) => {
-        if (done === total || Date.now() - lastLog > 1000) {
+        // The loader reports the start and the end; with nothing to load, both are 0/0: log that once.
+        if (done === total ? done !== lastDone : Date.now() - lastLog > 1000) {
           lastLog = Date.now();
+          lastDone = done;
           logger.info({ done, total, cached }, `loading facebank: ${done}/${total} images (${cached} from cache)`);
         }
       },
