@@ -1,8 +1,9 @@
 // The facebank over HTTP, for the facebank and unknown-faces pages: paths, one-image uploads, and the people list
 // kept fresh (after each change the page makes, when the tab comes back, and every few seconds while it is
 // shown, since the folder can also change on disk).
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, errorMessage } from './api.ts';
+import { useEffect } from 'preact/hooks';
+import { api } from './api.ts';
+import { useLatest } from './useLatest.ts';
 import type { FacebankImage, Person } from './wire.ts';
 
 /** Files the facebank reads (facebank/names.ts); the browser's file picker offers only these. */
@@ -40,22 +41,7 @@ export interface PeopleState {
 }
 
 export function usePeople(): PeopleState {
-  const [people, setPeople] = useState<Person[]>();
-  const [error, setError] = useState<string>();
-  // Only the newest request's answer is applied (answers can arrive out of order), and none after unmount.
-  const latest = useRef(0);
-
-  const reload = useCallback(async () => {
-    const ticket = ++latest.current;
-    try {
-      const list = await api<Person[]>('/api/people');
-      if (ticket !== latest.current) return;
-      setPeople(list);
-      setError(undefined);
-    } catch (err) {
-      if (ticket === latest.current) setError(errorMessage(err));
-    }
-  }, []);
+  const { data: people, error, reload } = useLatest<Person[]>('/api/people');
 
   useEffect(() => {
     const refresh = () => {
@@ -65,7 +51,6 @@ export function usePeople(): PeopleState {
     document.addEventListener('visibilitychange', refresh);
     void reload();
     return () => {
-      latest.current++;
       clearInterval(timer);
       document.removeEventListener('visibilitychange', refresh);
     };

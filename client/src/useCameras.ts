@@ -1,9 +1,9 @@
 // The camera list with live health, for every page that shows cameras: fetched from /api/cameras, fetched again
 // when the server says the list changed or the socket (re)connects (a restart, a new API key), and its health
 // replaced by the hub's once-a-second `health` and immediate `state` messages in between.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, errorMessage } from './api.ts';
+import { useEffect } from 'preact/hooks';
 import { getSocket } from './socket.ts';
+import { useLatest } from './useLatest.ts';
 import type { Camera, CameraHealth } from './wire.ts';
 
 export interface CamerasState {
@@ -23,22 +23,7 @@ function withHealth(cameras: Camera[], health: readonly CameraHealth[]): Camera[
 }
 
 export function useCameras(): CamerasState {
-  const [cameras, setCameras] = useState<Camera[]>();
-  const [error, setError] = useState<string>();
-  // Only the newest request's answer is applied (answers can arrive out of order), and none after unmount.
-  const latest = useRef(0);
-
-  const reload = useCallback(async () => {
-    const ticket = ++latest.current;
-    try {
-      const list = await api<Camera[]>('/api/cameras');
-      if (ticket !== latest.current) return;
-      setCameras(list);
-      setError(undefined);
-    } catch (err) {
-      if (ticket === latest.current) setError(errorMessage(err));
-    }
-  }, []);
+  const { data: cameras, setData: setCameras, error, reload } = useLatest<Camera[]>('/api/cameras');
 
   useEffect(() => {
     const socket = getSocket();
@@ -51,13 +36,12 @@ export function useCameras(): CamerasState {
     socket.on('state', onState);
     void reload();
     return () => {
-      latest.current++;
       socket.off('cameras', onChange);
       socket.off('connect', onChange);
       socket.off('health', onHealth);
       socket.off('state', onState);
     };
-  }, [reload]);
+  }, [reload, setCameras]);
 
   return { cameras, error, reload };
 }
