@@ -4,6 +4,8 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { recognizeImage } from '../facebank/recognize.ts';
+import { forEachLimited } from '../facebank/scan.ts';
+import { launchArgs, relaunchWithArgsFile } from './argsFile.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { serveUntilSignal } from './main.ts';
 import { progressBar } from './progress.ts';
@@ -32,7 +34,9 @@ Adds images to NAME's folder in the facebank (created if needed). A directory ad
 Each image is analysed first: images with no usable face, or several faces of similar size, are refused.`,
   recognize: `Usage: facerec recognize <image...> [--json]
 
-Prints each face found with its name ("Unknown" below the threshold), similarity and box.`,
+Prints each face found with its name ("Unknown" below the threshold), similarity and box, in the order
+the images were given. A directory adds every image in it. An image that cannot be read is reported as an
+error for that image; the others are still answered, and the exit code is 1.`,
   facebank: `Usage: facerec facebank status [--json]
 
 Lists the people in the facebank with their images and each image's status.`,
@@ -97,41 +101,58 @@ async function enroll(args: string[], config: Config): Promise<void> {
   if (results.every((r) => r.status !== 'embedded' && r.status !== 'crop_fallback')) process.exitCode = 1;
 }
 
+interface RecognizedFile {
+  file: string;
+  faces: { name: string; similarity: number; margin: number; box: number[] }[];
+  /** Why this image could not be read (the others are still answered). */
+  error?: string;
+}
+
 async function recognize(args: string[], config: Config): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
   if (positionals.length === 0) throw new UsageError('recognize needs at least one image', 'recognize');
   const files = imageFiles(positionals);
   const results = await withRuntime(config, async ({ pool, facebank }) => {
     const bar = files.length > 1 ? progressBar('recognising', files.length) : undefined;
-    const out = [];
-    for (const file of files) {
-      const r = await recognizeImage(pool, facebank, readFileSync(file), config.maxImagePixels, {
-        detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
-        flip: config.flip,
-        retryPadded: true,
-      });
-      out.push({
-        file,
-        faces: r.faces.map((f) => ({
-          name: f.match.name,
-          similarity: f.match.score,
-          margin: f.match.margin,
-          box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map(Math.round),
-        })),
-      });
+    const out: RecognizedFile[] = new Array(files.length);
+    const order = files.map((file, i) => ({ file, i }));
+    // Two images per worker in flight keep every worker busy while the next file is read; the pool's queue
+    // limit is far above that.
+    await forEachLimited(order, 2 * config.poolSize, async ({ file, i }) => {
+      try {
+        const r = await recognizeImage(pool, facebank, readFileSync(file), config.maxImagePixels, {
+          detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
+          flip: config.flip,
+          retryPadded: true,
+        });
+        out[i] = {
+          file,
+          faces: r.faces.map((f) => ({
+            name: f.match.name,
+            similarity: f.match.score,
+            margin: f.match.margin,
+            box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map(Math.round),
+          })),
+        };
+      } catch (err) {
+        out[i] = { file, faces: [], error: (err as Error).message };
+      }
       bar?.tick();
-    }
+    });
     bar?.done();
     return out;
   });
+  if (results.some((r) => r.error !== undefined)) process.exitCode = 1;
   if (values.json) {
     console.log(JSON.stringify(results, null, 2));
     return;
   }
   const rows = results.flatMap((r) =>
-    r.faces.length === 0
-      ? [[r.file, '-', 'no face', '', '']]
-      : r.faces.map((f, i) => [r.file, String(i + 1), f.name, f.similarity.toFixed(3), f.box.join(',')]),
+    r.error !== undefined
+      ? [[r.file, '-', 'error', '', r.error]]
+      : r.faces.length === 0
+        ? [[r.file, '-', 'no face', '', '']]
+        : r.faces.map((f, i) => [r.file, String(i + 1), f.name, f.similarity.toFixed(3), f.box.join(',')]),
   );
   console.log(table([['image', 'face', 'name', 'similarity', 'box x1,y1,x2,y2'], ...rows]));
 }
@@ -207,7 +228,13 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
+const launch = launchArgs(process.argv.slice(2));
+const run = launch.relaunch
+  ? relaunchWithArgsFile(launch.args).then((code) => {
+      process.exitCode = code;
+    })
+  : main(launch.args);
+run.catch((err: Error) => {
   if (err instanceof UsageError) {
     console.error(`facerec: ${err.message}\n\n${HELP[err.command] ?? HELP.main}`);
     process.exit(2);
