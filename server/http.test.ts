@@ -386,7 +386,7 @@ describe('limits, overload and API keys (body limit 1 MB, pool 1, queue 1, API k
     await expectStillServing(server);
   });
 
-  it('needs the key for writes (X-API-Key or Bearer), not for recognition', async () => {
+  it('needs the key for writes (X-API-Key or Bearer) and for facebank reads (names, photos), not for recognition', async () => {
     expectError(await request(server.url, 'POST', '/api/people', { json: { name: 'alice' } }), 401, 'unauthorized');
     expectError(
       await request(server.url, 'POST', '/api/people', {
@@ -406,8 +406,19 @@ describe('limits, overload and API keys (body limit 1 MB, pool 1, queue 1, API k
       headers: { authorization: `Bearer ${KEY}` },
     });
     expect(deleted.status).toBe(204);
-    // Reads and recognition stay open unless recognitionRequiresKey is set.
-    expect((await request(server.url, 'GET', '/api/people')).status).toBe(200);
+    // People's names and photos are personal data: reading them needs the key as well.
+    await request(server.url, 'POST', '/api/people', { json: { name: 'bob' }, headers: { 'x-api-key': KEY } });
+    const image = await request<ImageBody[]>(server.url, 'POST', '/api/people/bob/images', {
+      json: { file: b64(await photo(personImage('howard', 1))), filename: 'howard1.png' },
+      headers: { 'x-api-key': KEY },
+    });
+    expect(image.status).toBe(201);
+    for (const path of ['/api/people', '/api/people/bob', `/api/people/bob/images/${image.body[0]!.file}`]) {
+      expectError(await request(server.url, 'GET', path), 401, 'unauthorized');
+      expect((await request(server.url, 'GET', path, { headers: { 'x-api-key': KEY } })).status).toBe(200);
+    }
+    await request(server.url, 'DELETE', '/api/people/bob', { headers: { 'x-api-key': KEY } });
+    // Recognition stays open unless recognitionRequiresKey is set.
     await expectStillServing(server);
   });
 

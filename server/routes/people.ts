@@ -18,7 +18,8 @@ const IMAGE_TYPES: Record<string, string> = {
 export function peopleRoutes({ config, facebank }: AppDeps): Hono {
   const app = new Hono();
   const write = requireKey(config.apiKey, 'write');
-  const read = requireKey(config.apiKey, 'read', config.recognitionRequiresKey);
+  // People's photos and names are personal data: with a key configured, reading them needs it too.
+  const read = requireKey(config.apiKey, 'read', true);
 
   app.get('/', read, (c) => c.json(facebank.people()));
   app.post('/', write, async (c) => {
