@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { liveFfmpegPids } from '../../streams/ffmpeg.ts';
 import { launchBrowser, screenshot } from '../support/browser.ts';
 import { makeTestClip } from '../support/clips.ts';
@@ -18,6 +18,9 @@ const PERSON = 'sheldon';
 const API_KEY = 'webcam-test-key-0123';
 const LAPTOP = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
+// Waits here are not product promises (the webcam's latency is measured by `npm run bench:webrtc`): generous,
+// so that a 2-core machine busy with other work still passes. The time to a name is printed.
+const LOADED = 30_000;
 
 describe('webcam page in Chromium (WebRTC, real models)', () => {
   // Photos 1 and 2 enrolled; the camera shows 3, 4 and 5.
@@ -37,6 +40,7 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     const context = await b.newContext({ viewport });
     await context.addInitScript(`sessionStorage.setItem('facerec.apiKey', ${JSON.stringify(API_KEY)})`);
     const page = await context.newPage();
+    pages.push(page);
     page.on('pageerror', (err) => pageErrors.push(err.message));
     await page.goto(`${server.url}/#/webcam`);
     return page;
@@ -53,6 +57,19 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     browser = await launchBrowser({ fakeCamera: clip });
   });
 
+  // A test that fails half-way must not leave its page streaming into the server, loading the tests after it.
+  const pages: Page[] = [];
+  afterEach(async () => {
+    await Promise.all(
+      pages.splice(0).map((page) =>
+        page
+          .context()
+          .close()
+          .catch(() => {}),
+      ),
+    );
+  });
+
   afterAll(async () => {
     await browser?.close();
     await rm(dir, { recursive: true, force: true });
@@ -63,7 +80,7 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     await page.getByRole('button', { name: 'Use my camera' }).click();
     const clicked = Date.now();
     const names = page.locator('.webcam-info .face-names');
-    await expect.poll(() => names.getAttribute('data-names'), { timeout: 10_000, interval: 50 }).toContain(PERSON);
+    await expect.poll(() => names.getAttribute('data-names'), { timeout: LOADED, interval: 50 }).toContain(PERSON);
     const namedAfter = Date.now() - clicked;
     expect(await names.locator('li.known').first().textContent()).toBe(PERSON);
 
@@ -87,18 +104,20 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
       return false;
     });
     expect(overlayDrawn).toBe(true);
-    await expect.poll(() => page.locator('.webcam-info .badge').textContent(), { timeout: 5000 }).toBe('live');
-    await expect.poll(() => page.locator('.webcam-info .stats').textContent(), { timeout: 5000 }).toMatch(/input[1-9]/);
+    await expect.poll(() => page.locator('.webcam-info .badge').textContent(), { timeout: LOADED }).toBe('live');
+    await expect
+      .poll(() => page.locator('.webcam-info .stats').textContent(), { timeout: LOADED })
+      .toMatch(/input[1-9]/);
     // The browser sends the size asked for, as its own WebRTC statistics say.
-    await page.locator('.webcam-info', { hasText: 'sending 640×480' }).waitFor({ timeout: 5000 });
+    await page.locator('.webcam-info', { hasText: 'sending 640×480' }).waitFor({ timeout: LOADED });
     console.log(`webcam: "${PERSON}" shown ${namedAfter} ms after the click (camera start and signalling included)`);
     // The clip changes photo every 1.5 s and each new face is Unknown until named: show a named moment.
-    await expect.poll(() => names.getAttribute('data-names'), { timeout: 5000, interval: 20 }).toBe(PERSON);
+    await expect.poll(() => names.getAttribute('data-names'), { timeout: LOADED, interval: 20 }).toBe(PERSON);
     await screenshot(page, 'webcam');
 
     await page.context().close();
-    await expect.poll(() => webcams().length, { timeout: 10_000, interval: 100 }).toBe(0);
-    await expect.poll(() => decoders.filter(isAlive), { timeout: 10_000, interval: 100 }).toEqual([]);
+    await expect.poll(() => webcams().length, { timeout: LOADED, interval: 100 }).toBe(0);
+    await expect.poll(() => decoders.filter(isAlive), { timeout: LOADED, interval: 100 }).toEqual([]);
     expect(liveFfmpegPids()).toEqual([]);
   });
 
@@ -106,17 +125,19 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     const page = await openWebcamPage(browser, PHONE);
     await page.getByRole('button', { name: 'Use my camera' }).click();
     const names = page.locator('.webcam-info .face-names');
-    await expect.poll(() => names.getAttribute('data-names'), { timeout: 10_000, interval: 50 }).toContain(PERSON);
+    await expect.poll(() => names.getAttribute('data-names'), { timeout: LOADED, interval: 50 }).toContain(PERSON);
     expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
-    await expect.poll(() => page.locator('.webcam-info .stats').textContent(), { timeout: 5000 }).toMatch(/input[1-9]/);
-    await page.locator('.webcam-info', { hasText: 'sending 640×480' }).waitFor({ timeout: 5000 });
-    await expect.poll(() => names.getAttribute('data-names'), { timeout: 5000, interval: 20 }).toBe(PERSON);
+    await expect
+      .poll(() => page.locator('.webcam-info .stats').textContent(), { timeout: LOADED })
+      .toMatch(/input[1-9]/);
+    await page.locator('.webcam-info', { hasText: 'sending 640×480' }).waitFor({ timeout: LOADED });
+    await expect.poll(() => names.getAttribute('data-names'), { timeout: LOADED, interval: 20 }).toBe(PERSON);
     await screenshot(page, 'webcam-phone');
 
     await page.getByRole('button', { name: 'Stop' }).click();
-    await expect.poll(() => webcams().length, { timeout: 10_000, interval: 100 }).toBe(0);
-    await expect.poll(() => liveFfmpegPids(), { timeout: 10_000, interval: 100 }).toEqual([]);
-    await page.getByRole('button', { name: 'Use my camera' }).waitFor({ timeout: 5000 });
+    await expect.poll(() => webcams().length, { timeout: LOADED, interval: 100 }).toBe(0);
+    await expect.poll(() => liveFfmpegPids(), { timeout: LOADED, interval: 100 }).toEqual([]);
+    await page.getByRole('button', { name: 'Use my camera' }).waitFor({ timeout: LOADED });
     await page.context().close();
   });
 
@@ -131,7 +152,7 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
         const page = await openWebcamPage(b);
         await page.getByRole('button', { name: 'Use my camera' }).click();
         const alert = page.getByRole('alert');
-        await alert.waitFor({ timeout: 5000 });
+        await alert.waitFor({ timeout: LOADED });
         expect(await alert.textContent()).toMatch(expected);
       }
       expect(webcams()).toHaveLength(0);
