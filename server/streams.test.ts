@@ -179,7 +179,7 @@ describe('live streams over Socket.IO and REST (RTSP camera, real models)', () =
     return r.body.health;
   };
 
-  it('a subscriber to a live camera gets detections naming the enrolled people within 5 s, and previews with their own detections', async () => {
+  it('a subscriber to a live camera gets detections naming the enrolled people, and previews with their own detections', async () => {
     client = await Client.connect(server.url);
     const added = await api<CameraBody>(server.url, 'POST', '/api/cameras', { name: 'front door', url: rtsp.url });
     expect(added.status, JSON.stringify(added.body)).toBe(201);

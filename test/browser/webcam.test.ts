@@ -48,11 +48,12 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'facerec-webcam-'));
-    // 15 fps keeps the raw clip small (31 MB); Chromium loops it.
+    // 15 fps keeps the raw clip small (62 MB); Chromium loops it. 3 s per photo: each photo starts a new track,
+    // named after 3 agreeing detections, which a busy 2-core machine may not manage within a shorter showing.
     clip = await makeTestClip(
       [3, 4, 5].map((n) => personImage(PERSON, n)),
       path.join(dir, 'webcam.y4m'),
-      { fps: 15, secondsPerImage: 1.5 },
+      { fps: 15, secondsPerImage: 3 },
     );
     browser = await launchBrowser({ fakeCamera: clip });
   });
@@ -75,12 +76,13 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('names the enrolled person on the page within 10 s; closing the page removes the camera and its ffmpeg', async () => {
+  it('names the enrolled person on the page; closing the page removes the camera and its ffmpeg', async () => {
     const page = await openWebcamPage(browser);
     await page.getByRole('button', { name: 'Use my camera' }).click();
     const clicked = Date.now();
     const names = page.locator('.webcam-info .face-names');
-    await expect.poll(() => names.getAttribute('data-names'), { timeout: LOADED, interval: 50 }).toContain(PERSON);
+    // The first frames of a new size are the pool's slowest (its inference arenas grow): twice the usual wait.
+    await expect.poll(() => names.getAttribute('data-names'), { timeout: 2 * LOADED, interval: 50 }).toContain(PERSON);
     const namedAfter = Date.now() - clicked;
     expect(await names.locator('li.known').first().textContent()).toBe(PERSON);
 
@@ -91,19 +93,23 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     const decoders = liveFfmpegPids();
     expect(decoders).toHaveLength(1);
 
-    // The name is drawn over the video: the overlay has the known-face colour (#22c55e) on it.
-    const overlayDrawn = await page.locator('canvas.webcam-overlay').evaluate((el) => {
-      const canvas = el as unknown as {
-        width: number;
-        height: number;
-        getContext(t: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
-      };
-      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
-      for (let i = 0; i < data.length; i += 4)
-        if (data[i] === 0x22 && data[i + 1] === 0xc5 && data[i + 2] === 0x5e) return true;
-      return false;
-    });
-    expect(overlayDrawn).toBe(true);
+    // The name is drawn over the video: the overlay has the known-face colour (#22c55e) on it (polled: the
+    // overlay follows the latest detections, and a new photo's face is Unknown again until named).
+    const overlayDrawn = () =>
+      page.locator('canvas.webcam-overlay').evaluate((el) => {
+        const canvas = el as unknown as {
+          width: number;
+          height: number;
+          getContext(t: '2d'): {
+            getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+          };
+        };
+        const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+        for (let i = 0; i < data.length; i += 4)
+          if (data[i] === 0x22 && data[i + 1] === 0xc5 && data[i + 2] === 0x5e) return true;
+        return false;
+      });
+    await expect.poll(overlayDrawn, { timeout: LOADED, interval: 20 }).toBe(true);
     await expect.poll(() => page.locator('.webcam-info .badge').textContent(), { timeout: LOADED }).toBe('live');
     await expect
       .poll(() => page.locator('.webcam-info .stats').textContent(), { timeout: LOADED })
@@ -111,7 +117,7 @@ describe('webcam page in Chromium (WebRTC, real models)', () => {
     // The browser sends the size asked for, as its own WebRTC statistics say.
     await page.locator('.webcam-info', { hasText: 'sending 640×480' }).waitFor({ timeout: LOADED });
     console.log(`webcam: "${PERSON}" shown ${namedAfter} ms after the click (camera start and signalling included)`);
-    // The clip changes photo every 1.5 s and each new face is Unknown until named: show a named moment.
+    // The clip changes photo every 3 s and each new face is Unknown until named: show a named moment.
     await expect.poll(() => names.getAttribute('data-names'), { timeout: LOADED, interval: 20 }).toBe(PERSON);
     await screenshot(page, 'webcam');
 
