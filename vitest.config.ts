@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     fileParallelism: false,
+    // After each file: nothing of it still running (a leftover would load the files after it).
+    setupFiles: ['./test/support/leftovers.ts'],
     reporters: ['default', './test/support/closingLine.ts'],
   },
 });

@@ -3,7 +3,9 @@
 // registry, shared scheduler, inference pool, facebank, tracker, previews; no HTTP) and this reports, per level:
 // processed detections per second per camera (min / mean), end-to-end lag (frame captured → detections
 // emitted) p50 / p95, CPU of this process and of the ffmpeg decoders (share of the whole machine), and RSS.
-// `--soak` runs one camera for 10 minutes and reports RSS at the start and the end.
+// `--soak` runs one camera for 10 minutes and reports RSS at the start and the end. Then camera recovery: an
+// RTSP camera whose server is killed and restarted, or stopped and resumed, with the pool idle and saturated
+// (scripts/benchRecovery.ts), median / max of each step.
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -13,9 +15,10 @@ import { ConfigSchema } from '../server/config.ts';
 import { openRuntime, type Runtime } from '../server/runtime.ts';
 import { liveFfmpegPids } from '../streams/ffmpeg.ts';
 import type { Detections } from '../streams/types.ts';
-import { makeTestClip } from '../test/support/clips.ts';
+import { makePeopleClip, makeTestClip } from '../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
+import { measureRecovery, recoveryTable } from './benchRecovery.ts';
 import { cpuSeconds, quantile, textTable } from './stats.ts';
 
 const HELP = `Usage: npm run bench:streams [-- options]
@@ -23,7 +26,9 @@ const HELP = `Usage: npm run bench:streams [-- options]
 Runs the real camera pipeline in this process on 1280×720, 25 fps file cameras (a looped clip made from the
 test photos) and prints, per number of cameras: detections per second per camera (min / mean), end-to-end lag
 (frame captured → detections emitted) p50 / p95, CPU (this process, and the ffmpeg decoders) as a share of the
-whole machine, and RSS.
+whole machine, and RSS. Then camera recovery: an RTSP camera's server killed and restarted, and stopped
+(SIGSTOP) and resumed, with the pool idle and saturated by file cameras: median / max milliseconds of each step
+(server start-up, retry wait, ffmpeg spawn → live, listening → live, listening → detections).
 
 Options:
   --levels LIST        camera counts to run (default 1,2,4,8)
@@ -38,6 +43,9 @@ Options:
   --threads N          intra-op threads per worker (default: the server default, 1)
   --provider P         auto, cpu or cuda (default cpu)
   --no-previews        no preview JPEGs (by default every camera makes them, as if a dashboard watched all)
+  --recovery N         kills and stalls per load level (default 5; 0: no recovery figures)
+  --recovery-load N    file cameras saturating the pool in the loaded recovery runs (default 4; 0: idle only)
+  --recovery-only      recovery figures only (no camera levels)
   --help               show this text`;
 
 const { values: args } = parseArgs({
@@ -53,6 +61,9 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     provider: { type: 'string', default: 'cpu' },
     'no-previews': { type: 'boolean', default: false },
+    recovery: { type: 'string', default: '5' },
+    'recovery-load': { type: 'string', default: '4' },
+    'recovery-only': { type: 'boolean', default: false },
     help: { type: 'boolean' },
   },
 });
@@ -68,6 +79,8 @@ const DURATION_S = args.soak
 const WARMUP_S =
   args.warmup === undefined ? (args.soak ? 60 : 3) : numberArg('warmup', args.warmup, { allowZero: true });
 const PREVIEWS = !args['no-previews'];
+const RECOVERY_REPEATS = args.soak ? 0 : numberArg('recovery', args.recovery, { allowZero: true, integer: true });
+const RECOVERY_LOAD = numberArg('recovery-load', args['recovery-load'], { allowZero: true, integer: true });
 const CORES = availableParallelism();
 
 const PEOPLE: Person[] = ['penny', 'raj', 'amy', 'howard'];
@@ -249,15 +262,42 @@ async function main(): Promise<void> {
     );
 
     const results: LevelResult[] = [];
-    for (const n of LEVELS) {
+    for (const n of args['recovery-only'] ? [] : LEVELS) {
       console.log(`${n} camera${n === 1 ? '' : 's'}…`);
       results.push(await runLevel(runtime, clip, n));
     }
-    console.log(`\n${table(results)}`);
-    console.log(
-      '\ndet/s: detections emitted per camera per second; lag: frame read from ffmpeg → detections emitted; ' +
-        `CPU: share of all ${CORES} cores (node includes the inference worker threads).`,
-    );
+    if (results.length > 0) {
+      console.log(`\n${table(results)}`);
+      console.log(
+        '\ndet/s: detections emitted per camera per second; lag: frame read from ffmpeg → detections emitted; ' +
+          `CPU: share of all ${CORES} cores (node includes the inference worker threads).`,
+      );
+    }
+    if (RECOVERY_REPEATS > 0) {
+      await runtime.close();
+      runtime = undefined;
+      const rtspClip = await makePeopleClip(PEOPLE);
+      try {
+        console.log('\ncamera recovery…');
+        const samples = await measureRecovery({
+          repeats: RECOVERY_REPEATS,
+          loadLevels: RECOVERY_LOAD > 0 ? [0, RECOVERY_LOAD] : [0],
+          rtspClip: rtspClip.path,
+          loadClip: clip,
+          config,
+        });
+        console.log(`\n${recoveryTable(samples)}`);
+        console.log(
+          '\nmedian / max ms. kill: the RTSP server SIGKILLed, down 1-4 s, restarted; times from when it listens ' +
+            'again. stall: SIGSTOP until the watchdog restarted the decoder (+1 s), then SIGCONT; times from ' +
+            'SIGCONT. retry wait: until ffmpeg was spawned for the attempt that went live; live: first decoded ' +
+            'frame; detections: first detections of a frame captured after it. The camera was live 10.5 s before ' +
+            'each failure.',
+        );
+      } finally {
+        await rtspClip.remove();
+      }
+    }
     if (args.soak) {
       const r = results[0]!;
       console.log(
