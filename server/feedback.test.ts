@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { makePeopleClip } from '../test/support/clips.ts';
 import { useTestServer } from '../test/support/server.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 
@@ -130,6 +131,40 @@ describe('not this person', () => {
     expect((await recognize('bernadette', 1)).name).toBe(wrong);
     expect((await call('DELETE', `/api/people/${wrong}/negatives/${rejected.body.id}`)).status).toBe(404);
     expect((await call<NegativeBody[]>('GET', `/api/people/${wrong}/negatives`)).body).toEqual([]);
+  });
+
+  it('learns from an event of a live camera: the face in the clip is no longer given that name', async () => {
+    const clip = await makePeopleClip(['bernadette']);
+    try {
+      const added = await call<{ id: string }>('POST', '/api/cameras', { name: 'door', url: clip.path });
+      expect(added.status).toBe(201);
+      const camera = added.body.id;
+      let named: { id: number; name: string; cropUrl: string | null } | undefined;
+      await expect
+        .poll(
+          async () => {
+            const events = await call<{ id: number; type: string; name: string; cropUrl: string | null }[]>(
+              'GET',
+              `/api/events?camera=${camera}`,
+            );
+            named = events.body.find((e) => e.type === 'person_appeared' && e.name !== 'Unknown' && e.cropUrl);
+            return named !== undefined;
+          },
+          { timeout: 60_000, interval: 500 },
+        )
+        .toBe(true);
+      expect((await call('DELETE', `/api/cameras/${camera}`)).status).toBe(204);
+      const wrong = named!.name;
+      const rejected = await call<NegativeBody>('POST', `/api/events/${named!.id}/reject`);
+      expect(rejected.status).toBe(201);
+      // The clip shows bernadette1 on a scene: that photo and the others of her lose the name.
+      const after = await Promise.all([1, 2, 3, 4, 5].map((n) => recognize('bernadette', n)));
+      expect(after.map((f) => f.name)).not.toContain(wrong);
+      expect(after[0]!.vetoed?.[0]?.person).toBe(wrong);
+      expect((await call('DELETE', `/api/people/${wrong}/negatives/${rejected.body.id}`)).status).toBe(204);
+    } finally {
+      await clip.remove();
+    }
   });
 
   it('takes an uploaded image, follows a rename and goes with the person', async () => {
