@@ -2,12 +2,13 @@
 // A stranger named as somebody (a low explicit MATCH_THRESHOLD makes the mistake) is rejected from the events page
 // and undone there and from the facebank page; the unknown-faces page shows two strangers' repeated visits as two
 // cards, and "Enrol as…" on one adds its crops in one click. Events are stored in the server's own events store
-// with a JPEG crop, as the camera pipeline stores them. Screenshots go to artifacts/.
+// with a JPEG crop, as the camera pipeline stores them; a file camera shows "Not <name>" next to a live name. Screenshots go to artifacts/.
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, screenshot } from '../support/browser.ts';
+import { makePeopleClip } from '../support/clips.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { type Person, personImage } from '../support/testdata.ts';
 
@@ -93,8 +94,9 @@ describe('"not this person" and grouped unknown faces in Chromium (real models)'
   });
 
   it('shows repeated visits of two strangers as two cards and enrols one card in one click', async () => {
+    const stuart: number[] = [];
     for (const n of [3, 4, 5]) {
-      await storeEvent('stuart', n, 'Unknown');
+      stuart.push(await storeEvent('stuart', n, 'Unknown'));
       await storeEvent('bernadette', n, 'Unknown');
     }
     await page.goto(`${server.url}/#/unknown`);
@@ -102,7 +104,8 @@ describe('"not this person" and grouped unknown faces in Chromium (real models)'
     await expect.poll(() => cards.count(), { timeout: 30_000 }).toBe(2);
     expect(await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-count')))).toEqual(['3', '3']);
 
-    const card = cards.first();
+    // Stuart's card (a card's id is its oldest visit): enrolled, he is no stranger to the live test below.
+    const card = page.locator(`.unknown-card[data-cluster="${Math.min(...stuart)}"]`);
     await card.getByRole('button', { name: 'Show all 3' }).click();
     await expect.poll(() => card.locator('.unknown-others img').count()).toBe(2);
     await screenshot(page, 'unknown-grouped');
@@ -112,6 +115,33 @@ describe('"not this person" and grouped unknown faces in Chromium (real models)'
     await card.locator('.unknown-enrolled').waitFor({ timeout: 30_000 });
     const visitor = await call<{ images: { file: string }[] }>('GET', '/api/people/visitor');
     expect(visitor.body.images).toHaveLength(3);
+    expect(await nameOf('stuart', 1)).toBe('visitor');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('offers "Not <name>" next to a live name in a camera\'s large view', async () => {
+    const clip = await makePeopleClip(['bernadette']);
+    try {
+      const added = await call<{ id: string }>('POST', '/api/cameras', { name: 'lobby', url: clip.path });
+      expect(added.status).toBe(201);
+      await page.goto(`${server.url}/#/live/${added.body.id}`);
+      const named = page.locator('.live-named li').first();
+      await named.waitFor({ timeout: 60_000 });
+      const wrong = await named.getAttribute('data-name');
+      expect(ENROLLED).toContain(wrong);
+      await named.getByRole('button', { name: `Not ${wrong}` }).click();
+      await expect
+        .poll(async () => (await call<unknown[]>('GET', `/api/people/${wrong}/negatives`)).body.length, {
+          timeout: 10_000,
+        })
+        .toBe(1);
+      await screenshot(page, 'live-not-this-person');
+      expect((await call('DELETE', `/api/cameras/${added.body.id}`)).status).toBe(204);
+      const [negative] = (await call<{ id: number }[]>('GET', `/api/people/${wrong}/negatives`)).body;
+      expect((await call('DELETE', `/api/people/${wrong}/negatives/${negative!.id}`)).status).toBe(204);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await clip.remove();
+    }
   });
 });
