@@ -87,6 +87,8 @@ export const WATCH_DEBOUNCE_MS = 300;
 const HASH_CONCURRENCY = 16;
 /** Larger files are indexed as invalid images without being read into memory or analysed. */
 export const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+/** Matchers without some people kept for negatives' fall-through, at most. */
+const MAX_MATCHERS_WITHOUT = 16;
 /** How often `onProgress` is called while loading (plus once at the start and once at the end). */
 const PROGRESS_INTERVAL_MS = 1000;
 
@@ -511,6 +513,8 @@ export class Facebank extends EventEmitter {
     const key = [...people].sort(byName).join('\0');
     let m = this.without.get(key);
     if (m === undefined) {
+      // Each is a copy of the templates: keep a few (one per person with negatives, in practice).
+      if (this.without.size >= MAX_MATCHERS_WITHOUT) this.without.clear();
       const skip = new Set(people);
       m = new Matcher(this.templates.filter((t) => !skip.has(t.person)));
       this.without.set(key, m);
