@@ -2,6 +2,7 @@
 import type { AnalyzedFace, AnalyzeOptions } from '../models/analyze.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import type { CachedAnalysis } from './store.ts';
+import { FacebankError } from './types.ts';
 
 export type Analyzer = Pick<FacePool, 'analyzeEncoded'>;
 
@@ -63,4 +64,25 @@ export async function analyzeImage(
     }
     throw err;
   }
+}
+
+/**
+ * The embedding of the one face an image is about (an event's crop, an uploaded photo): its largest face, or the
+ * whole image when no face is detected. Decoder failures become FacebankError('invalid_image').
+ */
+export async function embedOneFace(
+  analyzer: Analyzer,
+  bytes: Uint8Array,
+  settings: AnalysisSettings,
+): Promise<Float32Array> {
+  let faces: readonly AnalyzedFace[];
+  try {
+    faces = (await analyzer.analyzeEncoded(bytes, settings.maxPixels, analyzeOptions(settings.flip))).faces;
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ImageDecodeError') throw new FacebankError('invalid_image', err.message);
+    throw err;
+  }
+  const largest = [...faces].sort((a, b) => area(b) - area(a))[0];
+  if (largest === undefined) throw new FacebankError('no_face', 'no face was found in the image');
+  return largest.embedding;
 }

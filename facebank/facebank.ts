@@ -5,9 +5,9 @@ import { EventEmitter } from 'node:events';
 import { mkdir, realpath } from 'node:fs/promises';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { type Analyzer, analyzeImage } from './analysis.ts';
+import { type Analyzer, analyzeImage, embedOneFace } from './analysis.ts';
 import { createDir, deleteDir, exists, removeFile, removeLeftovers, renameDir, writeNewFile } from './enrol.ts';
-import { Matcher, type Template } from './matcher.ts';
+import { Matcher, type Template, UNKNOWN } from './matcher.ts';
 import { Mutex, Semaphore } from './mutex.ts';
 import {
   candidateFileName,
@@ -17,6 +17,7 @@ import {
   validateImageName,
   validatePersonName,
 } from './names.ts';
+import { type Negative, type NegativeSource, NegativeStore } from './negatives.ts';
 import {
   type FileStamp,
   forEachLimited,
@@ -36,6 +37,7 @@ import {
   type ImageStatus,
   type Match,
   type PersonSummary,
+  type Veto,
 } from './types.ts';
 import { TreeWatcher } from './watcher.ts';
 
@@ -68,7 +70,15 @@ export interface LoadProgress {
 
 /** What a 'changed' event carries (listeners may ignore it). */
 export interface ChangeEvent {
-  reason: 'rescan' | 'createPerson' | 'addImage' | 'removeImage' | 'renamePerson' | 'deletePerson';
+  reason:
+    | 'rescan'
+    | 'createPerson'
+    | 'addImage'
+    | 'removeImage'
+    | 'renamePerson'
+    | 'deletePerson'
+    | 'addNegative'
+    | 'removeNegative';
 }
 
 /** Quiet time after the last filesystem event before the tree is rescanned. */
@@ -77,6 +87,8 @@ export const WATCH_DEBOUNCE_MS = 300;
 const HASH_CONCURRENCY = 16;
 /** Larger files are indexed as invalid images without being read into memory or analysed. */
 export const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+/** Matchers without some people kept for negatives' fall-through, at most. */
+const MAX_MATCHERS_WITHOUT = 16;
 /** How often `onProgress` is called while loading (plus once at the start and once at the end). */
 const PROGRESS_INTERVAL_MS = 1000;
 
@@ -119,6 +131,10 @@ function sleep(ms: number): Promise<void> {
 export class Facebank extends EventEmitter {
   private tree: Tree = new Map();
   private matcher = new Matcher([]);
+  /** The templates `matcher` was built from, for matchers without some people (negatives' fall-through). */
+  private templates: Template[] = [];
+  /** Matchers without the people named in the key (sorted, NUL-joined); emptied when the templates change. */
+  private readonly without = new Map<string, Matcher>();
   private readonly mutex = new Mutex();
   private watcher: TreeWatcher | undefined;
   private queuedRescan: Promise<void> | undefined;
@@ -131,6 +147,7 @@ export class Facebank extends EventEmitter {
     private readonly o: FacebankOptions,
     private readonly root: string,
     private readonly store: FacebankStore,
+    private readonly negativeStore: NegativeStore,
   ) {
     super();
   }
@@ -142,7 +159,7 @@ export class Facebank extends EventEmitter {
   static async open(o: FacebankOptions, onProgress?: (p: LoadProgress) => void): Promise<Facebank> {
     await mkdir(o.dir, { recursive: true });
     const root = await realpath(o.dir);
-    const fb = new Facebank(o, root, new FacebankStore(o.db, o.modelId));
+    const fb = new Facebank(o, root, new FacebankStore(o.db, o.modelId), new NegativeStore(o.db, o.modelId));
     const started = performance.now();
     await fb.mutex.run(async () => {
       const leftovers = await removeLeftovers(root);
@@ -171,8 +188,91 @@ export class Facebank extends EventEmitter {
     return this.root;
   }
 
+  /** Part of every cache key: embeddings of another model are never compared with this facebank's. */
+  get modelId(): string {
+    return this.o.modelId;
+  }
+
+  /**
+   * The matcher's answer, unless the face is the same face as a negative example of the person it names: then
+   * that person is passed over (recorded in `vetoed`) and the face goes to the next person who passes the
+   * operating point, or Unknown.
+   */
   match(embedding: Float32Array): Match {
-    return this.matcher.match(embedding, this.o.threshold);
+    let m = this.matcher.match(embedding, this.o.threshold);
+    const vetoed: Veto[] = [];
+    while (m.name !== UNKNOWN && m.candidate !== undefined) {
+      const veto = this.negativeStore.veto(m.candidate, embedding, this.templatesOf(m.candidate));
+      if (veto === undefined) break;
+      vetoed.push(veto);
+      m = this.matcherWithout(vetoed.map((v) => v.person)).match(embedding, this.o.threshold);
+    }
+    return vetoed.length === 0 ? m : { ...m, vetoed };
+  }
+
+  /** The person's negative examples, oldest first. */
+  negatives(name: string): Negative[] {
+    const person = validatePersonName(name);
+    this.files(person);
+    return this.negativeStore.list(person);
+  }
+
+  /**
+   * Stores "this face is not `person`" (the embedding of an event's crop, or of an uploaded image). Returns the
+   * negative and whether it is new (the same event or image rejected twice gives the first one back).
+   */
+  async addNegative(
+    name: string,
+    embedding: Float32Array,
+    source: NegativeSource,
+  ): Promise<{ negative: Negative; created: boolean }> {
+    const person = validatePersonName(name);
+    return this.locked(async () => {
+      this.files(person);
+      if (this.matcher.dim !== 0 && embedding.length !== this.matcher.dim) {
+        throw new Error(
+          `the embedding has ${embedding.length} dimensions; the facebank's templates have ${this.matcher.dim}`,
+        );
+      }
+      const added = this.negativeStore.add(person, embedding, source);
+      if (added.created) this.changed('addNegative');
+      return added;
+    });
+  }
+
+  /** `addNegative` from an image of one face (the largest face is taken; a crop without a detectable face too). */
+  async addNegativeImage(name: string, bytes: Uint8Array): Promise<{ negative: Negative; created: boolean }> {
+    const person = validatePersonName(name);
+    this.files(person);
+    if (bytes.byteLength === 0) throw new FacebankError('invalid_image', 'the image is empty');
+    if (bytes.byteLength > MAX_IMAGE_BYTES) {
+      throw new FacebankError('invalid_image', `the image is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MiB`);
+    }
+    if (sniffFormat(bytes) === undefined) {
+      throw new FacebankError('invalid_image', 'the data is not a JPEG, PNG or WebP image');
+    }
+    const embedding = await this.embedFace(bytes);
+    return this.addNegative(person, embedding, { kind: 'image', sha256: sha256Hex(bytes) });
+  }
+
+  /**
+   * The embedding of the one face an image is about (an event's crop: its largest face, or the whole image), as
+   * the facebank embeds its own images, so it compares with the templates. Waits out a busy pool.
+   */
+  embedFace(bytes: Uint8Array): Promise<Float32Array> {
+    return this.retryingOverload(() => embedOneFace(this.o.analyzer, bytes, this.o));
+  }
+
+  /** Undo of a negative example. */
+  async removeNegative(name: string, id: number): Promise<void> {
+    const person = validatePersonName(name);
+    return this.locked(async () => {
+      this.files(person);
+      if (!this.negativeStore.remove(person, id)) {
+        throw new FacebankError('negative_not_found', `${JSON.stringify(person)} has no negative example ${id}`);
+      }
+      this.changed('removeNegative');
+    });
   }
 
   people(): PersonSummary[] {
@@ -298,6 +398,7 @@ export class Facebank extends EventEmitter {
       }
       await renameDir(this.root, source, target);
       this.store.renamePerson(source, target);
+      this.negativeStore.renamePerson(source, target);
       const moved = new Map([...files].map(([f, e]) => [f, { ...e, person: target }]));
       this.tree.delete(source);
       this.tree.set(target, moved);
@@ -313,6 +414,7 @@ export class Facebank extends EventEmitter {
       this.files(person);
       await deleteDir(this.root, person);
       this.store.removePerson(person);
+      this.negativeStore.removePerson(person);
       this.tree.delete(person);
       this.rebuildMatcher();
       this.changed('deletePerson');
@@ -397,13 +499,38 @@ export class Facebank extends EventEmitter {
     const dims = new Set(templates.map((t) => t.embedding.length));
     if (dims.size > 1) throw new Error(`facebank templates have mixed dimensions: ${[...dims].join(', ')}`);
     this.matcher = new Matcher(templates);
+    this.templates = templates;
+    this.without.clear();
+  }
+
+  private templatesOf(person: string): Float32Array[] {
+    const out: Float32Array[] = [];
+    for (const e of this.tree.get(person)?.values() ?? []) if (e.embedding !== undefined) out.push(e.embedding);
+    return out;
+  }
+
+  private matcherWithout(people: readonly string[]): Matcher {
+    const key = [...people].sort(byName).join('\0');
+    let m = this.without.get(key);
+    if (m === undefined) {
+      // Each is a copy of the templates: keep a few (one per person with negatives, in practice).
+      if (this.without.size >= MAX_MATCHERS_WITHOUT) this.without.clear();
+      const skip = new Set(people);
+      m = new Matcher(this.templates.filter((t) => !skip.has(t.person)));
+      this.without.set(key, m);
+    }
+    return m;
   }
 
   /** Analyses through the pool, waiting out OverloadErrors (live traffic shares the pool). */
-  private async analyze(bytes: Uint8Array): Promise<CachedAnalysis> {
+  private analyze(bytes: Uint8Array): Promise<CachedAnalysis> {
+    return this.retryingOverload(() => analyzeImage(this.o.analyzer, bytes, this.o));
+  }
+
+  private async retryingOverload<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await analyzeImage(this.o.analyzer, bytes, this.o);
+        return await fn();
       } catch (err) {
         if (!(err instanceof Error) || err.name !== 'OverloadError' || attempt >= 30 || this.closed) throw err;
         await sleep(Math.min(2000, 50 * 2 ** attempt));
@@ -504,7 +631,13 @@ export class Facebank extends EventEmitter {
     const { content, stamps } = this.compare(next);
     this.tree = next;
     if (initial || content || stamps) this.store.replaceFiles([...this.entries()].map((e) => this.indexed(e)));
-    if (initial || content) this.rebuildMatcher();
+    if (initial || content) {
+      this.rebuildMatcher();
+      // Negatives go with their person, also when the folder was removed on disk.
+      for (const person of this.negativeStore.people()) {
+        if (!this.tree.has(person)) this.negativeStore.removePerson(person);
+      }
+    }
     if (content && !initial) {
       this.o.logger?.info(this.stats(), 'facebank: applied a change on disk');
       this.changed('rescan');

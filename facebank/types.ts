@@ -31,6 +31,22 @@ export interface Match {
    * competitor), 0 when there are no templates.
    */
   margin: number;
+  /**
+   * Candidates passed over because the face is the same face as one of their negative examples ("not this
+   * person"), best first; absent when none was.
+   */
+  vetoed?: Veto[];
+}
+
+/** Why a face was not given a candidate's name (facebank/negatives.ts). */
+export interface Veto {
+  /** The person whose name was withheld. */
+  person: string;
+  negativeId: number;
+  /** Cosine with that negative. */
+  similarity: number;
+  /** Best cosine with the person's own templates (lower than `similarity`). */
+  personSimilarity: number;
 }
 
 export type FacebankErrorCode =
@@ -40,7 +56,8 @@ export type FacebankErrorCode =
   | 'image_not_found'
   | 'invalid_image'
   | 'several_faces'
-  | 'no_face';
+  | 'no_face'
+  | 'negative_not_found';
 
 export class FacebankError extends Error {
   override name = 'FacebankError';

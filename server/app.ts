@@ -6,6 +6,7 @@ import { dashboardRoutes } from './dashboard.ts';
 import { HttpError, toHttpError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { cameraRoutes, eventRoutes } from './routes/cameras.ts';
+import { negativeRoutes, rejectRoutes, unknownRoutes } from './routes/feedback.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { recognitionRoutes } from './routes/recognition.ts';
 
@@ -43,8 +44,11 @@ export function createApp(deps: AppDeps): Hono {
 
   app.route('/', recognitionRoutes(deps));
   app.route('/api/people', peopleRoutes(deps));
+  app.route('/api/people', negativeRoutes(deps));
   app.route('/api/cameras', cameraRoutes(deps));
   app.route('/api/events', eventRoutes(deps));
+  app.route('/api/events', rejectRoutes(deps));
+  app.route('/api/unknowns', unknownRoutes(deps));
 
   app.get('/api/health', (c) => {
     const stats = pool.stats();

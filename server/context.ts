@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Facebank } from '../facebank/index.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import type { CameraRegistry } from '../streams/cameras.ts';
+import type { EventFaces } from '../streams/eventFaces.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -11,6 +12,7 @@ export interface AppDeps {
   pool: FacePool;
   facebank: Facebank;
   cameras: CameraRegistry;
+  eventFaces: EventFaces;
   metrics: Metrics;
   logger: Logger;
 }

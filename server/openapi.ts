@@ -54,6 +54,8 @@ export function openApiDocument(): object {
     S.CameraHealth,
     S.Camera,
     S.PersonEvent,
+    S.NegativeExample,
+    S.UnknownCluster,
     S.ErrorBody,
   ];
   return {
@@ -141,6 +143,31 @@ export function openApiDocument(): object {
           responses: { 204: { description: 'removed' }, ...errors(401, 403, 404) },
         },
       },
+      '/api/people/{name}/negatives': {
+        parameters: [personParam],
+        get: {
+          summary: 'Negative examples of a person ("not this person"), oldest first',
+          security: [{ apiKey: [] }],
+          responses: { 200: { description: 'negatives', ...arrayOf(S.NegativeExample) }, ...errors(401, 404) },
+        },
+        post: {
+          summary: 'Add negative examples from images of one face each: that face is no longer named this person',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: { ...json(S.AddImageRequest).content, ...imageForm } },
+          responses: {
+            201: { description: 'the negatives', ...arrayOf(S.NegativeExample) },
+            ...errors(400, 401, 403, 404, 413, 415, 503),
+          },
+        },
+      },
+      '/api/people/{name}/negatives/{id}': {
+        parameters: [personParam, { name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+        delete: {
+          summary: 'Remove a negative example (undo "not this person")',
+          security: [{ apiKey: [] }],
+          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404) },
+        },
+      },
       '/api/cameras': {
         get: {
           summary: 'List cameras with their health',
@@ -196,6 +223,27 @@ export function openApiDocument(): object {
             200: { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
             ...errors(401, 404),
           },
+        },
+      },
+      '/api/events/{id}/reject': {
+        parameters: [eventParam],
+        post: {
+          summary:
+            "Not this person: the event's face is no longer named as the event's person (undo: DELETE the negative)",
+          security: [{ apiKey: [] }],
+          responses: {
+            201: { description: 'the new negative example', ...json(S.NegativeExample) },
+            200: { description: 'the event was already rejected: its negative example', ...json(S.NegativeExample) },
+            ...errors(401, 403, 404, 409, 503),
+          },
+        },
+      },
+      '/api/unknowns': {
+        get: {
+          summary: 'The newest Unknown visits (with a crop), grouped by person, the most recently seen first',
+          security: [{ apiKey: [] }],
+          parameters: [query('limit', 'integer', 'group the newest this many visits, 1–1000 (default 300)')],
+          responses: { 200: { description: 'clusters', ...arrayOf(S.UnknownCluster) }, ...errors(400, 401, 503) },
         },
       },
       '/api/health': {

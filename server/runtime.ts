@@ -8,6 +8,7 @@ import { Facebank } from '../facebank/index.ts';
 import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { CameraRegistry } from '../streams/cameras.ts';
+import { EventFaces } from '../streams/eventFaces.ts';
 import type { Config } from './config.ts';
 
 /** What every command needs. */
@@ -21,6 +22,8 @@ export interface CoreRuntime {
 /** The server's runtime: the core and the cameras. */
 export interface Runtime extends CoreRuntime {
   cameras: CameraRegistry;
+  /** The embeddings of events' face crops ("not this person", the unknown-faces gallery). */
+  eventFaces: EventFaces;
 }
 
 /** Identifies the embedder's weights, so cached facebank embeddings from another model are never reused. */
@@ -39,7 +42,7 @@ export async function openRuntime(
   config: Config,
   logger: Logger,
   options: { cameras?: boolean } = {},
-): Promise<CoreRuntime & { cameras?: CameraRegistry }> {
+): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces }> {
   const id = modelId(config.embedder);
   mkdirSync(dirname(resolve(config.databasePath)), { recursive: true });
   const db = new Database(config.databasePath);
@@ -115,11 +118,12 @@ export async function openRuntime(
           });
     const ready = pool;
     const bank = facebank;
+    const eventFaces = cameras && new EventFaces(db, cameras.events, (jpeg) => bank.embedFace(jpeg), id);
     return {
       db,
       pool: ready,
       facebank: bank,
-      ...(cameras ? { cameras } : {}),
+      ...(cameras && eventFaces ? { cameras, eventFaces } : {}),
       close: async () => {
         // Cameras first: their frames are in the pool and their names come from the facebank.
         await cameras?.close();

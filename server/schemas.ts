@@ -36,6 +36,21 @@ export const RecognizedFace = z
     candidate: z.string().nullable().meta({ description: 'the most similar person, even when below the threshold' }),
     similarity: z.number(),
     margin: z.number().meta({ description: 'similarity of the best person minus that of the next different person' }),
+    vetoed: z
+      .array(
+        z.object({
+          person: z.string(),
+          negativeId: z.number(),
+          similarity: z.number().meta({ description: 'cosine with that negative example' }),
+          personSimilarity: z.number().meta({ description: "best cosine with the person's own images" }),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          'people passed over because this face is the same face as one of their negative examples ("not this ' +
+          'person"); absent when none was',
+      }),
   })
   .meta({ id: 'RecognizedFace' });
 
@@ -183,4 +198,35 @@ export const EventsQuery = z.object({
   since: z.coerce.number().int().min(0).optional(),
   before: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+// ---- feedback ("not this person", unknown faces)
+
+export const NegativeExample = z
+  .object({
+    id: z.number(),
+    person: z.string().meta({ description: 'the person this face is not' }),
+    eventId: z.number().nullable().meta({ description: 'the event it was rejected on, if any' }),
+    sha256: z.string().nullable().meta({ description: 'the uploaded image it came from, if any' }),
+    cropUrl: z.string().nullable().meta({ description: "the event's face crop, while it is kept" }),
+    createdAt: z.number().meta({ description: 'epoch milliseconds' }),
+  })
+  .meta({
+    id: 'NegativeExample',
+    description: 'a face that is not this person: faces that are the same face are not given the name again',
+  });
+
+export const UnknownCluster = z
+  .object({
+    id: z.number().meta({ description: "the cluster's oldest event id (stable while visits are added)" }),
+    count: z.number(),
+    first: z.number().meta({ description: 'epoch ms of the first visit' }),
+    last: z.number().meta({ description: 'epoch ms of the last visit' }),
+    events: z.array(PersonEvent).meta({ description: 'the visits, most typical face first' }),
+  })
+  .meta({ id: 'UnknownCluster', description: 'repeated visits of one person the facebank does not know' });
+
+/** Query string of GET /api/unknowns. */
+export const UnknownsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(300),
 });

@@ -22,13 +22,13 @@ export async function startServer(
   logger: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
-  const { pool, facebank, cameras } = runtime;
+  const { pool, facebank, cameras, eventFaces } = runtime;
   const metrics = new Metrics({
     queueDepth: () => pool.stats().queued,
     busyWorkers: () => pool.stats().busy,
     facebankTemplates: () => facebank.stats().templates,
   });
-  const app = createApp({ config, pool, facebank, cameras, metrics, logger });
+  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, logger });
   let server: ServerType;
   try {
     server = await new Promise<ServerType>((ok, fail) => {

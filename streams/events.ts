@@ -66,6 +66,19 @@ interface EventRow {
   has_crop: number;
 }
 
+function toStored(r: EventRow): StoredEvent {
+  return {
+    id: r.id,
+    type: r.type,
+    cameraId: r.camera_id,
+    trackId: r.track_id,
+    name: r.name,
+    score: r.score,
+    at: r.at,
+    hasCrop: r.has_crop === 1,
+  };
+}
+
 export class EventsStore {
   readonly retentionDays: number;
   readonly maxCrops: number;
@@ -73,6 +86,7 @@ export class EventsStore {
   private readonly insertEvent: Statement<[string, string, number, string, number, number]>;
   private readonly insertCrop: Statement<[number | bigint, Buffer]>;
   private readonly getCrop: Statement<[number], { jpeg: Buffer }>;
+  private readonly getEvent: Statement<[number], EventRow>;
   private readonly deleteOld: Statement<[number]>;
   private readonly deleteOldCrops: Statement<[number]>;
   private readonly deleteOrphanCrops: Statement<[]>;
@@ -95,6 +109,10 @@ export class EventsStore {
     );
     this.insertCrop = db.prepare('INSERT OR REPLACE INTO events_crops (event_id, jpeg) VALUES (?, ?)');
     this.getCrop = db.prepare('SELECT jpeg FROM events_crops WHERE event_id = ?');
+    this.getEvent = db.prepare(
+      'SELECT e.id, e.type, e.camera_id, e.track_id, e.name, e.score, e.at, ' +
+        'EXISTS (SELECT 1 FROM events_crops c WHERE c.event_id = e.id) AS has_crop FROM events_person e WHERE e.id = ?',
+    );
     this.deleteOld = db.prepare('DELETE FROM events_person WHERE at < ?');
     this.deleteOldCrops = db.prepare('DELETE FROM events_crops WHERE event_id <= ?');
     // The foreign key's cascade only works with PRAGMA foreign_keys on, which is the opener's choice.
@@ -154,16 +172,14 @@ export class EventsStore {
       'EXISTS (SELECT 1 FROM events_crops c WHERE c.event_id = e.id) AS has_crop ' +
       `FROM events_person e ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.id DESC LIMIT ?`;
     const rows = this.db.prepare<(string | number)[], EventRow>(sql).all(...params, limit);
-    return rows.map((r) => ({
-      id: r.id,
-      type: r.type,
-      cameraId: r.camera_id,
-      trackId: r.track_id,
-      name: r.name,
-      score: r.score,
-      at: r.at,
-      hasCrop: r.has_crop === 1,
-    }));
+    return rows.map(toStored);
+  }
+
+  /** One event, or undefined when there is no such event (never stored, or pruned). */
+  get(id: number): StoredEvent | undefined {
+    if (!Number.isSafeInteger(id)) return undefined;
+    const row = this.getEvent.get(id);
+    return row ? toStored(row) : undefined;
   }
 
   /** The event's crop JPEG, or undefined when it has none (never taken, trimmed, or no such event). */

@@ -103,3 +103,24 @@ export interface WebcamEnded {
   cameraId: string;
   reason: string;
 }
+
+/** GET /api/people/{name}/negatives, POST /api/events/{id}/reject: a face that is not this person. */
+export interface NegativeExample {
+  id: number;
+  person: string;
+  /** The event it was rejected on, or null for an uploaded image. */
+  eventId: number | null;
+  sha256: string | null;
+  /** The event's face crop, while it is kept. */
+  cropUrl: string | null;
+  createdAt: number;
+}
+
+/** GET /api/unknowns: repeated visits of one person the facebank does not know, most typical face first. */
+export interface UnknownCluster {
+  id: number;
+  count: number;
+  first: number;
+  last: number;
+  events: PersonEventMessage[];
+}

@@ -52,6 +52,15 @@ export function recognitionRoutes(deps: AppDeps): Hono {
         candidate: f.match.candidate ?? null,
         similarity: round(f.match.score, 4),
         margin: round(f.match.margin, 4),
+        ...(f.match.vetoed
+          ? {
+              vetoed: f.match.vetoed.map((v) => ({
+                ...v,
+                similarity: round(v.similarity, 4),
+                personSimilarity: round(v.personSimilarity, 4),
+              })),
+            }
+          : {}),
       })),
       timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, round(v ?? 0, 2)])),
     });

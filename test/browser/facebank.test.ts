@@ -244,11 +244,11 @@ describe('facebank and unknown faces in Chromium (real models)', () => {
     for (const person of ['stuart', 'bernadette']) {
       const stored = await request<PersonBody>('GET', `/api/people/${person}`);
       expect(stored.status).toBe(200);
-      expect(stored.body.images).toHaveLength(1);
-      expect(stored.body.images[0]).toMatchObject({
-        status: 'embedded',
-        file: expect.stringMatching(/^event-\d+-\d+\.jpg$/),
-      });
+      // One card per person: "Enrol" adds the best few of its visits' crops (however many visits the loop made).
+      expect(stored.body.images.length).toBeGreaterThanOrEqual(1);
+      for (const image of stored.body.images) {
+        expect(image).toMatchObject({ status: 'embedded', file: expect.stringMatching(/^event-\d+-\d+\.jpg$/) });
+      }
     }
     const named = await Promise.all(
       (['stuart', 'bernadette'] as const).flatMap((person) => [2, 3, 4].map((n) => recognise(personImage(person, n)))),
@@ -258,7 +258,7 @@ describe('facebank and unknown faces in Chromium (real models)', () => {
     // The facebank remembers which visit was enrolled: a fresh page still says so.
     const small = await phone.newPage();
     await small.goto(`${server.url}/#/unknown`);
-    const again = small.locator(`.unknown-card[data-event="${await door.getAttribute('data-event')}"]`);
+    const again = small.locator(`.unknown-card[data-cluster="${await door.getAttribute('data-cluster')}"]`);
     await again.locator('.unknown-enrolled').waitFor({ timeout: 10_000 });
     await expect.poll(() => imagesLoaded(small.locator('.unknown-gallery')), { timeout: 10_000 }).toBe(true);
     expect(await fitsWidth(small)).toBe(true);

@@ -5,6 +5,7 @@ import { api, errorMessage } from '../api.ts';
 import { addImage, IMAGE_TYPES, imagePath, personPath } from '../people.ts';
 import type { FacebankImage, Person } from '../wire.ts';
 import { ApiImage } from './ApiImage.tsx';
+import { PersonNegatives } from './PersonNegatives.tsx';
 import { rejectedStatus, type ShownStatus, StatusBadge, statusHint } from './PersonStatus.tsx';
 
 interface Upload {
@@ -219,6 +220,7 @@ export function PersonCard({ person, onChanged, onError, highlight = false }: Pr
       ) : (
         <p class="drop-hint muted">No photos yet: drop photos of {name} here, or use Add photos.</p>
       )}
+      <PersonNegatives name={name} />
       {dragDepth > 0 && <div class="drop-overlay">Drop to add to {name}</div>}
     </article>
   );

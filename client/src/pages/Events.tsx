@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorMessage } from '../api.ts';
 import { ApiImage } from '../components/ApiImage.tsx';
+import { NotThisPerson } from '../components/NotThisPerson.tsx';
 import { href } from '../router.ts';
 import { getSocket } from '../socket.ts';
 import { useCameras } from '../useCameras.ts';
@@ -95,6 +96,9 @@ function EventItem({ event, camera }: { event: PersonEventMessage; camera: strin
           </time>
           {event.name !== 'Unknown' && ` · score ${event.score.toFixed(2)}`}
         </div>
+        {appeared && event.name !== 'Unknown' && event.cropUrl && (
+          <NotThisPerson eventId={event.id} name={event.name} />
+        )}
       </div>
     </li>
   );

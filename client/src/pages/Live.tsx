@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks';
 import { HealthStats, LastError, StateBadge } from '../components/CameraHealth.tsx';
 import { FaceNames } from '../components/FaceNames.tsx';
+import { LiveNames } from '../components/LiveNames.tsx';
 import { PreviewCanvas } from '../components/PreviewCanvas.tsx';
 import { href } from '../router.ts';
 import { useSubscription } from '../subscription.ts';
@@ -47,6 +48,7 @@ function LargeView({ camera }: { camera: Camera }) {
           <StateBadge health={camera.health} enabled={camera.enabled} />
         </div>
         <FaceNames faces={faces} />
+        <LiveNames cameraId={camera.id} faces={faces} />
         <HealthStats health={camera.health} />
         <LastError health={camera.health} />
         <p class="muted small">

@@ -1,0 +1,78 @@
+// Negative examples through the real Facebank and pool, on BBT photos: a face rejected for a person is not given
+// that name again (nor are other photos of that face), the person's own faces are, and negatives persist in the
+// database, follow renames, go with the person and are undone.
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { type Person, personImage } from '../test/support/testdata.ts';
+import { UNKNOWN } from './matcher.ts';
+import { NegativeStore } from './negatives.ts';
+import { bankOptions, openBank, openDb, queryEmbedding, seed, usePool, useTempDirs } from './testing.ts';
+
+const ENROLLED: Person[] = ['amy', 'howard', 'leonard', 'penny', 'raj', 'sheldon'];
+/** Low on purpose: strangers get names, the mistake negatives correct. */
+const LOW = 0.15;
+
+describe('negative examples', () => {
+  const { pool } = usePool();
+  const tempDir = useTempDirs();
+
+  test('veto a rejected face and other photos of it, keep the person, persist, rename, delete, undo', async () => {
+    const dir = await tempDir();
+    await seed(dir, [1, 2], ENROLLED);
+    const dbPath = join(await tempDir(), 'fb.db');
+    const db = openDb(dbPath);
+    let fb = await openBank(bankOptions(dir, db, pool(), { threshold: LOW }));
+    const stranger = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => queryEmbedding(pool(), personImage('bernadette', n))),
+    );
+    const wrong = fb.match(stranger[0]!).name;
+    expect(ENROLLED).toContain(wrong);
+    const own = await Promise.all([1, 3, 4, 5].map((n) => queryEmbedding(pool(), personImage(wrong as Person, n))));
+
+    const { negative, created } = await fb.addNegative(wrong, stranger[0]!, { kind: 'event', eventId: 7 });
+    expect(created).toBe(true);
+    expect((await fb.addNegative(wrong, stranger[0]!, { kind: 'event', eventId: 7 })).created).toBe(false);
+    const check = () => {
+      const m = fb.match(stranger[0]!);
+      expect(m.name).not.toBe(wrong);
+      expect(m.vetoed?.map((v) => [v.person, v.negativeId])).toEqual([[wrong, negative.id]]);
+      expect(stranger.map((e) => fb.match(e).name)).not.toContain(wrong);
+      // Photo 1 is a template: a negative can never hide it; the others are nearer their own templates.
+      expect(own.map((e) => fb.match(e).name)).toEqual([wrong, wrong, wrong, wrong]);
+    };
+    check();
+
+    // Another process (a restart) reads them back; another model id does not see them.
+    await fb.close();
+    fb = await openBank(bankOptions(dir, db, pool(), { threshold: LOW }));
+    check();
+    expect(new NegativeStore(db, 'another-model@0').list(wrong)).toEqual([]);
+
+    await fb.renamePerson(wrong, 'renamed');
+    expect(fb.negatives('renamed').map((n) => n.id)).toEqual([negative.id]);
+    expect(fb.match(stranger[0]!).vetoed?.[0]?.person).toBe('renamed');
+
+    await fb.removeNegative('renamed', negative.id);
+    expect(fb.match(stranger[0]!).name).toBe('renamed');
+    await expect(fb.removeNegative('renamed', negative.id)).rejects.toMatchObject({ code: 'negative_not_found' });
+
+    await fb.addNegative('renamed', stranger[0]!, { kind: 'event', eventId: 8 });
+    await fb.deletePerson('renamed');
+    expect(new NegativeStore(db, 'mobilefacenet@test').people()).toEqual([]);
+    await fb.close();
+    db.close();
+  });
+
+  test('with only the rejected person enrolled, the face falls to Unknown', async () => {
+    const dir = await tempDir();
+    await seed(dir, [1, 2], ['leonard']);
+    const db = openDb(':memory:');
+    const fb = await openBank(bankOptions(dir, db, pool(), { threshold: LOW }));
+    const face = await queryEmbedding(pool(), personImage('bernadette', 1));
+    expect(fb.match(face).name).toBe('leonard');
+    await fb.addNegative('leonard', face, { kind: 'image', sha256: 'a'.repeat(64) });
+    expect(fb.match(face)).toMatchObject({ name: UNKNOWN, vetoed: [{ person: 'leonard' }] });
+    await fb.close();
+    db.close();
+  });
+});

@@ -1,0 +1,71 @@
+// The embedding of each event's face crop, computed on first use (a "not this person" click, the unknown-faces
+// gallery) and kept in the shared SQLite database by (event id, model id), so a gallery of hundreds of visits is
+// embedded once. Rows whose crop is gone (trimmed or pruned with its event) are dropped by `prune`.
+import type { Database, Statement } from 'better-sqlite3';
+import type { EventsStore } from './events.ts';
+
+/** Idempotent. Embeddings are little-endian float32, like the facebank's. */
+export const EVENT_FACES_SCHEMA = `
+CREATE TABLE IF NOT EXISTS events_faces (
+  event_id  INTEGER NOT NULL,
+  model_id  TEXT    NOT NULL,
+  embedding BLOB    NOT NULL,
+  PRIMARY KEY (event_id, model_id)
+) WITHOUT ROWID;
+`;
+
+/** Embeds the face a crop JPEG is about (the facebank's own way, so it compares with the templates). */
+export type EmbedCrop = (jpeg: Uint8Array) => Promise<Float32Array>;
+
+function fromBlob(b: Buffer): Float32Array {
+  const out = new Float32Array(b.byteLength / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+export class EventFaces {
+  private readonly getRow: Statement<[number, string], { embedding: Buffer }>;
+  private readonly putRow: Statement<[number, string, Buffer]>;
+  private readonly deleteOrphans: Statement<[]>;
+  /** One embedding in flight per event, however many requests ask for it. */
+  private readonly pending = new Map<number, Promise<Float32Array | undefined>>();
+
+  constructor(
+    db: Database,
+    private readonly events: EventsStore,
+    private readonly embed: EmbedCrop,
+    readonly modelId: string,
+  ) {
+    db.exec(EVENT_FACES_SCHEMA);
+    this.getRow = db.prepare('SELECT embedding FROM events_faces WHERE event_id = ? AND model_id = ?');
+    this.putRow = db.prepare('INSERT OR REPLACE INTO events_faces (event_id, model_id, embedding) VALUES (?, ?, ?)');
+    this.deleteOrphans = db.prepare(
+      'DELETE FROM events_faces WHERE event_id NOT IN (SELECT event_id FROM events_crops)',
+    );
+  }
+
+  /** The embedding of the event's crop; undefined when the event has no crop (any more). */
+  embedding(eventId: number): Promise<Float32Array | undefined> {
+    const row = this.getRow.get(eventId, this.modelId);
+    if (row !== undefined) return Promise.resolve(fromBlob(row.embedding));
+    let p = this.pending.get(eventId);
+    if (p === undefined) {
+      p = this.compute(eventId).finally(() => this.pending.delete(eventId));
+      this.pending.set(eventId, p);
+    }
+    return p;
+  }
+
+  /** Drops the embeddings of crops that are gone; returns how many. */
+  prune(): number {
+    return this.deleteOrphans.run().changes;
+  }
+
+  private async compute(eventId: number): Promise<Float32Array | undefined> {
+    const jpeg = this.events.crop(eventId);
+    if (jpeg === undefined) return undefined;
+    const e = await this.embed(jpeg);
+    this.putRow.run(eventId, this.modelId, Buffer.from(e.buffer, e.byteOffset, e.byteLength));
+    return e;
+  }
+}
