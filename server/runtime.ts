@@ -111,7 +111,6 @@ export async function openRuntime(
             },
             eventsRetentionDays: config.eventsRetentionDays,
             configCameras: config.cameras,
-            tracker: { unknownWeight: config.matchThreshold },
           });
     const ready = pool;
     const bank = facebank;
