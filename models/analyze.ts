@@ -2,7 +2,7 @@
 import type * as ort from 'onnxruntime-node';
 import { arcfaceTemplate } from './align.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
-import { faceSignature } from './faceSignature.ts';
+import { faceSignature, SAME_LOOK_MIN, signatureSimilarity } from './faceSignature.ts';
 import type { RgbImage } from './image.ts';
 import { modelPath } from './manifest.ts';
 import { iou } from './mtcnn/boxes.ts';
@@ -44,9 +44,13 @@ export interface AnalyzeOptions {
   /**
    * Faces already known to the caller (a video tracker's predicted boxes of tracks whose identity is settled):
    * a detected face overlapping one of these by IoU ≥ 0.5 is not embedded (its embedding is empty). Embedding
-   * is the costliest step per face, and a settled track needs it only at its periodic re-check.
+   * is the costliest step per face, and a settled track needs it only at its periodic re-check. A known face
+   * given with its `signature` (and the `signatures` option on) is skipped only while the detection still
+   * looks like it (signature similarity ≥ `knownLookAlike`): another face in its place is embedded at once.
    */
-  skipEmbeddingNear?: Array<{ x1: number; y1: number; x2: number; y2: number }>;
+  skipEmbeddingNear?: Array<{ x1: number; y1: number; x2: number; y2: number; signature?: Float32Array }>;
+  /** See skipEmbeddingNear (default SAME_LOOK_MIN). */
+  knownLookAlike?: number;
   /**
    * Embed at most this many faces (the largest first; skipped ones get an empty embedding). Bounds one video
    * frame's cost when many new faces appear at once; the rest are embedded in the next frames.
@@ -176,12 +180,13 @@ export async function analyze(
   const none = () => new Float32Array(0);
   if (options.embed === false) return inImage.map((f) => ({ ...f, embedding: none(), ...marks }));
   const known = options.skipEmbeddingNear ?? [];
+  const lookAlike = options.knownLookAlike ?? SAME_LOOK_MIN;
+  const isKnown = (f: DetectedFace & { signature?: Float32Array }, k: (typeof known)[number]): boolean =>
+    iou({ ...f.box, score: 0 }, { ...k, score: 0 }) >= KNOWN_FACE_IOU &&
+    (!k.signature || !f.signature || signatureSimilarity(k.signature, f.signature) >= lookAlike);
   // Faces come largest first (detectFaces sorts them), so a budget keeps the largest.
   const wanted = inImage
-    .flatMap((f, i) => {
-      const box = { ...f.box, score: 0 };
-      return known.some((k) => iou(box, { ...k, score: 0 }) >= KNOWN_FACE_IOU) ? [] : [i];
-    })
+    .flatMap((f, i) => (known.some((k) => isKnown(f, k)) ? [] : [i]))
     .slice(0, options.maxEmbeddings ?? Number.POSITIVE_INFINITY);
   // Embedded from the image the landmarks were found in (the padded copy keeps the border grey, not black).
   const embeddings = await embedFaces(

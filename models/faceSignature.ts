@@ -5,6 +5,13 @@
 // 95% of pairs of different people score under 0.69 (median 0.26).
 import { arcfaceTemplate, type Image, type Points, similarityTransform, warpAffine } from './align.ts';
 
+/**
+ * Similarity at or above which a face still looks like an earlier picture of itself: a face keeps ≥ 0.87 with
+ * itself moved, rescaled and re-lit, so a lower score means the picture really changed (perhaps to another
+ * person: only an embedding can tell).
+ */
+export const SAME_LOOK_MIN = 0.85;
+
 /** Signature side; each cell averages a 4×4 block of a 64×64 aligned crop (a plain 16×16 warp would alias). */
 const SIDE = 16;
 const CROP = 64;

@@ -114,7 +114,6 @@ export async function openRuntime(
             },
             eventsRetentionDays: config.eventsRetentionDays,
             configCameras: config.cameras,
-            tracker: { unknownWeight: config.matchThreshold },
           });
     const ready = pool;
     const bank = facebank;

@@ -97,7 +97,7 @@ export interface RegistryOptions {
   configCameras?: CameraInput[];
   /** Default: RtspSource for rtsp:// (and other URL schemes, which it reports as unsupported), FileSource for paths. */
   createSource?: (settings: CameraSettings) => FrameSource;
-  /** Tracker tuning for every camera; pass `unknownWeight: matchThreshold` when the threshold is not 0.4. */
+  /** Tracker tuning for every camera (tests; the defaults suit the product). */
   tracker?: Partial<TrackerOptions>;
 }
 

@@ -98,7 +98,7 @@ describe('CameraPipeline on a live file camera', () => {
       previewFps: 10,
       previewWidth: 320,
       // A short cooldown, so leonard's visit ends within the run.
-      tracker: { cooldownMs: 1000, unknownWeight: THRESHOLD },
+      tracker: { cooldownMs: 1000 },
     });
     pipeline.on('detections', (d) => detections.push({ at: Date.now(), d }));
     pipeline.on('preview', (p) => previews.push({ at: Date.now(), p }));
@@ -293,7 +293,7 @@ describe('CameraPipeline when one face replaces another in place', () => {
       events,
       maxDetectFps: 10,
       previewFps: 0,
-      tracker: { cooldownMs: 1000, unknownWeight: THRESHOLD },
+      tracker: { cooldownMs: 1000 },
     });
     pipeline.on('detections', (d) => detections.push(d));
     pipeline.on('event', (e) => emitted.push(e));

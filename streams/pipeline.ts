@@ -1,5 +1,6 @@
 // One camera's live pipeline: source frames → shared scheduler → inference pool (detection, and embeddings when
-// the tracker wants them) → matcher → tracker → detections, previews and person events.
+// the tracker wants them) → tracker (which asks the matcher about each track's evidence) → detections, previews
+// and person events.
 //
 // Pixels and the buffer transfer. `pool.analyzeFrame` transfers the image's buffer to a worker thread, which
 // leaves it detached here. The pipeline never hands over a source frame's own buffer: each dispatched frame is
@@ -378,7 +379,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     this.matcher = o.matcher;
     this.events = o.events;
     this.logger = o.logger ?? silent;
-    this.tracker = new FaceTracker(o.tracker);
+    this.tracker = new FaceTracker({ match: (embedding) => this.matchOf(embedding) }, o.tracker);
     this.key = `${o.cameraId}#${nextPipelineKey++}`;
     this.maxDetectFps = o.maxDetectFps ?? 10;
     this.maxInFlight = Math.max(1, o.maxInFlight ?? Math.min(2, o.scheduler.capacity));
@@ -525,7 +526,12 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     const analysis = this.pool
       .analyzeFrame(copy, {
         detect: { ...VIDEO_DETECT_OPTIONS, minFaceSize: this.minFaceSize },
-        skipEmbeddingNear: this.tracker.settledBoxes(now).map(([x1, y1, x2, y2]) => ({ x1, y1, x2, y2 })),
+        skipEmbeddingNear: this.tracker
+          .settledFaces(now)
+          .map(({ box: [x1, y1, x2, y2], signature }) =>
+            signature ? { x1, y1, x2, y2, signature } : { x1, y1, x2, y2 },
+          ),
+        knownLookAlike: this.tracker.options.recheckBelow,
         maxEmbeddings: MAX_EMBEDDINGS_PER_FRAME,
         signatures: true,
       })
@@ -549,7 +555,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       box: f.box,
       score: f.score,
       landmarks: f.landmarks,
-      match: f.embedding.length > 0 ? this.matchOf(f.embedding) : undefined,
+      embedding: f.embedding.length > 0 ? f.embedding : undefined,
       signature: f.signature,
     }));
     const update = this.tracker.update(detections, now, frame.seq);
@@ -584,7 +590,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       const m = this.matcher.match(embedding);
       return { name: m.name, score: m.score };
     } catch (err) {
-      // E.g. the facebank switched embedders: no vote this frame rather than a failed frame.
+      // E.g. the facebank switched embedders: no answer this time rather than a failed frame.
       this.logger.warn({ camera: this.cameraId, err: (err as Error).message }, 'matching failed');
       return undefined;
     }

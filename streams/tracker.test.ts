@@ -1,16 +1,37 @@
 import { describe, expect, test } from 'vitest';
-import { Assignment, FaceTracker, type Observation, type TrackerDetection, type TrackerEvent } from './tracker.ts';
+import { Matcher } from '../facebank/matcher.ts';
+import {
+  Assignment,
+  FaceTracker,
+  type IdentityMatcher,
+  type TrackerDetection,
+  type TrackerEvent,
+  type TrackerOptions,
+} from './tracker.ts';
 import type { Box } from './types.ts';
 
-/** A square face of side `size` centred at (cx, cy). */
-function det(cx: number, cy: number, size = 80, match?: Observation): TrackerDetection {
-  const h = size / 2;
-  return { box: { x1: cx - h, y1: cy - h, x2: cx + h, y2: cy + h }, score: 0.99, match };
-}
+// Embeddings in 5 dimensions, so scores are exact: amy's and raj's templates are axes 0 and 1, and a face's
+// embedding is a unit vector at cosine `score` with its person's axis, the rest on an axis of that face's own
+// (2: amy, 3: raj, 4: a stranger who looks a little like amy). The real Matcher names them at THRESHOLD.
+const THRESHOLD = 0.5;
+const bank = new Matcher([
+  { person: 'amy', embedding: Float32Array.of(1, 0, 0, 0, 0) },
+  { person: 'raj', embedding: Float32Array.of(0, 1, 0, 0, 0) },
+]);
+const matcher: IdentityMatcher = { match: (e) => bank.match(e, THRESHOLD) };
+const tracker = (options: Partial<TrackerOptions> = {}) => new FaceTracker(matcher, options);
 
-const amy = (score = 0.7): Observation => ({ name: 'amy', score });
-const raj = (score = 0.7): Observation => ({ name: 'raj', score });
-const unknown = (score = 0.2): Observation => ({ name: 'Unknown', score });
+const rest = (score: number) => Math.sqrt(1 - score * score);
+const amy = (score = 0.7) => Float32Array.of(score, 0, rest(score), 0, 0);
+const raj = (score = 0.7) => Float32Array.of(0, score, 0, rest(score), 0);
+/** A stranger whose face scores `score` with amy's template. */
+const stranger = (score = 0.3) => Float32Array.of(score, 0, 0, 0, rest(score));
+
+/** A square face of side `size` centred at (cx, cy). */
+function det(cx: number, cy: number, size = 80, embedding?: Float32Array): TrackerDetection {
+  const h = size / 2;
+  return { box: { x1: cx - h, y1: cy - h, x2: cx + h, y2: cy + h }, score: 0.99, embedding };
+}
 
 function centre(b: Box): [number, number] {
   return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
@@ -22,7 +43,7 @@ function brief(events: TrackerEvent[]): string[] {
 
 describe('association', () => {
   test('a face at constant velocity keeps its id across frames and through two skipped detections', () => {
-    const tr = new FaceTracker();
+    const tr = tracker();
     // 300 px/s right, 100 px/s down; an 80 px face; detections every 100 ms.
     const at = (t: number) => det(100 + 0.3 * t, 200 + 0.1 * t);
     const ids = new Set<number>();
@@ -46,7 +67,7 @@ describe('association', () => {
   });
 
   test('a face missed by two detections keeps its id', () => {
-    const tr = new FaceTracker();
+    const tr = tracker();
     const at = (t: number) => det(100 + 0.3 * t, 200);
     for (let t = 0; t <= 1000; t += 100) tr.update([at(t)], t);
     expect(tr.update([], 1100).faces).toEqual([]);
@@ -57,8 +78,8 @@ describe('association', () => {
     expect(tr.trackCount).toBe(1);
   });
 
-  test('predicted boxes for skipped frames carry the track and its voted name', () => {
-    const tr = new FaceTracker();
+  test('predicted boxes for skipped frames carry the track and its decided name', () => {
+    const tr = tracker();
     const landmarks: [number, number][] = [[90, 90]];
     for (let t = 0; t < 300; t += 100) tr.update([{ ...det(100 + 0.2 * t, 100, 80, amy(0.8)), landmarks }], t);
     const r = tr.update([{ ...det(160, 100), landmarks }, det(700, 100)], 300);
@@ -85,7 +106,7 @@ describe('association', () => {
   });
 
   test('two faces crossing paths keep their ids', () => {
-    const tr = new FaceTracker();
+    const tr = tracker();
     // A moves right, B left, 10 px apart vertically, crossing between the frames at 800 and 900 ms: at 900
     // B is where A was at 800 (IoU 0.78 with A's last box), so only the predicted boxes keep them apart.
     const a = (t: number) => det(100 + 0.25 * t, 200);
@@ -104,7 +125,7 @@ describe('association', () => {
   });
 
   test('a new face starts a track with the next id; a face gone for maxMissed detections ends it', () => {
-    const tr = new FaceTracker({ cooldownMs: 0 });
+    const tr = tracker({ cooldownMs: 0 });
     for (let t = 0; t < 500; t += 100) tr.update([det(100, 100, 80, amy())], t);
     expect(tr.update([det(100, 100, 80, amy()), det(400, 100)], 500).faces.map((f) => f.trackId)).toEqual([1, 2]);
     const ended: string[] = [];
@@ -121,7 +142,7 @@ describe('association', () => {
   });
 
   test('a track unseen for maxAgeMs ends even when few detections ran', () => {
-    const tr = new FaceTracker({ maxAgeMs: 2000, cooldownMs: 0 });
+    const tr = tracker({ maxAgeMs: 2000, cooldownMs: 0 });
     tr.update([det(100, 100, 80, amy())], 0);
     tr.update([], 1000);
     expect(tr.trackCount).toBe(1);
@@ -131,16 +152,16 @@ describe('association', () => {
   });
 
   test('a different face in the same place starts its own track, with its own name and best face', () => {
-    const tr = new FaceTracker({ cooldownMs: 0 });
+    const tr = tracker({ cooldownMs: 0 });
     /** A signature: unit vectors, so similarities are exact (cos of the angle between them). */
     const look = (angle: number) => Float32Array.of(Math.cos(angle), Math.sin(angle));
-    const seen = (t: number, angle: number, match?: Observation) =>
-      tr.update([{ ...det(100, 100, 80, match), signature: look(angle) }], t);
+    const seen = (t: number, angle: number, embedding?: Float32Array) =>
+      tr.update([{ ...det(100, 100, 80, embedding), signature: look(angle) }], t);
     for (let t = 0; t < 300; t += 100) seen(t, 0, amy());
     // The same face drifting (similarity cos 0.3 = 0.96 per frame) stays on its track.
     expect(seen(300, 0.3).faces[0]!.trackId).toBe(1);
     // A cut to another face in the same box (cos 1.3 = 0.27 against the last one): a new track, Unknown until
-    // its own votes decide it; the first track misses, ends, and its visit leaves.
+    // its own embeddings decide it; the first track misses, ends, and its visit leaves.
     const cut = seen(400, 1.6, raj());
     expect(cut.faces.map((f) => [f.trackId, f.name])).toEqual([[2, 'Unknown']]);
     expect(cut.best).toEqual([true]);
@@ -152,113 +173,114 @@ describe('association', () => {
 });
 
 describe('identity', () => {
-  test('a name is decided by 3 of the last 5 observations; until then the track is Unknown', () => {
-    const tr = new FaceTracker();
+  test('a name is decided from the mean of the first 3 embeddings; until then the track is Unknown', () => {
+    const tr = tracker();
     const seen: string[] = [];
     const events: string[] = [];
-    const votes = [amy(0.6), unknown(), amy(0.7), raj(0.5), amy(0.8)];
-    votes.forEach((m, i) => {
-      const r = tr.update([det(100, 100, 80, m)], i * 100);
+    // Single frames: 0.45 (under the threshold), 0.6, 0.75; their mean scores 0.62.
+    [amy(0.45), amy(0.6), amy(0.75)].forEach((e, i) => {
+      const r = tr.update([det(100, 100, 80, e)], i * 100);
       seen.push(r.faces[0]!.name);
       events.push(...brief(r.events));
     });
-    expect(seen).toEqual(['Unknown', 'Unknown', 'Unknown', 'Unknown', 'amy']);
-    expect(events).toEqual(['+amy#1@400']);
-    // Score: the mean similarity of the votes for the name.
-    expect(tr.update([det(100, 100)], 500).faces[0]!.score).toBeCloseTo(0.7, 10);
+    expect(seen).toEqual(['Unknown', 'Unknown', 'amy']);
+    expect(events).toEqual(['+amy#1@200']);
+    // Score: the matcher's score for the track's mean embedding.
+    const score = tr.update([det(100, 100)], 300).faces[0]!.score;
+    expect(score).toBeGreaterThan(0.6);
+    expect(score).toBeLessThan(0.75);
   });
 
-  test('an odd wrong match or a run of Unknown does not flip a decided name', () => {
-    const tr = new FaceTracker();
+  test('a stranger whose single frames sometimes pass the threshold is never named', () => {
+    const tr = tracker();
+    const names = new Set<string>();
+    const events: string[] = [];
+    // Every other frame alone would be named amy (0.55 ≥ 0.5); the mean stays near 0.43.
+    for (let i = 0; i < 30; i++) {
+      const r = tr.update([det(100, 100, 80, stranger(i % 2 === 0 ? 0.55 : 0.3))], i * 100);
+      for (const f of r.faces) names.add(f.name);
+      events.push(...brief(r.events));
+    }
+    expect([...names]).toEqual(['Unknown']);
+    expect(events).toEqual(['+Unknown#1@200']);
+  });
+
+  test('one odd answer does not rename a decided track; a lasting change does', () => {
+    const tr = tracker({ cooldownMs: 1000 });
     let t = 0;
-    const step = (m?: Observation) => {
+    const step = (e?: Float32Array) => {
+      const r = tr.update([det(100, 100, 80, e)], t);
       t += 100;
-      const r = tr.update([det(100, 100, 80, m)], t);
       return `${r.faces[0]!.name}${brief(r.events).join('')}`;
     };
-    expect([amy(), amy(), amy()].map(step)).toEqual(['Unknown', 'Unknown', 'amy+amy#1@300']);
-    // raj has at most two of the last five votes throughout.
-    expect([raj(0.9), amy(), amy(), raj(0.9), amy()].map(step)).toEqual(['amy', 'amy', 'amy', 'amy', 'amy']);
-    // Four Unknowns out of five: still amy.
-    expect([unknown(), unknown(), unknown(), unknown()].map(step)).toEqual(['amy', 'amy', 'amy', 'amy']);
-    // A whole window of Unknown: the face is not amy after all.
-    expect(step(unknown())).toBe('Unknown+Unknown#1@1300');
+    expect([amy(0.55), amy(0.55), amy(0.55)].map(step)).toEqual(['Unknown', 'Unknown', 'amy+amy#1@200']);
+    // A blurred frame of the same face (same face, lower score): its mean dips under 0.5 once…
+    expect([amy(0.3), amy(0.55)].map(step)).toEqual(['amy', 'amy']);
+    // …and stays under it: the second answer in a row renames the track (same face, so the same track).
+    expect([amy(0.2), amy(0.2), amy(0.2)].map(step)).toEqual(['amy', 'Unknown+Unknown#1@600', 'Unknown']);
   });
 
-  test('an unknown person stays Unknown through an odd false match', () => {
-    const tr = new FaceTracker();
-    const names: string[] = [];
-    const events: string[] = [];
-    [unknown(), unknown(), unknown(), amy(0.45), unknown(), amy(0.45), unknown()].forEach((m, i) => {
-      const r = tr.update([det(100, 100, 80, m)], i * 100);
-      names.push(r.faces[0]!.name);
-      events.push(...brief(r.events));
-    });
-    expect(names).toEqual(['Unknown', 'Unknown', 'Unknown', 'Unknown', 'Unknown', 'Unknown', 'Unknown']);
-    expect(events).toEqual(['+Unknown#1@200']);
-    expect(tr.update([det(100, 100)], 700).faces[0]!.score).toBeCloseTo(0.2, 10);
+  test('a track is one person: an embedding far from its evidence ends it, even when it looks alike', () => {
+    const tr = tracker({ cooldownMs: 0 });
+    // The same signature throughout: appearance alone would keep one track (as the 16×16 signature does for
+    // some pairs of people), so only the embedding can tell.
+    const look = Float32Array.of(1, 0);
+    const seen = (t: number, e?: Float32Array) => tr.update([{ ...det(100, 100, 80, e), signature: look }], t);
+    for (let t = 0; t < 300; t += 100) seen(t, amy());
+    expect(seen(300).faces[0]!.name).toBe('amy');
+    // The stranger's embedding scores 0.21 with the track's mean: in that very frame, a new track.
+    const cut = seen(400, stranger());
+    expect(cut.faces.map((f) => [f.trackId, f.name])).toEqual([[2, 'Unknown']]);
+    expect(cut.best).toEqual([true]);
+    const events = brief(cut.events);
+    for (let t = 500; t <= 700; t += 100) events.push(...brief(seen(t, stranger()).events));
+    // amy's visit ended when she was last seen (300); the stranger is announced as Unknown, with its own face.
+    expect(events).toEqual(['-amy#1@300', '+Unknown#2@600']);
+    expect(tr.trackCount).toBe(1);
   });
 
-  test('votes weigh their similarity: a confident name resists three weak votes for another', () => {
-    const tr = new FaceTracker({ cooldownMs: 1000 });
-    const events: string[] = [];
-    [amy(0.9), amy(0.9), amy(0.9), raj(0.45), raj(0.45), raj(0.45)].forEach((m, i) => {
-      const r = tr.update([det(100, 100, 80, m)], i * 100);
-      events.push(...brief(r.events));
-      // Window at the end: amy 0.9 ×2 (1.8) against raj 0.45 ×3 (1.35).
-      expect(r.faces[0]!.name).toBe(i < 2 ? 'Unknown' : 'amy');
-    });
-    // A fourth raj vote: 1.8 against amy's 0.9. amy's visit ends (held back for the cooldown), raj's starts.
-    let r = tr.update([det(100, 100, 80, raj(0.45))], 600);
-    expect(r.faces[0]!.name).toBe('raj');
-    events.push(...brief(r.events));
-    r = tr.update([det(100, 100)], 1600);
-    events.push(...brief(r.events));
-    expect(events).toEqual(['+amy#1@200', '+raj#1@600', '-amy#1@600']);
-  });
-
-  test('re-checks: new and undecided tracks every frame, decided ones every recheckMs, disputes at once', () => {
-    const tr = new FaceTracker({ recheckMs: 1000 });
-    // A pipeline that embeds every detection except those where settledBoxes says the face is settled.
+  test('re-checks: undecided tracks every frame, settled ones every recheckMs, at once when their look changes', () => {
+    const tr = tracker({ recheckMs: 1000 });
+    /** A signature at `angle` from the first one (similarity cos(angle)). */
+    const look = (angle: number) => Float32Array.of(Math.cos(angle), Math.sin(angle));
+    // A pipeline that embeds every detection except a settled face that still looks like it did.
     let pattern = '';
-    const frame = (t: number, name = 'amy') => {
-      const embedded = tr.settledBoxes(t).length === 0;
-      pattern += embedded ? 'E' : '.';
-      return tr.update([det(100, 100, 80, embedded ? { name, score: 0.7 } : undefined)], t);
+    const frame = (t: number, angle = 0) => {
+      const settled = tr.settledFaces(t);
+      const skipped = settled.some(
+        (s) =>
+          s.signature &&
+          s.signature[0]! * Math.cos(angle) + s.signature[1]! * Math.sin(angle) >= tr.options.recheckBelow,
+      );
+      pattern += skipped ? '.' : 'E';
+      return tr.update([{ ...det(100, 100, 80, skipped ? undefined : amy()), signature: look(angle) }], t);
     };
     for (let t = 0; t < 2500; t += 100) frame(t);
-    // A new face is embedded at once: 3 votes at 0–200 decide it, then one a second.
+    // A new face is embedded at once: 3 embeddings at 0–200 decide it, then one a second.
     expect(pattern).toBe('EEE.........E.........E..');
     expect(tr.needsEmbedding(1, 2400)).toBe(false);
     expect(tr.needsEmbedding(1, 3300)).toBe(true);
     expect(tr.needsEmbedding(99, 3300)).toBe(false);
-    // A re-check that says raj is checked again on the next frames until the name is confirmed.
+    // Its look changes (a turn of the head: similarity 0.8): embedded in that frame, then settled again.
     pattern = '';
-    for (let t = 3300; t < 3800; t += 100) frame(t, t === 3300 ? 'raj' : 'amy');
-    expect(pattern).toBe('EE...');
-    // An Unknown re-check (a turned head) waits for the next scheduled one.
-    pattern = '';
-    for (let t = 4400; t < 5600; t += 100) frame(t, 'Unknown');
-    expect(pattern).toBe('E.........E.');
+    for (let t = 2500; t < 3000; t += 100) frame(t, t < 2700 ? 0 : 0.65);
+    expect(pattern).toBe('..E..');
+    expect(tr.update([det(100, 100)], 3000).faces[0]!.trackId).toBe(1);
   });
 
-  test('update reports which detections wanted an embedding; observe adds matches afterwards', () => {
-    const tr = new FaceTracker();
-    const out: string[] = [];
+  test('update reports which detections want an embedding', () => {
+    const tr = tracker();
     for (let t = 0; t < 600; t += 100) {
-      const r = tr.update([det(100, 100), det(400, 100)], t);
+      // Only the first face is embedded: it is decided after three, the second one never is.
+      const r = tr.update([det(100, 100, 80, t < 300 ? amy() : undefined), det(400, 100)], t);
       expect(r.embed).toEqual(t < 300 ? [true, true] : [false, true]);
-      // Only the first face is recognised: embed it when asked and pass the match separately.
-      if (r.embed[0]) out.push(...brief(tr.observe(r.faces[0]!.trackId, amy(), t).events));
     }
-    expect(out).toEqual(['+amy#1@200']);
-    expect(tr.observe(42, amy(), 600)).toEqual({ events: [], released: [] });
   });
 });
 
 describe('visits and cooldown', () => {
   /** Face visible at [from, to) every 100 ms with the given match, nothing otherwise. */
-  function run(tr: FaceTracker, spans: { from: number; to: number; m: Observation; cx?: number }[], end: number) {
+  function run(tr: FaceTracker, spans: { from: number; to: number; m: Float32Array; cx?: number }[], end: number) {
     const events: TrackerEvent[] = [];
     const ids: number[] = [];
     for (let t = 0; t <= end; t += 100) {
@@ -271,7 +293,7 @@ describe('visits and cooldown', () => {
   }
 
   test('a brief occlusion within the cooldown continues the visit: one appeared, one left', () => {
-    const tr = new FaceTracker({ cooldownMs: 10_000 });
+    const tr = tracker({ cooldownMs: 10_000 });
     const r = run(
       tr,
       [
@@ -289,7 +311,7 @@ describe('visits and cooldown', () => {
   });
 
   test('a re-appearance after the cooldown is a new visit', () => {
-    const tr = new FaceTracker({ cooldownMs: 2000 });
+    const tr = tracker({ cooldownMs: 2000 });
     const r = run(
       tr,
       [
@@ -302,16 +324,16 @@ describe('visits and cooldown', () => {
   });
 
   test('another person within the cooldown is announced; an Unknown continues only near where it was', () => {
-    const tr = new FaceTracker({ cooldownMs: 10_000 });
+    const tr = tracker({ cooldownMs: 10_000 });
     const r = run(
       tr,
       [
-        { from: 0, to: 1000, m: unknown() },
+        { from: 0, to: 1000, m: stranger() },
         { from: 2000, to: 3000, m: raj() },
         // Same place: the same unknown visitor, most likely.
-        { from: 4000, to: 5000, m: unknown() },
+        { from: 4000, to: 5000, m: stranger() },
         // Across the frame: someone else.
-        { from: 6000, to: 7000, m: unknown(), cx: 600 },
+        { from: 6000, to: 7000, m: stranger(), cx: 600 },
       ],
       20_000,
     );
@@ -327,7 +349,7 @@ describe('visits and cooldown', () => {
   });
 
   test('flush ends every track and held-back visit at once; released ids are each reported once', () => {
-    const tr = new FaceTracker({ cooldownMs: 10_000 });
+    const tr = tracker({ cooldownMs: 10_000 });
     const r = run(
       tr,
       [
@@ -354,7 +376,7 @@ describe('visits and cooldown', () => {
   });
 
   test('the best face is the largest confident one; update flags it', () => {
-    const tr = new FaceTracker();
+    const tr = tracker();
     const flags: boolean[] = [];
     for (const [t, size] of [
       [0, 60],

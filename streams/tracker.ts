@@ -1,7 +1,9 @@
 // Face tracking for one camera: detections are tied across frames into tracks (constant-velocity Kalman
-// prediction + IoU + Hungarian assignment), and each track carries an identity voted from the matcher's
-// answers over its recent frames, so a name belongs to a track, not to a frame. Pure and synchronous: time
-// comes in as arguments (the frame's capture time), nothing here reads the clock.
+// prediction + IoU + Hungarian assignment), and each track carries an identity decided from all its evidence
+// (identity.ts: the quality-weighted mean of its face embeddings, matched as one probe), so a name belongs to
+// a track, not to a frame. A track is one person: an embedding far from the track's own evidence ends it and
+// starts a new track in its place, with its own name, visit and best face. Pure and synchronous: time comes in
+// as arguments (the frame's capture time), nothing here reads the clock.
 //
 // Events, per visit. A visit is what the dashboard sees: `person_appeared` once a track's name is decided
 // (Unknown included, so unknown visitors are shown), `person_left` when it ends. The end of a visit is held
@@ -12,25 +14,20 @@
 // name says nothing about who it is, so a new Unknown track continues an Unknown visit only when it starts
 // near where that visit was last seen.
 import { UNKNOWN } from '../facebank/matcher.ts';
-import { signatureSimilarity } from '../models/faceSignature.ts';
+import { SAME_LOOK_MIN, signatureSimilarity } from '../models/faceSignature.ts';
 import type { Point } from '../models/mtcnn/detector.ts';
+import { faceWeight, IdentityDecision, type IdentityMatcher, SAME_FACE_MIN, TrackEvidence } from './identity.ts';
 import type { Box, PersonEvent, TrackedFace } from './types.ts';
 
-/** The matcher's answer for one face (facebank `Match` fits). */
-export interface Observation {
-  /** A person, or 'Unknown'. */
-  name: string;
-  /** Cosine similarity with the best candidate. */
-  score: number;
-}
+export type { IdentityMatcher, Observation } from './identity.ts';
 
 export interface TrackerDetection {
   box: { x1: number; y1: number; x2: number; y2: number };
   /** Detector confidence. */
   score: number;
   landmarks?: Point[];
-  /** This face's match when it was embedded in this frame; undefined when it was not (see FaceTracker). */
-  match?: Observation | undefined;
+  /** This face's embedding (L2-normalised) when it was embedded in this frame; undefined when it was not. */
+  embedding?: Float32Array | undefined;
   /** The face's appearance (models/faceSignature.ts), when computed: keeps a track on one physical face. */
   signature?: Float32Array | undefined;
 }
@@ -46,6 +43,12 @@ export interface BestFace {
   at: number;
 }
 
+/** A settled track's expected box and its look at its last embedding (see `FaceTracker.settledFaces`). */
+export interface SettledFace {
+  box: Box;
+  signature?: Float32Array;
+}
+
 /** A person event before the hub gives it an id and camera, with the face to crop for it. */
 export type TrackerEvent = Omit<PersonEvent, 'id' | 'cameraId' | 'crop'> & { best: BestFace };
 
@@ -53,9 +56,8 @@ export interface TrackerUpdate extends Outcome {
   /** One per detection, in the same order. */
   faces: TrackedFace[];
   /**
-   * One per detection: whether its track wanted an embedding in this frame (new, undecided, disputed by
-   * another person's match, or due for a re-check). A pipeline that embeds selectively embeds these and
-   * passes the matches to `observe`.
+   * One per detection: whether its track wanted an embedding in this frame (new, undecided, its appearance
+   * changed since its last embedding, or due for a re-check).
    */
   embed: boolean[];
   /** One per detection: whether it is now its track's best face (crop it now if crops are kept). */
@@ -76,14 +78,19 @@ export interface TrackerOptions {
   maxMissed: number;
   /** …or when its face has not been seen for this long, whatever the detection rate. */
   maxAgeMs: number;
-  /** n: observations kept per track for the vote. */
-  voteWindow: number;
-  /** k: a name is decided once it has this many of the last n observations. */
-  votesToDecide: number;
-  /** Weight of an 'Unknown' observation in the vote; a named observation weighs its similarity. */
-  unknownWeight: number;
+  /** A track's name is first decided once it has this many embeddings. */
+  evidenceToDecide: number;
+  /** A decided name changes only when this many answers in a row (one per new embedding) give another. */
+  answersToChange: number;
+  /** Cosine with a track's mean embedding below which a new embedding is another person (see identity.ts). */
+  sameFaceMin: number;
   /** A decided track's face is embedded again after this long. */
   recheckMs: number;
+  /**
+   * Appearance similarity with the face at the track's last embedding below which its face is embedded again
+   * at once (the embedding then says whether it is still the same person).
+   */
+  recheckBelow: number;
   /** A visit's end is held back this long, so a re-appearance within it continues the visit. */
   cooldownMs: number;
   /**
@@ -99,12 +106,13 @@ export interface TrackerOptions {
  * - maxMissed 5 (0.5 s at 10 fps): rides out detector drop-outs on blur or a turned head.
  * - maxAgeMs 2000: at low detection rates (many cameras) five misses would span seconds, over which a
  *   constant-velocity prediction is no longer worth matching against.
- * - k = 3 of n = 5: a majority, so two names can never both qualify; one or two wrong matches never name
- *   a track; an undecided track is embedded every frame, so its name shows after 3 detections (0.3 s at
- *   10 fps).
- * - unknownWeight 0.4: the default match threshold, so an Unknown vote weighs no more than the weakest
- *   named vote. Pass the facebank's threshold when it differs.
+ * - evidenceToDecide 3: an undecided track is embedded every frame, so its name shows after 3 detections
+ *   (0.3 s at 10 fps), from the mean of three faces rather than one.
+ * - answersToChange 2: one odd answer never renames a track; a real change shows at the next re-check.
+ * - sameFaceMin: SAME_FACE_MIN (identity.ts).
  * - recheckMs 1000: a decided identity costs one embedding per second instead of one per frame.
+ * - recheckBelow SAME_LOOK_MIN (faceSignature.ts): a settled face is re-embedded early only when its picture
+ *   really changed; the embedding then decides whether it is still the same person.
  * - cooldownMs 10 000: longer than a typical occlusion (someone walking past, a turn away).
  * - minAppearance 0.7: one face between two detections scores ≥ 0.87 even moved, rescaled and re-lit
  *   (faceSignature.ts); 95% of pairs of different people score below it. Without this, a face that takes
@@ -115,10 +123,11 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = {
   minIou: 0.3,
   maxMissed: 5,
   maxAgeMs: 2000,
-  voteWindow: 5,
-  votesToDecide: 3,
-  unknownWeight: 0.4,
+  evidenceToDecide: 3,
+  answersToChange: 2,
+  sameFaceMin: SAME_FACE_MIN,
   recheckMs: 1000,
+  recheckBelow: SAME_LOOK_MIN,
   cooldownMs: 10_000,
   minAppearance: 0.7,
 };
@@ -305,7 +314,7 @@ export class Assignment {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Tracks, votes and visits.
+// Tracks, identities and visits.
 
 interface Track {
   readonly id: number;
@@ -317,18 +326,21 @@ interface Track {
   landmarks: Point[] | undefined;
   /** The appearance of the last face measured, when detections carry signatures. */
   signature: Float32Array | undefined;
+  /** The appearance of the face at its last embedding. */
+  embeddedSignature: Float32Array | undefined;
+  /** Its appearance changed since its last embedding: embed it at once. */
+  changed: boolean;
+  /** Another person's face took its place in this frame: it ends with the frame. */
+  replaced: boolean;
   lastSeenAt: number;
   /** Detection frames in a row without this face. */
   misses: number;
-  /** The last n observations, as a ring: names (undefined: empty slot) and scores. */
-  readonly voteNames: (string | undefined)[];
-  readonly voteScores: Float64Array;
-  voteNext: number;
+  readonly evidence: TrackEvidence;
+  readonly decision: IdentityDecision;
   lastObservedAt: number;
-  lastVote: string | undefined;
-  /** The decided name; undefined until k votes agree. */
+  /** The decided name; undefined until `evidenceToDecide` embeddings. */
   name: string | undefined;
-  /** Mean similarity of the window's votes for `name`. */
+  /** The matcher's score for the track's mean embedding. */
   score: number;
   /** The trackId of the visit this track is part of (its own, or an earlier track's it continued). */
   visitId: number | undefined;
@@ -343,12 +355,8 @@ interface EndedVisit {
   lastSeenAt: number;
   box: Box;
   best: BestFace;
-}
-
-interface Tally {
-  name: string | undefined;
-  count: number;
-  weight: number;
+  /** The track's mean embedding: an Unknown visit is continued only by the same face. */
+  mean: Float32Array | undefined;
 }
 
 function centreDistanceWithin(a: Box, b: Box, limit: number): boolean {
@@ -360,13 +368,10 @@ function centreDistanceWithin(a: Box, b: Box, limit: number): boolean {
 /**
  * One camera's tracker. Per detection frame, call `update` with every detection, in increasing time (pass
  * the frame's capture time as `now` and its `seq`). A detection's `match` is the matcher's answer when the
- * face was embedded in this frame and undefined when it was not: observations are used whenever present,
- * and `settledBoxes(now)` / the result's `embed` say when they are worth computing. Two ways to use it:
- * - detection and embedding in one worker call: embed every detection except those at `settledBoxes(now)`
- *   (faces whose identity is settled until their next re-check), and pass every match;
- * - detection then selective embedding: `update` without matches, embed the faces whose `embed` is true,
- *   and pass each result to `observe(trackId, match, now)`.
- * For frames that skipped detection, `predict(now)` moves the boxes along.
+ * face was embedded in this frame and undefined when it was not: embeddings are used whenever present, and
+ * `settledFaces(now)` says where they are not needed: embed every detection except one at a settled face's
+ * box that still looks like that face (the worker's `skipEmbeddingNear` with signatures), and pass every
+ * embedding. For frames that skipped detection, `predict(now)` moves the boxes along.
  */
 export class FaceTracker {
   readonly options: Readonly<TrackerOptions>;
@@ -382,10 +387,13 @@ export class FaceTracker {
   private trackToDet = new Int32Array(4);
   private detToTrack = new Int32Array(4);
 
-  constructor(options: Partial<TrackerOptions> = {}) {
+  constructor(
+    private readonly matcher: IdentityMatcher,
+    options: Partial<TrackerOptions> = {},
+  ) {
     this.options = { ...DEFAULT_TRACKER_OPTIONS, ...options };
-    const { votesToDecide: k, voteWindow: n } = this.options;
-    if (!(n >= 1 && k >= 1 && k <= n)) throw new Error(`votesToDecide (${k}) must be within 1..voteWindow (${n})`);
+    const { evidenceToDecide: k, answersToChange: c } = this.options;
+    if (!(k >= 1 && c >= 1)) throw new Error(`evidenceToDecide (${k}) and answersToChange (${c}) must be ≥ 1`);
   }
 
   /** Live tracks, including those missed by the last detections. */
@@ -407,30 +415,27 @@ export class FaceTracker {
     for (let j = 0; j < d; j++) {
       const det = detections[j]!;
       const matched = this.detToTrack[j]!;
-      const t = matched >= 0 ? this.tracks[matched]! : this.startTrack(det, now);
-      if (matched >= 0) this.measure(t, det, now);
+      let t = matched >= 0 ? this.tracks[matched]! : undefined;
+      if (t && det.embedding && t.evidence.similarity(det.embedding) < this.options.sameFaceMin) {
+        // Another person in this track's place: the track ends with this frame, the face starts its own.
+        t.replaced = true;
+        t = undefined;
+      }
+      if (t) this.measure(t, det, now);
+      else t = this.startTrack(det, now);
       embed[j] = this.needs(t, now);
       best[j] = this.offerBest(t, det, now, seq);
-      if (det.match) this.vote(t, det.match, now, out);
+      if (det.embedding) this.observe(t, det, det.embedding, now, out);
+      else this.watch(t, det);
       faces[j] = this.face(t, t.lastBox, t.landmarks, false);
     }
     // Backwards, as ending a track removes it.
     for (let i = associated - 1; i >= 0; i--) {
-      if (this.trackToDet[i]! < 0 && ++this.tracks[i]!.misses >= this.options.maxMissed) this.endTrack(i, out);
+      const t = this.tracks[i]!;
+      if (t.replaced || (this.trackToDet[i]! < 0 && ++t.misses >= this.options.maxMissed)) this.endTrack(i, out);
     }
     this.emitEndedVisits(now, false, out);
     return { faces, embed, best, events: out.events, released: out.released };
-  }
-
-  /**
-   * Adds a match for a live track's face (the second step of selective embedding). A track that has ended
-   * meanwhile is ignored.
-   */
-  observe(trackId: number, match: Observation, now: number): Outcome {
-    const out: Outcome = { events: [], released: [] };
-    const t = this.tracks.find((x) => x.id === trackId);
-    if (t) this.vote(t, match, now, out);
-    return out;
   }
 
   /**
@@ -449,8 +454,8 @@ export class FaceTracker {
   }
 
   /**
-   * Whether the track's face should be embedded at `now`: undecided, disputed (its last observation named
-   * another person), or decided and not observed for `recheckMs`. False for a track id that is not live.
+   * Whether the track's face should be embedded at `now`: undecided, its appearance changed since its last
+   * embedding, or decided and not embedded for `recheckMs`. False for a track id that is not live.
    */
   needsEmbedding(trackId: number, now: number): boolean {
     const t = this.tracks.find((x) => x.id === trackId);
@@ -458,13 +463,19 @@ export class FaceTracker {
   }
 
   /**
-   * Where the faces of tracks that need no embedding at `now` are expected (their predicted boxes): the
-   * embedder can skip detections there, so a settled face costs one embedding per re-check, not per frame.
+   * Where the faces of tracks that need no embedding at `now` are expected (their predicted boxes), and how
+   * each looked at its last embedding: the embedder can skip a detection there that still looks the same, so
+   * a settled face costs one embedding per re-check, not per frame, while a different face in its place is
+   * embedded in the very frame it appears.
    */
-  settledBoxes(now: number): Box[] {
-    return this.predict(now)
-      .filter((f) => !this.needsEmbedding(f.trackId, now))
-      .map((f) => f.box);
+  settledFaces(now: number): SettledFace[] {
+    const out: SettledFace[] = [];
+    for (const f of this.predict(now)) {
+      const t = this.tracks.find((x) => x.id === f.trackId)!;
+      if (this.needs(t, now)) continue;
+      out.push(t.embeddedSignature ? { box: f.box, signature: t.embeddedSignature } : { box: f.box });
+    }
+    return out;
   }
 
   /** Ends every track and every held-back visit now (the camera stopped): their left events. */
@@ -506,7 +517,7 @@ export class FaceTracker {
           detections[j]!.box,
         );
         cost[i * m + j] =
-          overlap >= this.options.minIou && this.sameFace(this.tracks[i]!, detections[j]!) ? 1 - overlap : FORBIDDEN;
+          overlap >= this.options.minIou && this.sameLook(this.tracks[i]!, detections[j]!) ? 1 - overlap : FORBIDDEN;
       }
     }
     this.assignment.solve(cost, n, m, trackToDet);
@@ -518,8 +529,12 @@ export class FaceTracker {
     }
   }
 
-  /** False only when both carry signatures and they say the detection is another face. */
-  private sameFace(t: Track, det: TrackerDetection): boolean {
+  /**
+   * False only when both carry signatures and they say the detection is another face. The signature is a weak
+   * identity cue (2 of the 21 pairs of BBT photo 4 score ≥ 0.7), so this only splits the plain cases at once;
+   * the embeddings catch the rest (`update`).
+   */
+  private sameLook(t: Track, det: TrackerDetection): boolean {
     if (!t.signature || !det.signature) return true;
     return signatureSimilarity(t.signature, det.signature) >= this.options.minAppearance;
   }
@@ -545,7 +560,6 @@ export class FaceTracker {
 
   private startTrack(det: TrackerDetection, now: number): Track {
     const { x1, y1, x2, y2 } = det.box;
-    const n = this.options.voteWindow;
     const t: Track = {
       id: this.nextId++,
       kf: new Float64Array(4 * KF_STRIDE),
@@ -554,13 +568,14 @@ export class FaceTracker {
       lastBox: [x1, y1, x2, y2],
       landmarks: det.landmarks,
       signature: det.signature,
+      embeddedSignature: undefined,
+      changed: false,
+      replaced: false,
       lastSeenAt: now,
       misses: 0,
-      voteNames: new Array<string | undefined>(n).fill(undefined),
-      voteScores: new Float64Array(n),
-      voteNext: 0,
+      evidence: new TrackEvidence(),
+      decision: new IdentityDecision(this.options.evidenceToDecide, this.options.answersToChange),
       lastObservedAt: Number.NEGATIVE_INFINITY,
-      lastVote: undefined,
       name: undefined,
       score: 0,
       visitId: undefined,
@@ -582,105 +597,32 @@ export class FaceTracker {
   // --- identity --------------------------------------------------------------------------------------
 
   private needs(t: Track, now: number): boolean {
-    if (t.name === undefined) return true;
-    // Another person's match is checked at once; an Unknown one waits for the re-check (see `revote`).
-    if (t.lastVote !== t.name && t.lastVote !== UNKNOWN) return true;
+    if (t.name === undefined || t.changed) return true;
     return now - t.lastObservedAt >= this.options.recheckMs;
   }
 
-  private vote(t: Track, match: Observation, now: number, out: Outcome): void {
-    t.voteNames[t.voteNext] = match.name;
-    t.voteScores[t.voteNext] = match.score;
-    t.voteNext = (t.voteNext + 1) % t.voteNames.length;
+  /** Adds a face's embedding to the track's evidence and re-decides its name from the mean. */
+  private observe(t: Track, det: TrackerDetection, embedding: Float32Array, now: number, out: Outcome): void {
+    t.evidence.add(embedding, faceWeight(det));
     t.lastObservedAt = now;
-    t.lastVote = match.name;
-    this.revote(t, now, out);
+    t.embeddedSignature = det.signature;
+    t.changed = false;
+    const answer = this.matcher.match(t.evidence.mean()!);
+    if (answer && t.decision.update(answer, t.evidence.count)) this.rename(t, t.decision.name!, now, out);
+    t.score = t.decision.score;
   }
 
-  private weight(name: string, score: number): number {
-    return name === UNKNOWN ? this.options.unknownWeight : score;
-  }
-
-  /** Count and weight of `name`'s votes in the window. */
-  private tally(t: Track, name: string, out: Tally): Tally {
-    out.name = name;
-    out.count = 0;
-    out.weight = 0;
-    for (let i = 0; i < t.voteNames.length; i++) {
-      if (t.voteNames[i] !== name) continue;
-      out.count++;
-      out.weight += this.weight(name, t.voteScores[i]!);
-    }
-    return out;
-  }
-
-  private readonly candidate: Tally = { name: undefined, count: 0, weight: 0 };
-  private readonly scratch: Tally = { name: undefined, count: 0, weight: 0 };
-  private readonly current: Tally = { name: undefined, count: 0, weight: 0 };
-
-  /**
-   * Re-decides a track's name from its window. A name qualifies with k votes; among qualifiers the heaviest
-   * wins (votes weigh their similarity, Unknown ones `unknownWeight`). A decided name is sticky:
-   * - another person replaces it only by qualifying and outweighing it in the window, so one odd match
-   *   never flips it;
-   * - Unknown replaces a person only when the whole window is Unknown: on a track the face is the same
-   *   physical face, and Unknown matches of a recognised face come from pose, blur or light. An Unknown
-   *   match does not hasten the next re-check, so with re-checks alone this takes about n × recheckMs of
-   *   never being recognised (n frames if the pipeline embeds every frame anyway).
-   */
-  private revote(t: Track, now: number, out: Outcome): void {
-    const best = this.heaviestQualifier(t);
-    if (t.name !== undefined) this.tally(t, t.name, this.current);
-    if (best.name !== undefined && best.name !== t.name) {
-      const replaces =
-        t.name === undefined ||
-        (best.name === UNKNOWN
-          ? t.name === UNKNOWN || best.count === t.voteNames.length
-          : best.weight > this.current.weight);
-      if (replaces) {
-        this.rename(t, best.name, now, out);
-        this.tally(t, best.name, this.current);
-      }
-    }
-    if (t.name !== undefined && this.current.count > 0) t.score = this.meanScore(t, t.name);
-  }
-
-  private heaviestQualifier(t: Track): Tally {
-    const best = this.candidate;
-    best.name = undefined;
-    best.count = 0;
-    best.weight = Number.NEGATIVE_INFINITY;
-    const names = t.voteNames;
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      // Each distinct name once: at its first slot.
-      if (name === undefined || names.indexOf(name) !== i) continue;
-      const c = this.tally(t, name, this.scratch);
-      if (c.count >= this.options.votesToDecide && c.weight > best.weight) {
-        best.name = name;
-        best.count = c.count;
-        best.weight = c.weight;
-      }
-    }
-    return best;
-  }
-
-  private meanScore(t: Track, name: string): number {
-    let sum = 0;
-    let count = 0;
-    for (let i = 0; i < t.voteNames.length; i++) {
-      if (t.voteNames[i] !== name) continue;
-      sum += t.voteScores[i]!;
-      count++;
-    }
-    return count > 0 ? sum / count : 0;
+  /** A face not embedded in this frame: if it no longer looks like at its last embedding, embed it next. */
+  private watch(t: Track, det: TrackerDetection): void {
+    const ref = t.embeddedSignature;
+    if (ref && det.signature && signatureSimilarity(ref, det.signature) < this.options.recheckBelow) t.changed = true;
   }
 
   /** Gives the track a new name: its current visit (if any) is held back, and a visit starts or resumes. */
   private rename(t: Track, name: string, now: number, out: Outcome): void {
     if (t.visitId !== undefined && t.name !== undefined) this.holdVisit(t, t.name, now);
     t.name = name;
-    t.score = this.meanScore(t, name);
+    t.score = t.decision.score;
     const resumed = this.resumableVisit(t, name, now);
     if (resumed >= 0) {
       const visit = this.endedVisits[resumed]!;
@@ -699,12 +641,17 @@ export class FaceTracker {
     for (let i = this.endedVisits.length - 1; i >= 0; i--) {
       const v = this.endedVisits[i]!;
       if (v.name !== name || now - v.lastSeenAt >= this.options.cooldownMs) continue;
-      if (name !== UNKNOWN || this.near(v.box, t)) return i;
+      if (name !== UNKNOWN || (this.near(v.box, t) && this.sameFace(v.mean, t))) return i;
     }
     return -1;
   }
 
-  /** An Unknown track continues an Unknown visit only within about two face widths of where it was seen. */
+  /** An Unknown track continues an Unknown visit only with the same face (when both were embedded)… */
+  private sameFace(mean: Float32Array | undefined, t: Track): boolean {
+    return mean === undefined || t.evidence.similarity(mean) >= this.options.sameFaceMin;
+  }
+
+  /** …and only within about two face widths of where it was seen. */
   private near(box: Box, t: Track): boolean {
     const limit = box[2] - box[0] + t.lastBox[2] - t.lastBox[0];
     return centreDistanceWithin(box, t.firstBox, limit) || centreDistanceWithin(box, t.lastBox, limit);
@@ -712,7 +659,8 @@ export class FaceTracker {
 
   private holdVisit(t: Track, name: string, lastSeenAt: number): void {
     const best = t.best!;
-    this.endedVisits.push({ visitId: t.visitId!, name, score: t.score, lastSeenAt, box: t.lastBox, best });
+    const mean = t.evidence.mean();
+    this.endedVisits.push({ visitId: t.visitId!, name, score: t.score, lastSeenAt, box: t.lastBox, best, mean });
     this.refs.set(best.trackId, (this.refs.get(best.trackId) ?? 0) + 1);
     t.visitId = undefined;
   }
