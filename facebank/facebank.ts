@@ -7,6 +7,7 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { type Analyzer, analyzeImage } from './analysis.ts';
 import { createDir, deleteDir, exists, removeFile, removeLeftovers, renameDir, writeNewFile } from './enrol.ts';
+import type { ImpostorTail } from './impostorTail.ts';
 import { Matcher, type Template } from './matcher.ts';
 import { Mutex, Semaphore } from './mutex.ts';
 import {
@@ -17,6 +18,7 @@ import {
   validateImageName,
   validatePersonName,
 } from './names.ts';
+import { deriveOperatingPoint, type OperatingPoint } from './operatingPoint.ts';
 import {
   type FileStamp,
   forEachLimited,
@@ -48,8 +50,12 @@ export interface FacebankOptions {
   analyzer: Analyzer;
   /** Part of every cache key, e.g. `mobilefacenet@<sha256 prefix>`: another id means recomputing. */
   modelId: string;
-  /** Cosine similarity at or above which a match is named. */
-  threshold: number;
+  /** The accepted rate of false names (strangers given a name): the threshold is derived from it. */
+  fpir: number;
+  /** An explicit cosine threshold (MATCH_THRESHOLD): overrides the derived one. */
+  threshold?: number | undefined;
+  /** The model's impostor calibration (calibration.ts), when it has one. */
+  calibration?: ImpostorTail | undefined;
   maxPixels: number;
   flip: boolean;
   /** Analyses in flight during a scan. */
@@ -119,6 +125,7 @@ function sleep(ms: number): Promise<void> {
 export class Facebank extends EventEmitter {
   private tree: Tree = new Map();
   private matcher = new Matcher([]);
+  private op: OperatingPoint | undefined;
   private readonly mutex = new Mutex();
   private watcher: TreeWatcher | undefined;
   private queuedRescan: Promise<void> | undefined;
@@ -162,8 +169,15 @@ export class Facebank extends EventEmitter {
     return fb;
   }
 
+  /** The cosine threshold in force (re-derived whenever the facebank changes). */
   get threshold(): number {
-    return this.o.threshold;
+    return this.operatingPoint.threshold;
+  }
+
+  /** The threshold in force and why. */
+  get operatingPoint(): OperatingPoint {
+    this.op ??= this.derive();
+    return this.op;
   }
 
   /** The absolute facebank directory (symlinks resolved). */
@@ -172,7 +186,7 @@ export class Facebank extends EventEmitter {
   }
 
   match(embedding: Float32Array): Match {
-    return this.matcher.match(embedding, this.o.threshold);
+    return this.matcher.match(embedding, this.threshold);
   }
 
   people(): PersonSummary[] {
@@ -397,6 +411,24 @@ export class Facebank extends EventEmitter {
     const dims = new Set(templates.map((t) => t.embedding.length));
     if (dims.size > 1) throw new Error(`facebank templates have mixed dimensions: ${[...dims].join(', ')}`);
     this.matcher = new Matcher(templates);
+    const before = this.op;
+    this.op = this.derive();
+    if (before !== undefined && before.threshold !== this.op.threshold) {
+      this.o.logger?.info(
+        { ...this.op },
+        `facebank: match threshold ${this.op.threshold.toFixed(3)} (${this.op.reason})`,
+      );
+    }
+  }
+
+  private derive(): OperatingPoint {
+    return deriveOperatingPoint({
+      override: this.o.threshold,
+      fpir: this.o.fpir,
+      people: this.matcher.people,
+      calibration: this.o.calibration,
+      impostorScores: this.o.threshold === undefined ? this.matcher.impostorScores() : [],
+    });
   }
 
   /** Analyses through the pool, waiting out OverloadErrors (live traffic shares the pool). */
