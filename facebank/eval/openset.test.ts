@@ -75,21 +75,17 @@ describe(`open-set identification: ${PEOPLE} LFW dev people enrolled, ${STRANGER
       sizes: [PEOPLE],
       seed: 1,
     })) as [OpenSetSize];
+    const r = result.atOperatingPoint;
+    console.log(
+      `open-set, ${result.people} people: threshold ${r.threshold.toFixed(3)} (${result.operatingPoint.source}); ` +
+        `named ${r.named}/${r.probes} probes, ${r.falseNames}/${r.strangers} strangers`,
+    );
   }, 900_000);
 
   afterAll(async () => {
     db?.close();
     await pool?.close();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  });
-
-  it('reports its figures', () => {
-    const r = result.atOperatingPoint;
-    console.log(
-      `open-set, ${result.people} people: threshold ${r.threshold.toFixed(3)} (${result.operatingPoint.source}); ` +
-        `DIR ${r.named}/${r.probes}, strangers named ${r.falseNames}/${r.strangers}`,
-    );
-    expect(result.people).toBeGreaterThan(0);
   });
 
   it('derives the threshold from FPIR 1% at the facebank size, from the calibration', () => {
