@@ -7,6 +7,7 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { type Analyzer, analyzeImage, embedOneFace } from './analysis.ts';
 import { createDir, deleteDir, exists, removeFile, removeLeftovers, renameDir, writeNewFile } from './enrol.ts';
+import type { ImpostorTail } from './impostorTail.ts';
 import { Matcher, type Template, UNKNOWN } from './matcher.ts';
 import { Mutex, Semaphore } from './mutex.ts';
 import {
@@ -18,6 +19,7 @@ import {
   validatePersonName,
 } from './names.ts';
 import { type Negative, type NegativeSource, NegativeStore } from './negatives.ts';
+import { deriveOperatingPoint, type OperatingPoint } from './operatingPoint.ts';
 import {
   type FileStamp,
   forEachLimited,
@@ -50,8 +52,12 @@ export interface FacebankOptions {
   analyzer: Analyzer;
   /** Part of every cache key, e.g. `mobilefacenet@<sha256 prefix>`: another id means recomputing. */
   modelId: string;
-  /** Cosine similarity at or above which a match is named. */
-  threshold: number;
+  /** The accepted rate of false names (strangers given a name): the threshold is derived from it. */
+  fpir: number;
+  /** An explicit cosine threshold (MATCH_THRESHOLD): overrides the derived one. */
+  threshold?: number | undefined;
+  /** The model's impostor calibration (calibration.ts), when it has one. */
+  calibration?: ImpostorTail | undefined;
   maxPixels: number;
   flip: boolean;
   /** Analyses in flight during a scan. */
@@ -135,6 +141,7 @@ export class Facebank extends EventEmitter {
   private templates: Template[] = [];
   /** Matchers without the people named in the key (sorted, NUL-joined); emptied when the templates change. */
   private readonly without = new Map<string, Matcher>();
+  private op: OperatingPoint | undefined;
   private readonly mutex = new Mutex();
   private watcher: TreeWatcher | undefined;
   private queuedRescan: Promise<void> | undefined;
@@ -179,8 +186,15 @@ export class Facebank extends EventEmitter {
     return fb;
   }
 
+  /** The cosine threshold in force (re-derived whenever the facebank changes). */
   get threshold(): number {
-    return this.o.threshold;
+    return this.operatingPoint.threshold;
+  }
+
+  /** The threshold in force and why. */
+  get operatingPoint(): OperatingPoint {
+    this.op ??= this.derive();
+    return this.op;
   }
 
   /** The absolute facebank directory (symlinks resolved). */
@@ -199,13 +213,13 @@ export class Facebank extends EventEmitter {
    * operating point, or Unknown.
    */
   match(embedding: Float32Array): Match {
-    let m = this.matcher.match(embedding, this.o.threshold);
+    let m = this.matcher.match(embedding, this.threshold);
     const vetoed: Veto[] = [];
     while (m.name !== UNKNOWN && m.candidate !== undefined) {
       const veto = this.negativeStore.veto(m.candidate, embedding, this.templatesOf(m.candidate));
       if (veto === undefined) break;
       vetoed.push(veto);
-      m = this.matcherWithout(vetoed.map((v) => v.person)).match(embedding, this.o.threshold);
+      m = this.matcherWithout(vetoed.map((v) => v.person)).match(embedding, this.threshold);
     }
     return vetoed.length === 0 ? m : { ...m, vetoed };
   }
@@ -501,6 +515,14 @@ export class Facebank extends EventEmitter {
     this.matcher = new Matcher(templates);
     this.templates = templates;
     this.without.clear();
+    const before = this.op;
+    this.op = this.derive();
+    if (before !== undefined && before.threshold !== this.op.threshold) {
+      this.o.logger?.info(
+        { ...this.op },
+        `facebank: match threshold ${this.op.threshold.toFixed(3)} (${this.op.reason})`,
+      );
+    }
   }
 
   private templatesOf(person: string): Float32Array[] {
@@ -520,6 +542,16 @@ export class Facebank extends EventEmitter {
       this.without.set(key, m);
     }
     return m;
+  }
+
+  private derive(): OperatingPoint {
+    return deriveOperatingPoint({
+      override: this.o.threshold,
+      fpir: this.o.fpir,
+      people: this.matcher.people,
+      calibration: this.o.calibration,
+      impostorScores: this.o.threshold === undefined ? this.matcher.impostorScores() : [],
+    });
   }
 
   /** Analyses through the pool, waiting out OverloadErrors (live traffic shares the pool). */

@@ -17,23 +17,26 @@ describe('Matcher', () => {
   ];
   const m = new Matcher(templates);
 
-  test('a person scores their best template; margin is to the next different person', () => {
-    const r = m.match(unit(1, 0.1, 0), 0.5);
+  test("a person's template is the normalised mean of their images; margin is to the next person", () => {
+    const q = unit(1, 0.1, 0);
+    const r = m.match(q, 0.5);
     expect(r.name).toBe('amy');
     expect(r.candidate).toBe('amy');
-    expect(r.score).toBeCloseTo(unit(1, 0.1, 0)[0]!, 5);
-    // raj's best is (0,1,0): 0.1/|v|; amy's second template must not count as a competitor.
-    expect(r.margin).toBeCloseTo(r.score - unit(1, 0.1, 0)[1]!, 5);
+    const amy = unit(1 / 1 + Math.SQRT1_2, Math.SQRT1_2, 0);
+    expect(r.score).toBeCloseTo(q[0]! * amy[0]! + q[1]! * amy[1]!, 5);
+    // raj's template is (0,1,0): amy's second image must not count as a competitor.
+    expect(r.margin).toBeCloseTo(r.score - q[1]!, 5);
+    expect(r.threshold).toBe(0.5);
     expect(m.templates).toBe(4);
     expect(m.people).toBe(3);
   });
 
   test('below the threshold the name is Unknown but the candidate, score and margin are kept', () => {
-    const r = m.match(unit(1, 1, 1), 0.9);
+    const r = m.match(unit(0, 0, 1), 1.01);
     expect(r.name).toBe(UNKNOWN);
-    expect(r.candidate).toBe('amy');
-    expect(r.score).toBeCloseTo(2 / Math.sqrt(6), 5);
-    expect(r.margin).toBeCloseTo(2 / Math.sqrt(6) - 1 / Math.sqrt(3), 5);
+    expect(r.candidate).toBe('sheldon');
+    expect(r.score).toBeCloseTo(1, 5);
+    expect(r.margin).toBeCloseTo(1, 5);
   });
 
   test('one person: margin 1; nobody: Unknown, no candidate, score and margin 0', () => {
@@ -42,13 +45,26 @@ describe('Matcher', () => {
       candidate: 'amy',
       score: 0,
       margin: 1,
+      threshold: 0.3,
     });
     expect(new Matcher([]).match(unit(1, 0), 0.3)).toEqual({
       name: UNKNOWN,
       candidate: undefined,
       score: 0,
       margin: 0,
+      threshold: 0.3,
     });
+  });
+
+  test("impostor scores are every image against every other person's template", () => {
+    const s = [...m.impostorScores()].sort();
+    // 4 images × 2 other people.
+    expect(s).toHaveLength(8);
+    // Orthogonal: amy's first image and raj, everyone and sheldon, sheldon and everyone.
+    expect(s.filter((x) => Math.abs(x) < 1e-6)).toHaveLength(6);
+    expect(s.at(-1)).toBeCloseTo(Math.SQRT1_2, 5);
+    expect([...m.impostorScores(3)]).toHaveLength(3);
+    expect(new Matcher([{ person: 'amy', embedding: unit(1, 0) }]).impostorScores()).toHaveLength(0);
   });
 
   test('a wrong dimension is an error', () => {

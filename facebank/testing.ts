@@ -88,6 +88,7 @@ export function bankOptions(
     analyzer,
     modelId: 'mobilefacenet@test',
     threshold: THRESHOLD,
+    fpir: 0.01,
     maxPixels: MAX_PIXELS,
     flip: false,
     concurrency: 2,

@@ -24,13 +24,18 @@ export interface Match {
   name: string;
   /** The best person even when `name` is 'Unknown'; undefined only when the facebank has no templates. */
   candidate: string | undefined;
-  /** Cosine similarity with the candidate's best template; 0 when there are no templates. */
+  /**
+   * Cosine similarity with the candidate's template (the normalised mean of their images' embeddings); 0 when
+   * there are no templates.
+   */
   score: number;
   /**
    * `score` minus the best score of the next different person; 1 when only one person has templates (no
    * competitor), 0 when there are no templates.
    */
   margin: number;
+  /** The threshold in force: `name` is the candidate when `score` reaches it (see operatingPoint.ts). */
+  threshold: number;
   /**
    * Candidates passed over because the face is the same face as one of their negative examples ("not this
    * person"), best first; absent when none was.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FacePool } from '../models/pool/facePool.ts';
-import { DEFAULT_MATCH_THRESHOLD } from '../server/config.ts';
+import { DEFAULT_MATCH_FPIR } from '../server/config.ts';
 import { LFW_DEV_DIR } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
 import { evaluateOpenSetTracks } from './openSetTracks.ts';
@@ -23,7 +23,8 @@ Options:
   --people N         gallery people shown (default 15)
   --strangers N      strangers shown (default 15)
   --gallery N        enrol only N people (always including those shown; default: all with ≥ 3 photos)
-  --threshold T      the facebank's cosine threshold (default ${DEFAULT_MATCH_THRESHOLD}, the server default)
+  --threshold T      a fixed cosine threshold (default: derived from FPIR ${DEFAULT_MATCH_FPIR} at the gallery size,
+                     as the server does)
   --json             the report as JSON on stdout
   -h, --help         this text
 `;
@@ -57,7 +58,8 @@ try {
     imagesDir: resolve(args.dir ?? join(LFW_DEV_DIR, 'images')),
     workDir,
     pool,
-    threshold: args.threshold === undefined ? DEFAULT_MATCH_THRESHOLD : Number(args.threshold),
+    threshold: args.threshold === undefined ? undefined : numberArg('threshold', args.threshold),
+    fpir: DEFAULT_MATCH_FPIR,
     people: args.people ? numberArg('people', args.people, { integer: true }) : 15,
     strangers: args.strangers ? numberArg('strangers', args.strangers, { integer: true }) : 15,
     ...(args.gallery ? { gallery: numberArg('gallery', args.gallery, { integer: true }) } : {}),

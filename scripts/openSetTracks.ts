@@ -7,6 +7,7 @@
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { calibrationOf } from '../facebank/calibration.ts';
 import { Facebank } from '../facebank/facebank.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import { EventsStore } from '../streams/events.ts';
@@ -21,8 +22,9 @@ export interface TrackEvalOptions {
   /** Scratch folder for the facebank, database and clip. */
   workDir: string;
   pool: FacePool;
-  /** Cosine threshold of the facebank (its operating point). */
-  threshold: number;
+  /** A fixed cosine threshold; undefined: derived from `fpir` and the gallery size, as the server does. */
+  threshold: number | undefined;
+  fpir: number;
   /** Gallery people shown as tracks (spread evenly over the gallery). */
   people: number;
   /** Strangers shown as tracks (spread evenly over the identities with fewer than 3 photos). */
@@ -113,6 +115,8 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
     analyzer: o.pool,
     modelId: 'mobilefacenet@eval-tracks',
     threshold: o.threshold,
+    fpir: o.fpir,
+    calibration: calibrationOf('mobilefacenet'),
     maxPixels: 40_000_000,
     flip: false,
     concurrency: 2,
@@ -211,7 +215,7 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
   const strangers = outcomes.filter((t) => !t.enrolled);
   return {
     gallerySize: gallery.length,
-    threshold: o.threshold,
+    threshold: facebank.threshold,
     tracks: outcomes,
     enrolledNamed: enrolled.filter((t) => t.named.includes(t.identity)).length,
     enrolledShown: enrolled.length,

@@ -65,6 +65,7 @@ export function createApp(deps: AppDeps): Hono {
       busyWorkers: stats.busy,
       facebank: { people: fb.people, images: fb.images, templates: fb.templates },
       threshold: facebank.threshold,
+      operatingPoint: facebank.operatingPoint,
     });
   });
   app.get('/metrics', async (c) => {

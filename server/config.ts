@@ -8,11 +8,11 @@ import { defaultFacePoolSettings } from '../models/pool/facePool.ts';
 import { CameraInput } from './schemas.ts';
 
 /**
- * Fitted on the LFW development pairs (pairsDevTrain: 0.401, 0.27% false accepts) for MobileFaceNet without
- * flip; 99.3% accuracy on pairsDevTest. See the README.
- * Cosine similarity at or above it names a person.
+ * The accepted rate of false names: at most 1% of strangers (people not in the facebank) given some name. The
+ * match threshold is derived from it and the facebank's size (facebank/operatingPoint.ts; README "Open-set
+ * identification"). MATCH_THRESHOLD, when set, overrides it with a fixed cosine.
  */
-export const DEFAULT_MATCH_THRESHOLD = 0.4;
+export const DEFAULT_MATCH_FPIR = 0.01;
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -28,7 +28,13 @@ export const ConfigSchema = z.object({
   apiKey: z.string().min(8, 'API_KEY must be at least 8 characters').optional(),
   /** Also require the API key for recognition (POST /rec, /id_info, /api/recognize). */
   recognitionRequiresKey: bool.default(false),
-  matchThreshold: z.coerce.number().min(-1).max(1).default(DEFAULT_MATCH_THRESHOLD),
+  /** A fixed cosine threshold; when set it wins over the one derived from matchFpir. */
+  matchThreshold: z.coerce.number().min(-1).max(1).optional(),
+  matchFpir: z.coerce
+    .number()
+    .gt(0, 'must be a rate above 0 (e.g. 0.01 for 1%)')
+    .max(0.5, 'must be a rate of at most 0.5 (e.g. 0.01 for 1%)')
+    .default(DEFAULT_MATCH_FPIR),
   executionProvider: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   poolSize: int(1, 64).default(poolDefaults.size),
   intraOpThreads: int(1, 64).default(poolDefaults.intraOpThreads),
@@ -68,6 +74,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   API_KEY: 'apiKey',
   RECOGNITION_REQUIRES_KEY: 'recognitionRequiresKey',
   MATCH_THRESHOLD: 'matchThreshold',
+  MATCH_FPIR: 'matchFpir',
   EXECUTION_PROVIDER: 'executionProvider',
   POOL_SIZE: 'poolSize',
   INTRA_OP_THREADS: 'intraOpThreads',

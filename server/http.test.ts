@@ -261,7 +261,11 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
       workers: 2,
       queueDepth: 0,
       facebank: { people: 8, images: 16, templates: 16 },
+      operatingPoint: { source: 'calibration', fpir: 0.01, people: 8 },
     });
+    const op = (r.body as { operatingPoint: { threshold: number; reason: string } }).operatingPoint;
+    expect(r.body.threshold).toBe(op.threshold);
+    expect(op.reason).toBe("FPIR 1% at 8 people: the model's calibration");
   });
 
   it('GET /metrics exposes request counts and the queue depth', async () => {
@@ -296,14 +300,15 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
       timings: Record<string, number>;
     }>(server.url, 'POST', '/api/recognize', { json: { file: b64(await photo(personImage('leonard', 5))) } });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ width: 150, height: 150, threshold: server.config.matchThreshold });
+    // The threshold derived for FPIR 1% at 8 people from the model's calibration (no MATCH_THRESHOLD set).
+    expect(r.body).toMatchObject({ width: 150, height: 150, threshold: expect.closeTo(0.44, 1) });
     expect(r.body.faces).toHaveLength(1);
     const face = r.body.faces[0]!;
     expect(face).toMatchObject({ name: 'leonard', candidate: 'leonard' });
     expect(face.box).toEqual([expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)]);
     expect(face.landmarks).toHaveLength(5);
     for (const point of face.landmarks as unknown[]) expect(point).toEqual([expect.any(Number), expect.any(Number)]);
-    expect(face.similarity).toBeGreaterThanOrEqual(server.config.matchThreshold);
+    expect(face.similarity).toBeGreaterThanOrEqual(r.body.threshold);
     expect(typeof face.margin).toBe('number');
     expect(typeof face.detectionScore).toBe('number');
     expect(Object.keys(r.body.timings)).toEqual(expect.arrayContaining(['embed', 'match']));

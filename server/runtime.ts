@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { Facebank } from '../facebank/index.ts';
+import { Facebank, loadCalibration } from '../facebank/index.ts';
 import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { CameraRegistry } from '../streams/cameras.ts';
@@ -26,10 +26,15 @@ export interface Runtime extends CoreRuntime {
   eventFaces: EventFaces;
 }
 
+/** The sha256 of the embedder's weights (a clear error when the models were never built). */
+function modelSha256(embedder: string): string {
+  modelPath(embedder);
+  return readManifest()!.models[embedder]!.sha256;
+}
+
 /** Identifies the embedder's weights, so cached facebank embeddings from another model are never reused. */
-function modelId(embedder: string): string {
-  modelPath(embedder); // a clear error when the models were never built
-  return `${embedder}@${readManifest()!.models[embedder]!.sha256.slice(0, 16)}`;
+export function modelId(embedder: string): string {
+  return `${embedder}@${modelSha256(embedder).slice(0, 16)}`;
 }
 
 /**
@@ -44,6 +49,7 @@ export async function openRuntime(
   options: { cameras?: boolean } = {},
 ): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces }> {
   const id = modelId(config.embedder);
+  const calibration = loadCalibration(modelSha256(config.embedder));
   mkdirSync(dirname(resolve(config.databasePath)), { recursive: true });
   const db = new Database(config.databasePath);
   db.pragma('journal_mode = WAL');
@@ -76,6 +82,8 @@ export async function openRuntime(
         analyzer: pool,
         modelId: id,
         threshold: config.matchThreshold,
+        fpir: config.matchFpir,
+        calibration,
         maxPixels: config.maxImagePixels,
         flip: config.flip,
         concurrency: config.poolSize * 2,
@@ -96,6 +104,8 @@ export async function openRuntime(
       { dir: resolve(config.facebankDir), ...fb },
       `facebank ready: ${fb.people} people, ${fb.templates} face templates`,
     );
+    const op = facebank.operatingPoint;
+    logger.info({ ...op }, `match threshold ${op.threshold.toFixed(3)}: ${op.reason}`);
     const cameras =
       options.cameras === false
         ? undefined

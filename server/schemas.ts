@@ -82,6 +82,23 @@ export const FacebankImage = z
 
 export const Person = z.object({ name: z.string(), images: z.array(FacebankImage) }).meta({ id: 'Person' });
 
+export const OperatingPoint = z
+  .object({
+    threshold: z.number().meta({ description: 'cosine similarity at or above which a face is named' }),
+    source: z.enum(['override', 'calibration', 'facebank', 'fallback']).meta({
+      description:
+        "override: MATCH_THRESHOLD is set; calibration: derived from MATCH_FPIR and the model's committed impostor " +
+        "calibration; facebank: from the facebank's own cross-person scores; fallback: 0.4, no impostor scores exist",
+    }),
+    fpir: z
+      .number()
+      .optional()
+      .meta({ description: 'the accepted rate of false names (MATCH_FPIR); absent for an override' }),
+    people: z.number().meta({ description: 'the facebank size the threshold was derived for' }),
+    reason: z.string().meta({ description: 'the same in plain words' }),
+  })
+  .meta({ id: 'OperatingPoint' });
+
 export const Health = z
   .object({
     status: z.enum(['ok']),
@@ -93,7 +110,8 @@ export const Health = z
     queueDepth: z.number(),
     busyWorkers: z.number(),
     facebank: z.object({ people: z.number(), images: z.number(), templates: z.number() }),
-    threshold: z.number(),
+    threshold: z.number().meta({ description: 'the cosine threshold in force (operatingPoint.threshold)' }),
+    operatingPoint: OperatingPoint,
   })
   .meta({ id: 'Health' });
 

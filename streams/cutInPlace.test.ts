@@ -8,11 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calibrationOf } from '../facebank/calibration.ts';
 import type { Facebank } from '../facebank/facebank.ts';
 import { Matcher as TemplateMatcher } from '../facebank/matcher.ts';
 import { bankOptions, MAX_PIXELS, openBank, queryEmbedding, seed, usePool } from '../facebank/testing.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
-import { DEFAULT_MATCH_THRESHOLD } from '../server/config.ts';
+import { DEFAULT_MATCH_FPIR } from '../server/config.ts';
 import { makeTestClip } from '../test/support/clips.ts';
 import { PEOPLE, type Person, personImage } from '../test/support/testdata.ts';
 import { EventsStore } from './events.ts';
@@ -71,7 +72,13 @@ function useCutClip(
         path.join(dir, 'cuts.mp4'),
         { size: { width: 1280, height: 720 }, secondsPerImage: 2, fps: FPS },
       ),
-      openBank(bankOptions(people, db, pool(), { threshold: DEFAULT_MATCH_THRESHOLD })),
+      openBank(
+        bankOptions(people, db, pool(), {
+          threshold: undefined,
+          fpir: DEFAULT_MATCH_FPIR,
+          calibration: calibrationOf('mobilefacenet'),
+        }),
+      ),
       // All eight people (photos 1–3): tells whose face an event's crop is.
       Promise.all(
         PEOPLE.flatMap((person) =>

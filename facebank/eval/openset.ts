@@ -1,0 +1,170 @@
+// The open-set evaluation (`npm run eval:openset`): enrol a gallery through the real Facebank (a scratch
+// folder, the real worker pool, the SQLite cache), then name every probe and every stranger with
+// Facebank.match, at several gallery sizes. Also measures the impostor tail the operating point's
+// calibration is made of.
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import type { Analyzer } from '../analysis.ts';
+import type { Calibration } from '../calibration.ts';
+import { Facebank } from '../facebank.ts';
+import type { ImpostorTail } from '../impostorTail.ts';
+import { ImpostorTail as Tail } from '../impostorTail.ts';
+import { UNKNOWN } from '../matcher.ts';
+import type { OperatingPoint } from '../operatingPoint.ts';
+import { writeGalleryFolder } from './galleryFolder.ts';
+import { type ProbeOutcome, type Rates, ratesAt, ratesAtFpir } from './opensetMetrics.ts';
+import { ENROLLED, type OpenSetSplit, sampleGallery, trial } from './opensetSplit.ts';
+
+export interface OpenSetBank {
+  db: Database;
+  analyzer: Analyzer;
+  modelId: string;
+  fpir: number;
+  threshold?: number | undefined;
+  calibration?: ImpostorTail | undefined;
+  maxPixels: number;
+  flip: boolean;
+}
+
+export interface OpenSetSize {
+  /** Asked for; `people` is what it gave (the whole gallery at most). */
+  size: number;
+  people: number;
+  enrolledImages: number;
+  templates: number;
+  probes: number;
+  strangers: number;
+  /** Probes and strangers with no face found (never named). */
+  noFace: number;
+  operatingPoint: OperatingPoint;
+  /** At the operating point: a probe counts when named as itself, a stranger when given any name. */
+  atOperatingPoint: Rates;
+  /** With the threshold that the strangers themselves would set (an oracle, for the curve). */
+  atFpir1: Rates;
+  atFpir01: Rates;
+  /** Best candidate correct, whatever the score. */
+  rank1: number;
+}
+
+export interface OpenSetRun {
+  split: OpenSetSplit;
+  /** The dataset's images; the split's paths are relative to it. */
+  root: string;
+  embeddings: ReadonlyMap<string, Float32Array | undefined>;
+  bank: OpenSetBank;
+  /** Facebank folders are made here, one per size. */
+  scratchDir: string;
+  sizes: readonly number[];
+  seed: number;
+  onStage?: (message: string) => void;
+}
+
+export async function evaluateOpenSet(run: OpenSetRun): Promise<OpenSetSize[]> {
+  const out: OpenSetSize[] = [];
+  for (const size of run.sizes) {
+    const t = trial(run.split, sampleGallery(run.split.gallery, size, run.seed));
+    const people = t.enrolled.length;
+    const dir = join(run.scratchDir, `gallery-${people}`);
+    run.onStage?.(`gallery of ${people}: enrolling ${people * ENROLLED} images through the facebank`);
+    await writeGalleryFolder(dir, run.root, t.enrolment);
+    const fb = await Facebank.open({ ...run.bank, dir, concurrency: 4, watch: false });
+    try {
+      let noFace = 0;
+      const answer = (path: string) => {
+        const e = run.embeddings.get(path);
+        if (e === undefined) {
+          noFace++;
+          return undefined;
+        }
+        return fb.match(e);
+      };
+      let rank1 = 0;
+      let namedRight = 0;
+      const probes: ProbeOutcome[] = t.probes.map((p) => {
+        const m = answer(p.path);
+        const correct = m?.candidate === p.identity;
+        if (correct) rank1++;
+        if (correct && m?.name === p.identity) namedRight++;
+        return { correct, score: m?.score ?? Number.NEGATIVE_INFINITY };
+      });
+      let falseNames = 0;
+      const strangers = t.strangers.map((path) => {
+        const m = answer(path);
+        if (m !== undefined && m.name !== UNKNOWN) falseNames++;
+        return m?.score ?? Number.NEGATIVE_INFINITY;
+      });
+      const op = fb.operatingPoint;
+      const at = ratesAt(probes, strangers, op.threshold);
+      // The facebank's own answers, not the scores against its threshold: they must agree.
+      if (at.named !== namedRight || at.falseNames !== falseNames) {
+        throw new Error(`the facebank's names disagree with its threshold ${op.threshold} at ${people} people`);
+      }
+      const stats = fb.stats();
+      out.push({
+        size,
+        people,
+        enrolledImages: stats.images,
+        templates: stats.templates,
+        probes: probes.length,
+        strangers: strangers.length,
+        noFace,
+        operatingPoint: op,
+        atOperatingPoint: at,
+        atFpir1: ratesAtFpir(probes, strangers, 0.01),
+        atFpir01: ratesAtFpir(probes, strangers, 0.001),
+        rank1: probes.length ? rank1 / probes.length : 0,
+      });
+    } finally {
+      await fb.close();
+    }
+  }
+  return out;
+}
+
+function normalisedMean(vs: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(vs[0]!.length);
+  for (const v of vs) for (let k = 0; k < v.length; k++) out[k]! += v[k]!;
+  let n = 0;
+  for (let k = 0; k < out.length; k++) n += out[k]! * out[k]!;
+  const inv = n > 0 ? 1 / Math.sqrt(n) : 0;
+  for (let k = 0; k < out.length; k++) out[k]! *= inv;
+  return out;
+}
+
+/**
+ * The model's impostor tail on the split: every image against the template (as the Matcher builds it: the
+ * normalised mean of the first ENROLLED images) of every gallery identity but its own.
+ */
+export function measureImpostorTail(
+  split: OpenSetSplit,
+  embeddings: ReadonlyMap<string, Float32Array | undefined>,
+  embedder: string,
+): Calibration {
+  const templates = split.gallery.flatMap((id) => {
+    const es = id.images.slice(0, ENROLLED).flatMap((p) => embeddings.get(p) ?? []);
+    return es.length ? [{ name: id.name, t: normalisedMean(es) }] : [];
+  });
+  const scores: number[] = [];
+  for (const id of [...split.gallery, ...split.others]) {
+    for (const path of id.images) {
+      const e = embeddings.get(path);
+      if (e === undefined) continue;
+      for (const { name, t } of templates) {
+        if (name === id.name) continue;
+        let s = 0;
+        for (let k = 0; k < e.length; k++) s += e[k]! * t[k]!;
+        scores.push(s);
+      }
+    }
+  }
+  const tail = Tail.fromScores(scores, 20, 8);
+  return {
+    embedder,
+    source:
+      `LFW dev split (lfw-dev/images): ${scores.length} scores of every image against the template ` +
+      `(normalised mean of the first ${ENROLLED} images) of each of the ${templates.length} other identities with ` +
+      '3 or more images; POST /rec analysis, central face, no flip',
+    samples: scores.length,
+    tail: tail.points.map((p) => ({ rate: Number(p.rate.toPrecision(4)), score: Number(p.score.toFixed(5)) })),
+  };
+}
