@@ -12,7 +12,7 @@
 // sent. So every visit yields exactly one appeared and one left event, paired by (trackId, name); the left
 // event's `at` is when the person was last seen, and it is emitted `cooldownMs` later. For 'Unknown' the
 // name says nothing about who it is, so a new Unknown track continues an Unknown visit only when it starts
-// near where that visit was last seen.
+// near where that visit was last seen and its face is the same (their mean embeddings agree).
 import { UNKNOWN } from '../facebank/matcher.ts';
 import { SAME_LOOK_MIN, signatureSimilarity } from '../models/faceSignature.ts';
 import type { Point } from '../models/mtcnn/detector.ts';
@@ -115,9 +115,9 @@ export interface TrackerOptions {
  *   really changed; the embedding then decides whether it is still the same person.
  * - cooldownMs 10 000: longer than a typical occlusion (someone walking past, a turn away).
  * - minAppearance 0.7: one face between two detections scores ≥ 0.87 even moved, rescaled and re-lit
- *   (faceSignature.ts); 95% of pairs of different people score below it. Without this, a face that takes
- *   another's place (a cut, a person stepping in front) would inherit the track, its name and its crop, and
- *   a settled track is embedded only once per recheckMs, so the wrong name would stay for a second or more.
+ *   (faceSignature.ts); 95% of pairs of different people score below it. It splits most cuts before any
+ *   embedding; the others (people who look alike in 16×16) are split by their first embedding, which the
+ *   changed look asks for in that same frame (see `settledFaces`).
  */
 export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = {
   minIou: 0.3,
