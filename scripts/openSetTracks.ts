@@ -135,9 +135,10 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
       });
   }
   const empty = await writeEmptyImage(join(o.workDir, 'empty.png'));
-  const images: string[] = [];
+  // Two seconds of nobody first: the pool's first frames are slow (warm-up), and no track should pay for it.
+  const images: string[] = [empty, empty];
   /** For each photo slot of the clip: the track index, or -1 for nobody. */
-  const slotTrack: number[] = [];
+  const slotTrack: number[] = [-1, -1];
   tracks.forEach((t, i) => {
     for (const photo of t.photos) {
       images.push(photo);

@@ -322,6 +322,7 @@ interface Track {
   /** Time the filter state refers to. */
   filterAt: number;
   firstBox: Box;
+  firstSeenAt: number;
   lastBox: Box;
   landmarks: Point[] | undefined;
   /** The appearance of the last face measured, when detections carry signatures. */
@@ -565,6 +566,7 @@ export class FaceTracker {
       kf: new Float64Array(4 * KF_STRIDE),
       filterAt: now,
       firstBox: [x1, y1, x2, y2],
+      firstSeenAt: now,
       lastBox: [x1, y1, x2, y2],
       landmarks: det.landmarks,
       signature: det.signature,
@@ -623,6 +625,14 @@ export class FaceTracker {
     if (t.visitId !== undefined && t.name !== undefined) this.holdVisit(t, t.name, now);
     t.name = name;
     t.score = t.decision.score;
+    const lost = this.lostTrackOf(t, name);
+    if (lost) {
+      // The same person's track, missed since this face's track began (split off by a changed look): this
+      // one takes its visit over; the lost track ends without a visit of its own.
+      t.visitId = lost.visitId;
+      lost.visitId = undefined;
+      return;
+    }
     const resumed = this.resumableVisit(t, name, now);
     if (resumed >= 0) {
       const visit = this.endedVisits[resumed]!;
@@ -634,6 +644,16 @@ export class FaceTracker {
     }
     t.visitId = t.id;
     out.events.push({ type: 'person_appeared', trackId: t.id, name, score: t.score, at: now, best: t.best! });
+  }
+
+  /** A live track with a visit of `name` that has not been seen since `t` started; undefined if none. */
+  private lostTrackOf(t: Track, name: string): Track | undefined {
+    for (const u of this.tracks) {
+      if (u === t || u.name !== name || u.visitId === undefined || u.misses === 0 || u.lastSeenAt >= t.firstSeenAt)
+        continue;
+      if (name !== UNKNOWN || (this.near(u.lastBox, t) && this.sameFace(u.evidence.mean(), t))) return u;
+    }
+    return undefined;
   }
 
   /** The most recent held-back visit of `name` the track may continue; −1 if none. */
