@@ -52,12 +52,17 @@ export interface TrackEvalReport {
   enrolledShown: number;
   /** Enrolled people named as someone else in an event. */
   enrolledMisnamed: number;
+  /** Tracks with fewer than MIN_FRAMES processed frames, left out of the counts. */
+  notSeen: number;
   /** Strangers given a name in an event / shown. */
   strangersNamed: number;
   strangersShown: number;
 }
 
 const FPS = 10;
+const LEAD_IN_SECONDS = 5;
+/** A track the pipeline processed fewer frames of (a stall on a loaded machine) is reported as not seen. */
+const MIN_FRAMES = 3;
 /** Each photo is on screen this long; a moment with nobody in view separates tracks. */
 const SECONDS_PER_PHOTO = 1;
 
@@ -135,10 +140,10 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
       });
   }
   const empty = await writeEmptyImage(join(o.workDir, 'empty.png'));
-  // Two seconds of nobody first: the pool's first frames are slow (warm-up), and no track should pay for it.
-  const images: string[] = [empty, empty];
+  // Nobody for the first seconds: the pool's first frames are slow (warm-up), and no track should pay for it.
+  const images: string[] = Array.from({ length: LEAD_IN_SECONDS }, () => empty);
   /** For each photo slot of the clip: the track index, or -1 for nobody. */
-  const slotTrack: number[] = [-1, -1];
+  const slotTrack: number[] = images.map(() => -1);
   tracks.forEach((t, i) => {
     for (const photo of t.photos) {
       images.push(photo);
@@ -208,12 +213,14 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
     const i = seq === undefined ? -1 : trackOf(seq);
     if (i >= 0) outcomes[i]!.named.push(e.name);
   }
-  const enrolled = outcomes.filter((t) => t.enrolled);
-  const strangers = outcomes.filter((t) => !t.enrolled);
+  const seen = outcomes.filter((t) => t.frames >= MIN_FRAMES);
+  const enrolled = seen.filter((t) => t.enrolled);
+  const strangers = seen.filter((t) => !t.enrolled);
   return {
     gallerySize: gallery.length,
     threshold: o.threshold,
     tracks: outcomes,
+    notSeen: outcomes.length - seen.length,
     enrolledNamed: enrolled.filter((t) => t.named.includes(t.identity)).length,
     enrolledShown: enrolled.length,
     enrolledMisnamed: enrolled.filter((t) => t.named.some((n) => n !== t.identity && n !== 'Unknown')).length,
