@@ -188,7 +188,9 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
   });
   pipeline.start();
   // The whole clip once (the file camera loops it), with some slack for a loaded machine.
-  await Promise.race([played, new Promise((r) => setTimeout(r, images.length * 1000 * 3 + 30_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([played, new Promise((r) => (timer = setTimeout(r, images.length * 1000 * 3 + 30_000)))]);
+  clearTimeout(timer);
   await pipeline.stop();
   scheduler.stop();
   await facebank.close();
