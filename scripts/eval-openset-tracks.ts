@@ -76,7 +76,8 @@ try {
     console.log(
       `\ngallery ${report.gallerySize} people, threshold ${report.threshold}: ` +
         `enrolled named ${report.enrolledNamed}/${report.enrolledShown} (named as someone else: ${report.enrolledMisnamed}), ` +
-        `strangers named ${report.strangersNamed}/${report.strangersShown}`,
+        `strangers named ${report.strangersNamed}/${report.strangersShown}` +
+        (report.notSeen > 0 ? ` (${report.notSeen} tracks not seen: under 3 frames processed)` : ''),
     );
   }
   const pass = report.strangersNamed === 0 && report.enrolledNamed === report.enrolledShown;

@@ -54,12 +54,17 @@ export interface TrackEvalReport {
   enrolledShown: number;
   /** Enrolled people named as someone else in an event. */
   enrolledMisnamed: number;
+  /** Tracks with fewer than MIN_FRAMES processed frames, left out of the counts. */
+  notSeen: number;
   /** Strangers given a name in an event / shown. */
   strangersNamed: number;
   strangersShown: number;
 }
 
 const FPS = 10;
+const LEAD_IN_SECONDS = 5;
+/** A track the pipeline processed fewer frames of (a stall on a loaded machine) is reported as not seen. */
+const MIN_FRAMES = 3;
 /** Each photo is on screen this long; a moment with nobody in view separates tracks. */
 const SECONDS_PER_PHOTO = 1;
 
@@ -139,9 +144,10 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
       });
   }
   const empty = await writeEmptyImage(join(o.workDir, 'empty.png'));
-  const images: string[] = [];
+  // Nobody for the first seconds: the pool's first frames are slow (warm-up), and no track should pay for it.
+  const images: string[] = Array.from({ length: LEAD_IN_SECONDS }, () => empty);
   /** For each photo slot of the clip: the track index, or -1 for nobody. */
-  const slotTrack: number[] = [];
+  const slotTrack: number[] = images.map(() => -1);
   tracks.forEach((t, i) => {
     for (const photo of t.photos) {
       images.push(photo);
@@ -186,7 +192,9 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
   });
   pipeline.start();
   // The whole clip once (the file camera loops it), with some slack for a loaded machine.
-  await Promise.race([played, new Promise((r) => setTimeout(r, images.length * 1000 * 3 + 30_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([played, new Promise((r) => (timer = setTimeout(r, images.length * 1000 * 3 + 30_000)))]);
+  clearTimeout(timer);
   await pipeline.stop();
   scheduler.stop();
   await facebank.close();
@@ -211,12 +219,14 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
     const i = seq === undefined ? -1 : trackOf(seq);
     if (i >= 0) outcomes[i]!.named.push(e.name);
   }
-  const enrolled = outcomes.filter((t) => t.enrolled);
-  const strangers = outcomes.filter((t) => !t.enrolled);
+  const seen = outcomes.filter((t) => t.frames >= MIN_FRAMES);
+  const enrolled = seen.filter((t) => t.enrolled);
+  const strangers = seen.filter((t) => !t.enrolled);
   return {
     gallerySize: gallery.length,
     threshold: facebank.threshold,
     tracks: outcomes,
+    notSeen: outcomes.length - seen.length,
     enrolledNamed: enrolled.filter((t) => t.named.includes(t.identity)).length,
     enrolledShown: enrolled.length,
     enrolledMisnamed: enrolled.filter((t) => t.named.some((n) => n !== t.identity && n !== 'Unknown')).length,

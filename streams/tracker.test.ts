@@ -239,6 +239,26 @@ describe('identity', () => {
     expect(tr.trackCount).toBe(1);
   });
 
+  test('the same person split off by a changed look continues their visit: no second appeared event', () => {
+    const tr = tracker({ cooldownMs: 0 });
+    const look = (angle: number) => Float32Array.of(Math.cos(angle), Math.sin(angle));
+    const events: TrackerEvent[] = [];
+    const seen = (t: number, angle: number, e?: Float32Array) => {
+      const r = tr.update(e || angle >= 0 ? [{ ...det(100, 100, 80, e), signature: look(angle) }] : [], t);
+      events.push(...r.events);
+      return r;
+    };
+    for (let t = 0; t < 300; t += 100) seen(t, 0, amy());
+    // A turn of the head the signature cannot follow (cos 1.2 = 0.36): a new track, the same embedding.
+    expect(seen(300, 1.2, amy()).faces[0]!.trackId).toBe(2);
+    for (let t = 400; t <= 900; t += 100) seen(t, 1.2, amy());
+    expect(tr.trackCount).toBe(1);
+    // Gone: the visit ends once, with the face of the track that saw amy last.
+    for (let t = 1000; t <= 1500; t += 100) seen(t, -1);
+    expect(brief(events)).toEqual(['+amy#1@200', '-amy#1@900']);
+    expect(events[1]!.best.trackId).toBe(2);
+  });
+
   test('re-checks: undecided tracks every frame, settled ones every recheckMs, at once when their look changes', () => {
     const tr = tracker({ recheckMs: 1000 });
     /** A signature at `angle` from the first one (similarity cos(angle)). */

@@ -12,7 +12,7 @@
 // sent. So every visit yields exactly one appeared and one left event, paired by (trackId, name); the left
 // event's `at` is when the person was last seen, and it is emitted `cooldownMs` later. For 'Unknown' the
 // name says nothing about who it is, so a new Unknown track continues an Unknown visit only when it starts
-// near where that visit was last seen.
+// near where that visit was last seen and its face is the same (their mean embeddings agree).
 import { UNKNOWN } from '../facebank/matcher.ts';
 import { SAME_LOOK_MIN, signatureSimilarity } from '../models/faceSignature.ts';
 import type { Point } from '../models/mtcnn/detector.ts';
@@ -115,9 +115,9 @@ export interface TrackerOptions {
  *   really changed; the embedding then decides whether it is still the same person.
  * - cooldownMs 10 000: longer than a typical occlusion (someone walking past, a turn away).
  * - minAppearance 0.7: one face between two detections scores ≥ 0.87 even moved, rescaled and re-lit
- *   (faceSignature.ts); 95% of pairs of different people score below it. Without this, a face that takes
- *   another's place (a cut, a person stepping in front) would inherit the track, its name and its crop, and
- *   a settled track is embedded only once per recheckMs, so the wrong name would stay for a second or more.
+ *   (faceSignature.ts); 95% of pairs of different people score below it. It splits most cuts before any
+ *   embedding; the others (people who look alike in 16×16) are split by their first embedding, which the
+ *   changed look asks for in that same frame (see `settledFaces`).
  */
 export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = {
   minIou: 0.3,
@@ -322,6 +322,7 @@ interface Track {
   /** Time the filter state refers to. */
   filterAt: number;
   firstBox: Box;
+  firstSeenAt: number;
   lastBox: Box;
   landmarks: Point[] | undefined;
   /** The appearance of the last face measured, when detections carry signatures. */
@@ -565,6 +566,7 @@ export class FaceTracker {
       kf: new Float64Array(4 * KF_STRIDE),
       filterAt: now,
       firstBox: [x1, y1, x2, y2],
+      firstSeenAt: now,
       lastBox: [x1, y1, x2, y2],
       landmarks: det.landmarks,
       signature: det.signature,
@@ -623,6 +625,14 @@ export class FaceTracker {
     if (t.visitId !== undefined && t.name !== undefined) this.holdVisit(t, t.name, now);
     t.name = name;
     t.score = t.decision.score;
+    const lost = this.lostTrackOf(t, name);
+    if (lost) {
+      // The same person's track, missed since this face's track began (split off by a changed look): this
+      // one takes its visit over; the lost track ends without a visit of its own.
+      t.visitId = lost.visitId;
+      lost.visitId = undefined;
+      return;
+    }
     const resumed = this.resumableVisit(t, name, now);
     if (resumed >= 0) {
       const visit = this.endedVisits[resumed]!;
@@ -634,6 +644,16 @@ export class FaceTracker {
     }
     t.visitId = t.id;
     out.events.push({ type: 'person_appeared', trackId: t.id, name, score: t.score, at: now, best: t.best! });
+  }
+
+  /** A live track with a visit of `name` that has not been seen since `t` started; undefined if none. */
+  private lostTrackOf(t: Track, name: string): Track | undefined {
+    for (const u of this.tracks) {
+      if (u === t || u.name !== name || u.visitId === undefined || u.misses === 0 || u.lastSeenAt >= t.firstSeenAt)
+        continue;
+      if (name !== UNKNOWN || (this.near(u.lastBox, t) && this.sameFace(u.evidence.mean(), t))) return u;
+    }
+    return undefined;
   }
 
   /** The most recent held-back visit of `name` the track may continue; −1 if none. */
