@@ -105,11 +105,18 @@ async function recognize(args: string[], config: Config): Promise<void> {
     const bar = files.length > 1 ? progressBar('recognising', files.length) : undefined;
     const out = [];
     for (const file of files) {
-      const r = await recognizeImage(pool, facebank, readFileSync(file), config.maxImagePixels, {
-        detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
-        flip: config.flip,
-        retryPadded: true,
-      });
+      const r = await recognizeImage(
+        pool,
+        facebank,
+        readFileSync(file),
+        config.maxImagePixels,
+        {
+          detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
+          flip: config.flip,
+          retryPadded: true,
+        },
+        config.minFaceQuality,
+      );
       out.push({
         file,
         faces: r.faces.map((f) => ({
@@ -117,6 +124,8 @@ async function recognize(args: string[], config: Config): Promise<void> {
           similarity: f.match.score,
           margin: f.match.margin,
           box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map(Math.round),
+          quality: { score: f.quality.score, verdict: f.quality.verdict, reasons: f.quality.reasons },
+          ...(f.unknownReason ? { unknownReason: f.unknownReason } : {}),
         })),
       });
       bar?.tick();

@@ -22,6 +22,7 @@ const FACEBANK_STATUS: Record<string, ContentfulStatusCode> = {
   image_not_found: 404,
   several_faces: 422,
   no_face: 422,
+  poor_quality: 422,
 };
 
 const CAMERA_STATUS: Record<string, ContentfulStatusCode> = {

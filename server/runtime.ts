@@ -73,6 +73,7 @@ export async function openRuntime(
         analyzer: pool,
         modelId: id,
         threshold: config.matchThreshold,
+        minQuality: config.minFaceQuality,
         maxPixels: config.maxImagePixels,
         flip: config.flip,
         concurrency: config.poolSize * 2,
