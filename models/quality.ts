@@ -66,13 +66,21 @@ const REASON_OF: Record<QualityComponent, QualityReason> = {
   confidence: 'low_confidence',
 };
 
-/** Side of the aligned crop blur is measured on: the embedder's own view of the face. */
+/** Side of the aligned crop blur is measured in: the embedder's own view of the face. */
 export const QUALITY_CROP = 112;
 const TEMPLATE = arcfaceTemplate(QUALITY_CROP);
 /** The face inside the aligned crop (cheeks to chin), leaving out background and hair. */
 const REGION = { x1: 24, x2: 88, y1: 32, y2: 104 };
 /** Length of the re-blurring box filter (Crété et al. use 9 on whole images; the face region is ~64 px). */
 const REBLUR = 7;
+/** Only the region and the pixels its filters read are warped: 42% of the whole crop's pixels. */
+const MARGIN = (REBLUR >> 1) + 1;
+const WARP = {
+  x: REGION.x1 - MARGIN,
+  y: REGION.y1 - MARGIN,
+  width: REGION.x2 - REGION.x1 + 2 * MARGIN,
+  height: REGION.y2 - REGION.y1 + 2 * MARGIN,
+};
 /** Nose-tip protrusion from the eye/mouth plane, in inter-ocular distances (adult faces: about 0.5). */
 const NOSE_DEPTH = 0.5;
 /** The template's nose height between the eye line and the mouth line (0.495) and mouth drop (1.154 IOD). */
@@ -83,15 +91,20 @@ const T_MOUTH_DROP = (T_MOUTH_Y - T_EYE_Y) / (TEMPLATE[1]![0] - TEMPLATE[0]![0])
 
 const DEG = 180 / Math.PI;
 
-/** The face aligned as the embedder sees it, as one grey channel (QUALITY_CROP square). */
+/**
+ * The face aligned as the embedder sees it (QUALITY_CROP square), as one grey channel, cut to the face region
+ * blurMetric reads: pixel (x, y) is the full crop's (x + WARP.x, y + WARP.y).
+ */
 export function alignedGrey(image: Image, landmarks: Points): Image {
-  const rgb = warpAffine(image, similarityTransform(landmarks, TEMPLATE), QUALITY_CROP, QUALITY_CROP);
-  const n = QUALITY_CROP * QUALITY_CROP;
+  const [a, b, tx, c, d, ty] = similarityTransform(landmarks, TEMPLATE);
+  const rgb = warpAffine(image, [a, b, tx - WARP.x, c, d, ty - WARP.y], WARP.width, WARP.height);
+  const { width, height } = WARP;
   const C = image.channels;
-  if (C === 1) return { data: rgb, width: QUALITY_CROP, height: QUALITY_CROP, channels: 1 };
+  if (C === 1) return { data: rgb, width, height, channels: 1 };
+  const n = width * height;
   const grey = new Float32Array(n);
   for (let i = 0, o = 0; i < n; i++, o += C) grey[i] = 0.299 * rgb[o]! + 0.587 * rgb[o + 1]! + 0.114 * rgb[o + 2]!;
-  return { data: grey, width: QUALITY_CROP, height: QUALITY_CROP, channels: 1 };
+  return { data: grey, width, height, channels: 1 };
 }
 
 /**
@@ -101,7 +114,12 @@ export function alignedGrey(image: Image, landmarks: Points): Image {
  */
 export function blurMetric(grey: Image): number {
   const { data, width } = grey;
-  const { x1, x2, y1, y2 } = REGION;
+  if (width !== WARP.width || grey.height !== WARP.height)
+    throw new RangeError('blurMetric: not a crop from alignedGrey');
+  const x1 = REGION.x1 - WARP.x;
+  const y1 = REGION.y1 - WARP.y;
+  const x2 = REGION.x2 - WARP.x;
+  const y2 = REGION.y2 - WARP.y;
   const half = REBLUR >> 1;
   const dF = [0, 0];
   const dV = [0, 0];
@@ -171,7 +189,7 @@ export interface QualityInput {
   wholeImage?: boolean;
 }
 
-/** Measures one face: `grey` is its aligned crop from alignedGrey (or any aligned QUALITY_CROP grey crop). */
+/** Measures one face: `grey` is its crop from alignedGrey. */
 export function measureQuality(face: QualityInput, grey: Image): QualityMeasures {
   const pose = poseFromLandmarks(face.landmarks);
   const whole = face.wholeImage === true;
