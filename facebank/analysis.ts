@@ -28,12 +28,13 @@ function area(f: AnalyzedFace): number {
 export function classifyFaces(faces: readonly AnalyzedFace[]): CachedAnalysis {
   if (faces.length === 0) {
     // Cannot happen with wholeImageFallback; kept so the rules are total.
-    return { status: 'invalid_image', message: 'no face detected', embedding: undefined };
+    return { status: 'invalid_image', message: 'no face detected', embedding: undefined, quality: undefined };
   }
   const sorted = [...faces].sort((a, b) => area(b) - area(a));
   const largest = sorted[0]!;
   if (largest.wholeImage === true) {
-    return { status: 'crop_fallback', message: CROP_FALLBACK_MESSAGE, embedding: largest.embedding };
+    const { embedding, quality } = largest;
+    return { status: 'crop_fallback', message: CROP_FALLBACK_MESSAGE, embedding, quality: quality.measures };
   }
   const comparable = sorted.filter((f) => area(f) >= COMPARABLE_FACE_AREA * area(largest)).length;
   if (comparable >= 2) {
@@ -41,9 +42,10 @@ export function classifyFaces(faces: readonly AnalyzedFace[]): CachedAnalysis {
       status: 'several_faces',
       message: `${comparable} faces of similar size; crop the image to one person`,
       embedding: undefined,
+      quality: undefined,
     };
   }
-  return { status: 'embedded', message: undefined, embedding: largest.embedding };
+  return { status: 'embedded', message: undefined, embedding: largest.embedding, quality: largest.quality.measures };
 }
 
 /**
@@ -60,7 +62,7 @@ export async function analyzeImage(
     return classifyFaces(result.faces);
   } catch (err) {
     if (err instanceof Error && err.name === 'ImageDecodeError') {
-      return { status: 'invalid_image', message: err.message, embedding: undefined };
+      return { status: 'invalid_image', message: err.message, embedding: undefined, quality: undefined };
     }
     throw err;
   }

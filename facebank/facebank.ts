@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, realpath } from 'node:fs/promises';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { assessQuality, DEFAULT_MIN_QUALITY, type QualityMeasures, qualityMessage } from '../models/quality.ts';
 import { type Analyzer, analyzeImage, embedOneFace } from './analysis.ts';
 import { createDir, deleteDir, exists, removeFile, removeLeftovers, renameDir, writeNewFile } from './enrol.ts';
 import type { ImpostorTail } from './impostorTail.ts';
@@ -58,6 +59,11 @@ export interface FacebankOptions {
   threshold?: number | undefined;
   /** The model's impostor calibration (calibration.ts), when it has one. */
   calibration?: ImpostorTail | undefined;
+  /**
+   * Faces scoring below this quality (models/quality.ts) are refused by addImage and flagged 'poor_quality' in
+   * the folders (not used for matching). Default DEFAULT_MIN_QUALITY; 0 accepts every face.
+   */
+  minQuality?: number;
   maxPixels: number;
   flip: boolean;
   /** Analyses in flight during a scan. */
@@ -105,6 +111,7 @@ interface Entry {
   status: ImageStatus;
   message: string | undefined;
   embedding: Float32Array | undefined;
+  quality: QualityMeasures | undefined;
   stamp: FileStamp;
 }
 
@@ -124,6 +131,25 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function summary(name: string, files: Map<string, Entry>): PersonSummary {
   return { name, images: [...files.values()].sort((a, b) => byName(a.file, b.file)).map(toImage) };
+}
+
+/**
+ * An analysis as the facebank uses it: an embedded face too poor to trust becomes 'poor_quality' (kept on disk,
+ * never matched). Judged from the cached measures, so a new limit needs no new analysis.
+ */
+function judge(a: CachedAnalysis, minQuality: number): Pick<Entry, 'status' | 'message' | 'embedding' | 'quality'> {
+  if (a.status === 'embedded' && a.quality !== undefined) {
+    const q = assessQuality(a.quality, minQuality);
+    if (q.verdict === 'poor') {
+      return {
+        status: 'poor_quality',
+        message: `${qualityMessage(q)}; not used for matching`,
+        embedding: a.embedding,
+        quality: a.quality,
+      };
+    }
+  }
+  return { status: a.status, message: a.message, embedding: a.embedding, quality: a.quality };
 }
 
 function stampKey(s: FileStamp): string {
@@ -195,6 +221,11 @@ export class Facebank extends EventEmitter {
   get operatingPoint(): OperatingPoint {
     this.op ??= this.derive();
     return this.op;
+  }
+
+  /** The quality below which faces are not enrolled (and, in recognition, not named). */
+  get minQuality(): number {
+    return this.o.minQuality ?? DEFAULT_MIN_QUALITY;
   }
 
   /** The absolute facebank directory (symlinks resolved). */
@@ -352,6 +383,11 @@ export class Facebank extends EventEmitter {
         throw new FacebankError('several_faces', analysis.message ?? 'several faces of similar size');
       }
       if (analysis.embedding === undefined) throw new FacebankError('no_face', 'no face was found in the image');
+      const judged = judge(analysis, this.minQuality);
+      if (judged.status === 'poor_quality') {
+        const q = assessQuality(analysis.quality!, this.minQuality);
+        throw new FacebankError('poor_quality', `${qualityMessage(q)}; use a sharper, larger, frontal photo`);
+      }
 
       const dir = safeJoin(this.root, name);
       let files = this.tree.get(name);
@@ -370,9 +406,7 @@ export class Facebank extends EventEmitter {
           person: name,
           file,
           sha256,
-          status: analysis.status,
-          message: analysis.message,
-          embedding: analysis.embedding,
+          ...judged,
           stamp: stampOf(st),
         };
         // The row is written after the file is durably in place: a crash never leaves a row without its file.
@@ -507,7 +541,9 @@ export class Facebank extends EventEmitter {
     const templates: Template[] = [];
     for (const name of [...this.tree.keys()].sort(byName)) {
       for (const e of this.tree.get(name)!.values()) {
-        if (e.embedding !== undefined) templates.push({ person: name, embedding: e.embedding });
+        // A poor face's embedding lies close to many people's (see README "Face quality"): not a template.
+        if (e.embedding !== undefined && e.status !== 'poor_quality')
+          templates.push({ person: name, embedding: e.embedding });
       }
     }
     const dims = new Set(templates.map((t) => t.embedding.length));
@@ -588,7 +624,7 @@ export class Facebank extends EventEmitter {
       count(true);
       if (sha256 === undefined) return undefined;
       const message = `the file is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MiB`;
-      return { ...base, sha256, status: 'invalid_image', message, embedding: undefined };
+      return { ...base, sha256, status: 'invalid_image', message, embedding: undefined, quality: undefined };
     }
     const read = await readAndHash(f.path);
     if (read === undefined) {
@@ -611,7 +647,7 @@ export class Facebank extends EventEmitter {
       this.store.put(sha256, analysis);
     }
     count(hit);
-    return { ...base, sha256, status: analysis.status, message: analysis.message, embedding: analysis.embedding };
+    return { ...base, sha256, ...judge(analysis, this.minQuality) };
   }
 
   private async applyScan(onProgress: ((p: LoadProgress) => void) | undefined, initial: boolean): Promise<void> {

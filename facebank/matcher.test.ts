@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { AnalyzedFace } from '../models/analyze.ts';
+import { assessQuality } from '../models/quality.ts';
 import { classifyFaces } from './analysis.ts';
 import { Matcher, UNKNOWN } from './matcher.ts';
 
@@ -78,6 +79,7 @@ describe('classifyFaces', () => {
     score: 0.99,
     landmarks: [],
     embedding: unit(side, 1),
+    quality: assessQuality({ interOcular: side / 3, blur: 0.3, yaw: 0, pitch: 0, roll: 0, confidence: 0.99 }),
     ...extra,
   });
 

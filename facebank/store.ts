@@ -1,14 +1,27 @@
 // The SQLite side: embeddings cached by (content sha256, model id), and the person/file index of the tree.
 // The Database is opened by the server (one file for the whole app); this module only creates its own tables.
 import type { Database, Statement } from 'better-sqlite3';
-import { IMAGE_STATUSES, type ImageStatus } from './types.ts';
+import { z } from 'zod';
+import type { QualityMeasures } from '../models/quality.ts';
+import { ANALYSIS_STATUSES, type AnalysisStatus } from './types.ts';
 
 export interface CachedAnalysis {
-  status: ImageStatus;
+  status: AnalysisStatus;
   message: string | undefined;
   /** L2-normalised; undefined for statuses without an embedding. */
   embedding: Float32Array | undefined;
+  /** The embedded face's quality measures; undefined exactly when `embedding` is. */
+  quality: QualityMeasures | undefined;
 }
+
+const StoredQuality = z.object({
+  interOcular: z.number(),
+  blur: z.number(),
+  yaw: z.number(),
+  pitch: z.number(),
+  roll: z.number(),
+  confidence: z.number().optional(),
+});
 
 export interface IndexedFile {
   person: string;
@@ -18,7 +31,7 @@ export interface IndexedFile {
   mtimeMs: number;
 }
 
-const STATUS_LIST = IMAGE_STATUSES.map((s) => `'${s}'`).join(', ');
+const STATUS_LIST = ANALYSIS_STATUSES.map((s) => `'${s}'`).join(', ');
 
 /** Idempotent. Embeddings are little-endian float32 (the byte order of every platform onnxruntime runs on). */
 export const SCHEMA = `
@@ -30,6 +43,7 @@ CREATE TABLE IF NOT EXISTS facebank_analyses (
   embedding  BLOB,
   dim        INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
+  quality    TEXT,
   PRIMARY KEY (sha256, model_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS facebank_files (
@@ -47,6 +61,18 @@ interface AnalysisRow {
   status: string;
   message: string | null;
   embedding: Buffer | null;
+  quality: string | null;
+}
+
+/** Quality measures as stored (JSON); undefined when absent or unreadable. */
+function parseQuality(text: string | null): QualityMeasures | undefined {
+  if (text === null) return undefined;
+  try {
+    const q = StoredQuality.parse(JSON.parse(text));
+    return { ...q, confidence: q.confidence };
+  } catch {
+    return undefined;
+  }
 }
 
 function toBlob(e: Float32Array): Buffer {
@@ -62,7 +88,9 @@ function fromBlob(b: Buffer): Float32Array {
 
 export class FacebankStore {
   private readonly getAnalysis: Statement<[string, string], AnalysisRow>;
-  private readonly putAnalysis: Statement<[string, string, string, string | null, Buffer | null, number, number]>;
+  private readonly putAnalysis: Statement<
+    [string, string, string, string | null, Buffer | null, number, number, string | null]
+  >;
   private readonly putFile: Statement<[string, string, string, number, number]>;
   private readonly deleteFile: Statement<[string, string]>;
   private readonly deletePersonFiles: Statement<[string]>;
@@ -79,15 +107,18 @@ export class FacebankStore {
   ) {
     if (!db.memory) db.pragma('journal_mode = WAL');
     db.exec(SCHEMA);
+    // Tables made before face quality existed: their rows without quality are recomputed (see get).
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(facebank_analyses)').all();
+    if (!columns.some((c) => c.name === 'quality')) db.exec('ALTER TABLE facebank_analyses ADD COLUMN quality TEXT');
     this.getAnalysis = db.prepare(
-      'SELECT status, message, embedding FROM facebank_analyses WHERE sha256 = ? AND model_id = ?',
+      'SELECT status, message, embedding, quality FROM facebank_analyses WHERE sha256 = ? AND model_id = ?',
     );
     this.putAnalysis = db.prepare(
-      `INSERT INTO facebank_analyses (sha256, model_id, status, message, embedding, dim, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO facebank_analyses (sha256, model_id, status, message, embedding, dim, created_at, quality)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (sha256, model_id) DO UPDATE SET
          status = excluded.status, message = excluded.message, embedding = excluded.embedding,
-         dim = excluded.dim, created_at = excluded.created_at`,
+         dim = excluded.dim, created_at = excluded.created_at, quality = excluded.quality`,
     );
     this.putFile = db.prepare(
       `INSERT INTO facebank_files (person, file, sha256, size, mtime_ms) VALUES (?, ?, ?, ?, ?)
@@ -100,15 +131,21 @@ export class FacebankStore {
     this.clearFiles = db.prepare('DELETE FROM facebank_files');
   }
 
-  /** The cached analysis of this content under this store's model id. */
+  /**
+   * The cached analysis of this content under this store's model id. An embedding cached without its quality
+   * (by a version before face quality) is a miss: the image is analysed again rather than judged blind.
+   */
   get(sha256: string): CachedAnalysis | undefined {
     const row = this.getAnalysis.get(sha256, this.modelId);
     if (row === undefined) return undefined;
-    if (!(IMAGE_STATUSES as readonly string[]).includes(row.status)) return undefined;
+    if (!(ANALYSIS_STATUSES as readonly string[]).includes(row.status)) return undefined;
+    const quality = parseQuality(row.quality);
+    if (row.embedding !== null && quality === undefined) return undefined;
     return {
-      status: row.status as ImageStatus,
+      status: row.status as AnalysisStatus,
       message: row.message ?? undefined,
       embedding: row.embedding === null ? undefined : fromBlob(row.embedding),
+      quality: row.embedding === null ? undefined : quality,
     };
   }
 
@@ -121,6 +158,7 @@ export class FacebankStore {
       a.embedding === undefined ? null : toBlob(a.embedding),
       a.embedding?.length ?? 0,
       Date.now(),
+      a.quality === undefined ? null : JSON.stringify(a.quality),
     );
   }
 

@@ -1,14 +1,28 @@
 // Public types of the facebank and its one error class.
 
-export type ImageStatus = 'embedded' | 'crop_fallback' | 'several_faces' | 'invalid_image';
+/** What analysing an image found (cached per content and model). */
+export type AnalysisStatus = 'embedded' | 'crop_fallback' | 'several_faces' | 'invalid_image';
 
-export const IMAGE_STATUSES: readonly ImageStatus[] = ['embedded', 'crop_fallback', 'several_faces', 'invalid_image'];
+export const ANALYSIS_STATUSES: readonly AnalysisStatus[] = [
+  'embedded',
+  'crop_fallback',
+  'several_faces',
+  'invalid_image',
+];
+
+/**
+ * An image's status: its analysis, or 'poor_quality' for a face found but too poor to be a template (judged from
+ * the cached quality at the configured limit, so changing the limit needs no new analysis).
+ */
+export type ImageStatus = AnalysisStatus | 'poor_quality';
+
+export const IMAGE_STATUSES: readonly ImageStatus[] = [...ANALYSIS_STATUSES, 'poor_quality'];
 
 export interface FacebankImage {
   person: string;
   file: string;
   status: ImageStatus;
-  /** Why the image was used as a crop or rejected; absent for 'embedded'. */
+  /** Why the image was used as a crop, flagged or rejected; absent for 'embedded'. */
   message?: string;
   sha256: string;
 }
@@ -62,7 +76,8 @@ export type FacebankErrorCode =
   | 'invalid_image'
   | 'several_faces'
   | 'no_face'
-  | 'negative_not_found';
+  | 'negative_not_found'
+  | 'poor_quality';
 
 export class FacebankError extends Error {
   override name = 'FacebankError';

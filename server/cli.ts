@@ -103,7 +103,14 @@ async function enroll(args: string[], config: Config): Promise<void> {
 
 interface RecognizedFile {
   file: string;
-  faces: { name: string; similarity: number; margin: number; box: number[] }[];
+  faces: {
+    name: string;
+    similarity: number;
+    margin: number;
+    box: number[];
+    quality: { score: number; verdict: string; reasons: string[] };
+    unknownReason?: string;
+  }[];
   /** Why this image could not be read (the others are still answered). */
   error?: string;
 }
@@ -120,11 +127,18 @@ async function recognize(args: string[], config: Config): Promise<void> {
     // limit is far above that.
     await forEachLimited(order, 2 * config.poolSize, async ({ file, i }) => {
       try {
-        const r = await recognizeImage(pool, facebank, readFileSync(file), config.maxImagePixels, {
-          detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
-          flip: config.flip,
-          retryPadded: true,
-        });
+        const r = await recognizeImage(
+          pool,
+          facebank,
+          readFileSync(file),
+          config.maxImagePixels,
+          {
+            detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
+            flip: config.flip,
+            retryPadded: true,
+          },
+          config.minFaceQuality,
+        );
         out[i] = {
           file,
           faces: r.faces.map((f) => ({
@@ -132,6 +146,8 @@ async function recognize(args: string[], config: Config): Promise<void> {
             similarity: f.match.score,
             margin: f.match.margin,
             box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map(Math.round),
+            quality: { score: f.quality.score, verdict: f.quality.verdict, reasons: f.quality.reasons },
+            ...(f.unknownReason ? { unknownReason: f.unknownReason } : {}),
           })),
         };
       } catch (err) {

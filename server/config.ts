@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultFacePoolSettings } from '../models/pool/facePool.ts';
+import { DEFAULT_MIN_QUALITY } from '../models/quality.ts';
 import { CameraInput } from './schemas.ts';
 
 /**
@@ -35,6 +36,11 @@ export const ConfigSchema = z.object({
     .gt(0, 'must be a rate above 0 (e.g. 0.01 for 1%)')
     .max(0.5, 'must be a rate of at most 0.5 (e.g. 0.01 for 1%)')
     .default(DEFAULT_MATCH_FPIR),
+  /**
+   * Faces whose quality (models/quality.ts: the weakest of size, sharpness, pose, detector confidence) scores
+   * below this are answered 'Unknown' and refused as facebank photos; 0.5 is the measured limits, 0 turns it off.
+   */
+  minFaceQuality: z.coerce.number().min(0).max(1).default(DEFAULT_MIN_QUALITY),
   executionProvider: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   poolSize: int(1, 64).default(poolDefaults.size),
   intraOpThreads: int(1, 64).default(poolDefaults.intraOpThreads),
@@ -75,6 +81,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   RECOGNITION_REQUIRES_KEY: 'recognitionRequiresKey',
   MATCH_THRESHOLD: 'matchThreshold',
   MATCH_FPIR: 'matchFpir',
+  MIN_FACE_QUALITY: 'minFaceQuality',
   EXECUTION_PROVIDER: 'executionProvider',
   POOL_SIZE: 'poolSize',
   INTRA_OP_THREADS: 'intraOpThreads',

@@ -23,6 +23,7 @@ const FACEBANK_STATUS: Record<string, ContentfulStatusCode> = {
   several_faces: 422,
   no_face: 422,
   negative_not_found: 404,
+  poor_quality: 422,
 };
 
 const CAMERA_STATUS: Record<string, ContentfulStatusCode> = {

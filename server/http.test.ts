@@ -5,8 +5,9 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { blur } from '../test/support/degrade.ts';
 import { type TestServer, useTestServer } from '../test/support/server.ts';
-import { PEOPLE, type Person, personImage, SCENES } from '../test/support/testdata.ts';
+import { LFW_DEV_DIR, PEOPLE, type Person, personImage, SCENES } from '../test/support/testdata.ts';
 import { fromOwnPage, isLocal } from './auth.ts';
 
 // ---- helpers
@@ -322,6 +323,46 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
     expect(multipart.body.faces.map((f) => f.name)).toEqual(['leonard']);
   });
 
+  it('a poor face: /api/recognize says Unknown because of poor_quality and why; /rec just says Unknown', async () => {
+    type Face = { name: string; candidate: string; unknownReason?: string; quality: Record<string, unknown> };
+    const recognize = async (bytes: Uint8Array) => {
+      const r = await request<{ minFaceQuality: number; faces: Face[] }>(server.url, 'POST', '/api/recognize', {
+        json: { file: b64(bytes) },
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.minFaceQuality).toBe(server.config.minFaceQuality);
+      return r.body.faces;
+    };
+    const good = await recognize(await photo(personImage('leonard', 5)));
+    expect(good).toMatchObject([{ name: 'leonard', quality: { verdict: 'ok', reasons: [] } }]);
+    expect(good[0]!.unknownReason).toBeUndefined();
+    expect(Object.keys(good[0]!.quality).sort()).toEqual(
+      ['blur', 'interOcular', 'pitch', 'reasons', 'roll', 'score', 'verdict', 'yaw'].sort(),
+    );
+
+    const blurred = await blur(await photo(personImage('leonard', 5)), 4);
+    const poor = await recognize(blurred);
+    expect(poor).toHaveLength(1);
+    expect(poor[0]).toMatchObject({ name: 'Unknown', unknownReason: 'poor_quality', quality: { verdict: 'poor' } });
+    expect(poor[0]!.quality.reasons).toContain('blurred');
+    console.log(`blurred leonard5: candidate ${poor[0]!.candidate}, quality ${JSON.stringify(poor[0]!.quality)}`);
+
+    const body = await rec(server, blurred);
+    expect(Object.keys(body).sort()).toEqual(['bboxes', 'names', 'scores']);
+    expect(body.names).toEqual(['Unknown']);
+  });
+
+  it('a stranger is Unknown because nobody matched (no_match)', async () => {
+    const lfw = await photo(`${LFW_DEV_DIR}images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg`);
+    const r = await request<{ faces: { name: string; unknownReason?: string }[] }>(
+      server.url,
+      'POST',
+      '/api/recognize',
+      { json: { file: b64(lfw) } },
+    );
+    expect(r.body.faces[0]).toMatchObject({ name: 'Unknown', unknownReason: 'no_match' });
+  });
+
   // Last: it changes the facebank.
   it('forgets a person whose folder is removed from disk while it runs', async () => {
     const gone: Person = 'raj';
@@ -497,6 +538,16 @@ describe('enrolment over HTTP (no API key: local writes allowed), then a restart
     expect(own.status).toBe(201);
     expect((await request(server.url, 'DELETE', `/api/people/${enc('Own Page')}`)).status).toBe(204);
     expect((await request(server.url, 'GET', '/api/people/Mallory')).status).toBe(404);
+  });
+
+  it('refuses a poor photo with 422 poor_quality, saying why, and writes nothing', async () => {
+    const blurred = await blur(await photo(personImage('howard', 1)), 4);
+    const r = await request(server.url, 'POST', `/api/people/${enc('Blurry')}/images`, {
+      json: { file: b64(blurred), filename: 'blurry.png' },
+    });
+    expectError(r, 422, 'poor_quality');
+    expect((r.body as ErrorBody).message).toMatch(/blurred/);
+    expect((await request(server.url, 'GET', `/api/people/${enc('Blurry')}`)).status).toBe(404);
   });
 
   it('adds images as base64 JSON and as multipart/form-data (201, with statuses)', async () => {

@@ -84,6 +84,7 @@ export async function openRuntime(
         threshold: config.matchThreshold,
         fpir: config.matchFpir,
         calibration,
+        minQuality: config.minFaceQuality,
         maxPixels: config.maxImagePixels,
         flip: config.flip,
         concurrency: config.poolSize * 2,

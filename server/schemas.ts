@@ -27,12 +27,27 @@ export const RecResponse = z
 
 const Point = z.tuple([z.number(), z.number()]);
 
+export const FaceQuality = z
+  .object({
+    score: z.number().meta({ description: 'the weakest component, 0..1; below minFaceQuality the face is poor' }),
+    verdict: z.enum(['ok', 'poor']),
+    reasons: z.array(z.enum(['too_small', 'blurred', 'turned_away', 'low_confidence'])),
+    interOcular: z.number().meta({ description: 'pixels between the eyes, in the image' }),
+    blur: z.number().meta({ description: '0 sharp … 1 flat (no-reference blur of the aligned face)' }),
+    yaw: z.number().meta({ description: 'estimated from the landmarks, degrees' }),
+    pitch: z.number().meta({ description: 'estimated from the landmarks, degrees' }),
+    roll: z.number().meta({ description: 'tilt of the eye line, degrees' }),
+  })
+  .meta({ id: 'FaceQuality' });
+
 export const RecognizedFace = z
   .object({
     box: z.tuple([z.number(), z.number(), z.number(), z.number()]),
     detectionScore: z.number(),
     landmarks: z.array(Point).length(5),
-    name: z.string().meta({ description: 'the matched person, or "Unknown" below the threshold' }),
+    name: z
+      .string()
+      .meta({ description: 'the matched person, or "Unknown" below the threshold or for a poor face (unknownReason)' }),
     candidate: z.string().nullable().meta({ description: 'the most similar person, even when below the threshold' }),
     similarity: z.number(),
     margin: z.number().meta({ description: 'similarity of the best person minus that of the next different person' }),
@@ -51,6 +66,11 @@ export const RecognizedFace = z
           'people passed over because this face is the same face as one of their negative examples ("not this ' +
           'person"); absent when none was',
       }),
+    unknownReason: z.enum(['poor_quality', 'no_match']).optional().meta({
+      description:
+        'why the name is "Unknown": the face is too poor to name (see quality.reasons), or nobody matched it',
+    }),
+    quality: FaceQuality,
   })
   .meta({ id: 'RecognizedFace' });
 
@@ -59,6 +79,7 @@ export const RecognizeResponse = z
     width: z.number(),
     height: z.number(),
     threshold: z.number(),
+    minFaceQuality: z.number(),
     faces: z.array(RecognizedFace),
     timings: z.record(z.string(), z.number()).meta({ description: 'milliseconds per stage' }),
   })
@@ -74,7 +95,7 @@ export const FacebankImage = z
   .object({
     person: z.string(),
     file: z.string(),
-    status: z.enum(['embedded', 'crop_fallback', 'several_faces', 'invalid_image']),
+    status: z.enum(['embedded', 'crop_fallback', 'several_faces', 'invalid_image', 'poor_quality']),
     message: z.string().optional(),
     sha256: z.string(),
   })

@@ -4,15 +4,18 @@
 export type Box = [x1: number, y1: number, x2: number, y2: number];
 export type Point = [x: number, y: number];
 
-/** An image's analysis (facebank/types.ts): `crop_fallback` means no face was found and the image was used whole. */
-export type ImageStatus = 'embedded' | 'crop_fallback' | 'several_faces' | 'invalid_image';
+/**
+ * An image's analysis (facebank/types.ts): `crop_fallback` means no face was found and the image was used whole;
+ * `poor_quality`, that the face is too small, blurred or turned to be used for matching.
+ */
+export type ImageStatus = 'embedded' | 'crop_fallback' | 'several_faces' | 'invalid_image' | 'poor_quality';
 
 /** GET /api/people: one image of a person. */
 export interface FacebankImage {
   person: string;
   file: string;
   status: ImageStatus;
-  /** Why the image was used as a crop or rejected; absent for 'embedded'. */
+  /** Why the image was used as a crop, flagged or rejected; absent for 'embedded'. */
   message?: string;
   sha256: string;
 }

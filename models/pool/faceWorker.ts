@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { type AnalyzedFace, type AnalyzeOptions, type AnalyzeTimings, analyze, loadFaceModels } from '../analyze.ts';
 import type { EmbedderShape } from '../embedder.ts';
 import { decodeImage, type RgbImage } from '../image.ts';
+import { warmUpQuality } from '../quality.ts';
 import type { Provider, ProviderPreference } from '../runtime/session.ts';
 import { lowerThreadPriority } from './threadPriority.ts';
 import { serveRequests } from './workerHost.ts';
@@ -43,6 +44,7 @@ serveRequests<FaceWorkerInit, FaceRequest, FaceResult, FaceWorkerInfo>(
       { provider: init.provider, intraOpThreads: init.intraOpThreads },
       init.embedder,
     );
+    warmUpQuality();
     return {
       info: {
         provider: models.provider,

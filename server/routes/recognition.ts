@@ -1,6 +1,7 @@
 // POST /rec and /id_info (the contract of the system facerec replaces) and POST /api/recognize (rich).
 import { type Handler, Hono } from 'hono';
 import { type Recognition, recognizeImage } from '../../facebank/recognize.ts';
+import type { FaceQuality } from '../../models/quality.ts';
 import { requireKey } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { imageUploads, jsonBody } from '../requestBody.ts';
@@ -8,21 +9,39 @@ import { AddImageRequest, RecRequest } from '../schemas.ts';
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
+function qualityBody(q: FaceQuality) {
+  const m = q.measures;
+  return {
+    score: round(q.score, 3),
+    verdict: q.verdict,
+    reasons: q.reasons,
+    interOcular: round(m.interOcular, 1),
+    blur: round(m.blur, 3),
+    yaw: round(m.yaw, 1),
+    pitch: round(m.pitch, 1),
+    roll: round(m.roll, 1),
+  };
+}
+
 export function recognitionRoutes(deps: AppDeps): Hono {
   const { config, pool, facebank, metrics } = deps;
   const app = new Hono();
   app.use(requireKey(config.apiKey, 'read', config.recognitionRequiresKey));
 
   const recognize = async (bytes: Uint8Array): Promise<Recognition> => {
-    const result = await recognizeImage(pool, facebank, bytes, config.maxImagePixels, {
-      detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces },
-      flip: config.flip,
-      retryPadded: true,
-    });
+    const result = await recognizeImage(
+      pool,
+      facebank,
+      bytes,
+      config.maxImagePixels,
+      { detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces }, flip: config.flip, retryPadded: true },
+      config.minFaceQuality,
+    );
     metrics.observeTimings(result.timings);
     return result;
   };
 
+  // The contract of the replaced system: names, boxes and scores only (a poor face is just 'Unknown' here).
   const rec: Handler = async (c) => {
     const { file } = await jsonBody(c, RecRequest);
     const { faces } = await recognize(file);
@@ -44,6 +63,7 @@ export function recognitionRoutes(deps: AppDeps): Hono {
       width: r.width,
       height: r.height,
       threshold: facebank.threshold,
+      minFaceQuality: config.minFaceQuality,
       faces: r.faces.map((f) => ({
         box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map((v) => round(v, 1)),
         detectionScore: round(f.score, 4),
@@ -61,6 +81,8 @@ export function recognitionRoutes(deps: AppDeps): Hono {
               })),
             }
           : {}),
+        ...(f.unknownReason ? { unknownReason: f.unknownReason } : {}),
+        quality: qualityBody(f.quality),
       })),
       timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, round(v ?? 0, 2)])),
     });

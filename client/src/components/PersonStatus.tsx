@@ -9,6 +9,7 @@ const LABELS: Record<ShownStatus, string> = {
   embedded: 'embedded',
   crop_fallback: 'no face',
   several_faces: 'several faces',
+  poor_quality: 'poor photo',
   invalid_image: 'unreadable',
   no_face: 'no face',
   pending: 'analysing…',
@@ -19,6 +20,7 @@ const LABELS: Record<ShownStatus, string> = {
 const HINTS: Partial<Record<ShownStatus, string>> = {
   crop_fallback: 'no face detected; the image was used whole, as a face crop',
   several_faces: 'several faces of similar size: crop the image to one person',
+  poor_quality: 'the face is too small, blurred or turned away: not used for matching',
   invalid_image: 'the file could not be read as an image',
   no_face: 'no face was found in the image',
 };
@@ -35,6 +37,8 @@ export function rejectedStatus(err: unknown): ShownStatus {
       return 'several_faces';
     case 'no_face':
       return 'no_face';
+    case 'poor_quality':
+      return 'poor_quality';
     case 'invalid_image':
     case 'empty_image':
     case 'truncated_image':
