@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { loadCalibration, saveCalibration } from '../facebank/calibration.ts';
 import { evaluateOpenSet, measureImpostorTail, type OpenSetSize } from '../facebank/eval/openset.ts';
 import { ENROLLED, MIN_IMAGES, readIdentities, splitIdentities } from '../facebank/eval/opensetSplit.ts';
-import { probeEmbeddings } from '../facebank/eval/probeEmbeddings.ts';
+import { probeFaces } from '../facebank/eval/probeEmbeddings.ts';
 import { readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { ConfigError, loadConfig } from '../server/config.ts';
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const paths = [...split.gallery, ...split.others].flatMap((i) => i.images);
     let bar: Progress | undefined;
     const started = performance.now();
-    const embeddings = await probeEmbeddings({
+    const faces = await probeFaces({
       pool,
       root,
       paths,
@@ -131,6 +131,7 @@ async function main(): Promise<void> {
         if (done === total) bar.done();
       },
     });
+    const embeddings = new Map([...faces].map(([p, f]) => [p, f?.embedding]));
     if (v['write-calibration']) {
       const c = measureImpostorTail(split, embeddings, config.embedder);
       saveCalibration(record.sha256, c);
@@ -142,6 +143,10 @@ async function main(): Promise<void> {
       split,
       root,
       embeddings,
+      quality: {
+        measures: new Map([...faces].map(([p, f]) => [p, f?.quality])),
+        minQuality: config.minFaceQuality,
+      },
       bank: {
         db,
         analyzer: pool,
@@ -182,6 +187,12 @@ async function main(): Promise<void> {
       '',
       ...results.map((r) => `  ${r.people} people: ${r.operatingPoint.reason}`),
       ...results.filter((r) => r.noFace > 0).map((r) => `  ${r.people} people: ${r.noFace} image(s) with no face`),
+      ...results
+        .filter((r) => r.poor > 0)
+        .map(
+          (r) =>
+            `  ${r.people} people: ${r.poor} face(s) judged poor (MIN_FACE_QUALITY ${config.minFaceQuality}): Unknown`,
+        ),
       `  ${seconds.toFixed(1)} s`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

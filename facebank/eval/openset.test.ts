@@ -8,11 +8,12 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../models/manifest.ts';
 import { FacePool } from '../../models/pool/facePool.ts';
+import { DEFAULT_MIN_QUALITY } from '../../models/quality.ts';
 import { LFW_DEV_DIR } from '../../test/support/testdata.ts';
 import { loadCalibration } from '../calibration.ts';
 import { evaluateOpenSet, type OpenSetSize } from './openset.ts';
 import { ENROLLED, readIdentities, sampleGallery, splitIdentities } from './opensetSplit.ts';
-import { probeEmbeddings } from './probeEmbeddings.ts';
+import { probeFaces } from './probeEmbeddings.ts';
 
 const PEOPLE = 300;
 const STRANGERS = 600;
@@ -47,7 +48,7 @@ describe(`open-set identification: ${PEOPLE} LFW dev people enrolled, ${STRANGER
     const sha256 = readManifest()!.models.mobilefacenet!.sha256;
     const modelId = `mobilefacenet@${sha256.slice(0, 16)}`;
     const paths = [...gallery.flatMap((i) => i.images.slice(ENROLLED)), ...strangers.flatMap((i) => i.images)];
-    const embeddings = await probeEmbeddings({
+    const faces = await probeFaces({
       pool,
       root,
       paths,
@@ -56,12 +57,14 @@ describe(`open-set identification: ${PEOPLE} LFW dev people enrolled, ${STRANGER
       cacheFile: join(dir, 'probes.json'),
       concurrency: 4,
     });
+    const embeddings = new Map([...faces].map(([p, f]) => [p, f?.embedding]));
     const calibration = loadCalibration(sha256);
     expect(calibration, 'the shipped model has a committed calibration').toBeDefined();
     [result] = (await evaluateOpenSet({
       split,
       root,
       embeddings,
+      quality: { measures: new Map([...faces].map(([p, f]) => [p, f?.quality])), minQuality: DEFAULT_MIN_QUALITY },
       bank: {
         db,
         analyzer: pool,

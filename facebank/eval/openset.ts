@@ -4,6 +4,7 @@
 // calibration is made of.
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
+import { assessQuality, type QualityMeasures } from '../../models/quality.ts';
 import type { Analyzer } from '../analysis.ts';
 import type { Calibration } from '../calibration.ts';
 import { Facebank } from '../facebank.ts';
@@ -36,6 +37,8 @@ export interface OpenSetSize {
   strangers: number;
   /** Probes and strangers with no face found (never named). */
   noFace: number;
+  /** Probes and strangers whose face is judged poor (answered Unknown, never named). */
+  poor: number;
   operatingPoint: OperatingPoint;
   /** At the operating point: a probe counts when named as itself, a stranger when given any name. */
   atOperatingPoint: Rates;
@@ -51,6 +54,11 @@ export interface OpenSetRun {
   /** The dataset's images; the split's paths are relative to it. */
   root: string;
   embeddings: ReadonlyMap<string, Float32Array | undefined>;
+  /**
+   * The faces' quality measures and the limit the recognition routes judge them at: a poor face is answered
+   * Unknown whatever its score (facebank/qualityGate.ts), so it is never named here either.
+   */
+  quality?: { measures: ReadonlyMap<string, QualityMeasures | undefined>; minQuality: number };
   bank: OpenSetBank;
   /** Facebank folders are made here, one per size. */
   scratchDir: string;
@@ -67,9 +75,20 @@ export async function evaluateOpenSet(run: OpenSetRun): Promise<OpenSetSize[]> {
     const dir = join(run.scratchDir, `gallery-${people}`);
     run.onStage?.(`gallery of ${people}: enrolling ${people * ENROLLED} images through the facebank`);
     await writeGalleryFolder(dir, run.root, t.enrolment);
-    const fb = await Facebank.open({ ...run.bank, dir, concurrency: 4, watch: false });
+    const fb = await Facebank.open({
+      ...run.bank,
+      ...(run.quality ? { minQuality: run.quality.minQuality } : {}),
+      dir,
+      concurrency: 4,
+      watch: false,
+    });
     try {
       let noFace = 0;
+      let poor = 0;
+      const poorFace = (path: string) => {
+        const m = run.quality?.measures.get(path);
+        return m !== undefined && assessQuality(m, run.quality!.minQuality).verdict === 'poor';
+      };
       const answer = (path: string) => {
         const e = run.embeddings.get(path);
         if (e === undefined) {
@@ -78,20 +97,28 @@ export async function evaluateOpenSet(run: OpenSetRun): Promise<OpenSetSize[]> {
         }
         return fb.match(e);
       };
+      // A poor face is never named, so for the rates its score is below any threshold.
+      const scoreOf = (path: string, score: number | undefined) => {
+        if (score !== undefined && poorFace(path)) {
+          poor++;
+          return Number.NEGATIVE_INFINITY;
+        }
+        return score ?? Number.NEGATIVE_INFINITY;
+      };
       let rank1 = 0;
       let namedRight = 0;
       const probes: ProbeOutcome[] = t.probes.map((p) => {
         const m = answer(p.path);
         const correct = m?.candidate === p.identity;
         if (correct) rank1++;
-        if (correct && m?.name === p.identity) namedRight++;
-        return { correct, score: m?.score ?? Number.NEGATIVE_INFINITY };
+        if (correct && m?.name === p.identity && !poorFace(p.path)) namedRight++;
+        return { correct, score: scoreOf(p.path, m?.score) };
       });
       let falseNames = 0;
       const strangers = t.strangers.map((path) => {
         const m = answer(path);
-        if (m !== undefined && m.name !== UNKNOWN) falseNames++;
-        return m?.score ?? Number.NEGATIVE_INFINITY;
+        if (m !== undefined && m.name !== UNKNOWN && !poorFace(path)) falseNames++;
+        return scoreOf(path, m?.score);
       });
       const op = fb.operatingPoint;
       const at = ratesAt(probes, strangers, op.threshold);
@@ -108,6 +135,7 @@ export async function evaluateOpenSet(run: OpenSetRun): Promise<OpenSetSize[]> {
         probes: probes.length,
         strangers: strangers.length,
         noFace,
+        poor,
         operatingPoint: op,
         atOperatingPoint: at,
         atFpir1: ratesAtFpir(probes, strangers, 0.01),

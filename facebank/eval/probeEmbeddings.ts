@@ -1,6 +1,7 @@
 // Probe embeddings for the open-set evaluation: each image analysed as POST /rec analyses it (the central face
-// kept, LFW photos being centred on their subject), cached in a git-ignored scratch file keyed by the model id
-// and the analysis options, so a second run embeds nothing.
+// kept, LFW photos being centred on their subject), with the face's quality measures (the recognition routes
+// judge them after matching), cached in a git-ignored scratch file keyed by the model id and the analysis
+// options, so a second run embeds nothing.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -8,6 +9,7 @@ import { z } from 'zod';
 import type { AnalyzeOptions } from '../../models/analyze.ts';
 import { centralFace } from '../../models/eval/lfw.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
+import type { QualityMeasures } from '../../models/quality.ts';
 
 export interface ProbeSettings {
   minFaceSize: number;
@@ -20,14 +22,33 @@ export function probeOptions(s: ProbeSettings): AnalyzeOptions {
   return { detect: { minFaceSize: s.minFaceSize, maxFaces: 0 }, flip: s.flip, retryPadded: true };
 }
 
+const Measures = z
+  .object({
+    interOcular: z.number(),
+    blur: z.number(),
+    yaw: z.number(),
+    pitch: z.number(),
+    roll: z.number(),
+    confidence: z.number().nullable(),
+  })
+  .transform((m): QualityMeasures => ({ ...m, confidence: m.confidence ?? undefined }));
+
 const CacheFile = z.object({
   key: z.string(),
   /** Relative image path → base64 little-endian float32, or null when no face was found. */
   embeddings: z.record(z.string(), z.string().nullable()),
+  /** Relative image path → the face's quality measures (absent when no face was found). */
+  quality: z.record(z.string(), Measures),
 });
 
+/** One probe's central face: its embedding and quality measures. */
+export interface ProbeFace {
+  embedding: Float32Array;
+  quality: QualityMeasures;
+}
+
 export function cacheKey(modelId: string, s: ProbeSettings): string {
-  return `${modelId};minFaceSize=${s.minFaceSize};flip=${s.flip};maxPixels=${s.maxPixels}`;
+  return `${modelId};minFaceSize=${s.minFaceSize};flip=${s.flip};maxPixels=${s.maxPixels};quality=1`;
 }
 
 const encode = (e: Float32Array) => Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64');
@@ -38,17 +59,28 @@ function decode(s: string): Float32Array {
   return out;
 }
 
-async function readCache(file: string, key: string): Promise<Map<string, Float32Array | undefined>> {
+async function readCache(file: string, key: string): Promise<Map<string, ProbeFace | undefined>> {
   if (!existsSync(file)) return new Map();
   const parsed = CacheFile.safeParse(JSON.parse(await readFile(file, 'utf8')));
   if (!parsed.success || parsed.data.key !== key) return new Map();
-  return new Map(Object.entries(parsed.data.embeddings).map(([p, e]) => [p, e === null ? undefined : decode(e)]));
+  const { embeddings, quality } = parsed.data;
+  return new Map(
+    Object.entries(embeddings).map(([p, e]) => {
+      const q = quality[p];
+      return [p, e === null || q === undefined ? undefined : { embedding: decode(e), quality: q }];
+    }),
+  );
 }
 
-async function writeCache(file: string, key: string, m: Map<string, Float32Array | undefined>): Promise<void> {
+async function writeCache(file: string, key: string, m: Map<string, ProbeFace | undefined>): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const embeddings = Object.fromEntries([...m].map(([p, e]) => [p, e === undefined ? null : encode(e)]));
-  await writeFile(`${file}.tmp`, JSON.stringify({ key, embeddings }));
+  const embeddings = Object.fromEntries([...m].map(([p, f]) => [p, f === undefined ? null : encode(f.embedding)]));
+  const quality = Object.fromEntries(
+    [...m].flatMap(([p, f]) =>
+      f === undefined ? [] : [[p, { ...f.quality, confidence: f.quality.confidence ?? null }]],
+    ),
+  );
+  await writeFile(`${file}.tmp`, JSON.stringify({ key, embeddings, quality }));
   await rename(`${file}.tmp`, file);
 }
 
@@ -66,8 +98,8 @@ export interface ProbeEmbeddingRun {
   onProgress?: (done: number, total: number, cached: number) => void;
 }
 
-/** Embeddings by path (undefined: no face found). */
-export async function probeEmbeddings(run: ProbeEmbeddingRun): Promise<Map<string, Float32Array | undefined>> {
+/** Central faces by path (undefined: no face found). */
+export async function probeFaces(run: ProbeEmbeddingRun): Promise<Map<string, ProbeFace | undefined>> {
   const key = cacheKey(run.modelId, run.settings);
   const cache = await readCache(run.cacheFile, key);
   const missing = run.paths.filter((p) => !cache.has(p));
@@ -82,7 +114,7 @@ export async function probeEmbeddings(run: ProbeEmbeddingRun): Promise<Map<strin
       const path = missing[next++]!;
       const r = await run.pool.analyzeEncoded(await readFile(join(run.root, path)), run.settings.maxPixels, options);
       const face = centralFace(r.faces, r.width, r.height);
-      cache.set(path, face?.embedding);
+      cache.set(path, face === undefined ? undefined : { embedding: face.embedding, quality: face.quality.measures });
       done++;
       run.onProgress?.(done, run.paths.length, cached);
       // Saved now and then, so an interrupted run keeps most of its work.
