@@ -27,7 +27,7 @@ Runs the real camera pipeline in this process on 1280×720, 25 fps file cameras 
 test photos) and prints, per number of cameras: detections per second per camera (min / mean), end-to-end lag
 (frame captured → detections emitted) p50 / p95, CPU (this process, and the ffmpeg decoders) as a share of the
 whole machine, and RSS. Then camera recovery: an RTSP camera's server killed and restarted, and stopped
-(SIGSTOP) and resumed, with the pool idle and saturated by file cameras: median / max milliseconds of each step
+(SIGSTOP) and resumed, with the pool idle and saturated by photo analyses: median / max milliseconds of each step
 (server start-up, retry wait, ffmpeg spawn → live, listening → live, listening → detections).
 
 Options:
@@ -44,7 +44,8 @@ Options:
   --provider P         auto, cpu or cuda (default cpu)
   --no-previews        no preview JPEGs (by default every camera makes them, as if a dashboard watched all)
   --recovery N         kills and stalls per load level (default 5; 0: no recovery figures)
-  --recovery-load N    file cameras saturating the pool in the loaded recovery runs (default 4; 0: idle only)
+  --recovery-load N    photo analyses kept in flight to saturate the pool in the loaded recovery runs
+                       (default 4; 0: idle only)
   --recovery-only      recovery figures only (no camera levels)
   --help               show this text`;
 
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
           repeats: RECOVERY_REPEATS,
           loadLevels: RECOVERY_LOAD > 0 ? [0, RECOVERY_LOAD] : [0],
           rtspClip: rtspClip.path,
-          loadClip: clip,
+          loadImage: SCENES[0]!,
           config,
         });
         console.log(`\n${recoveryTable(samples)}`);

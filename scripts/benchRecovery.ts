@@ -1,9 +1,10 @@
 // Camera recovery under `npm run bench:streams`: an RTSP camera (the test RTSP server) whose server is killed
 // and restarted, or stopped (SIGSTOP) and resumed, again and again, with the inference pool idle or saturated
-// by file cameras. Each recovery is split into its steps from the pipeline's own debug logs, so a slow one says
+// by photo analyses running back to back (as heavy /rec traffic would). Each recovery is split into its steps from the pipeline's own debug logs, so a slow one says
 // where its time went: the RTSP server's start-up, the wait for the next retry (backoff), ffmpeg start + RTSP
 // handshake + first decoded frame (→ 'live'), and the first frame through inference (→ detections).
 
+import { readFile } from 'node:fs/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -16,12 +17,12 @@ import { median, textTable } from './stats.ts';
 export interface RecoveryOptions {
   /** Kills and stalls each, per load level. */
   repeats: number;
-  /** Runs with this many file cameras saturating the pool (0: idle). */
+  /** Runs with this many photo analyses in flight at all times (0: idle). */
   loadLevels: number[];
   /** The RTSP camera's clip (MP4, H.264). */
   rtspClip: string;
-  /** The load cameras' clip. */
-  loadClip: string;
+  /** The photo analysed over and over for the load (a scene with several faces). */
+  loadImage: string;
   config: Config;
 }
 
@@ -68,12 +69,28 @@ export async function measureRecovery(opts: RecoveryOptions): Promise<RecoverySa
     });
     const runtime = await openRuntime({ ...opts.config, logLevel: 'debug' }, pino({ level: 'debug' }, sink));
     const rtsp = await startRtspServer({ clip: opts.rtspClip });
+    let stopLoad = false;
+    const loaders: Promise<void>[] = [];
     try {
-      const label = load === 0 ? 'idle' : `${load} file cameras`;
+      const label = load === 0 ? 'idle' : `pool saturated (${load} analyses in flight)`;
       console.log(`  recovery, ${label}: ${opts.repeats} kills and ${opts.repeats} stalls…`);
-      for (let i = 0; i < load; i++) await runtime.cameras.add({ name: `load ${i + 1}`, url: opts.loadClip });
-      samples.push(...(await trials(runtime, rtsp, logs, label, opts.repeats)));
+      const photo = await readFile(opts.loadImage);
+      for (let i = 0; i < load; i++) {
+        loaders.push(
+          (async () => {
+            while (!stopLoad) await runtime.pool.analyzeEncoded(photo, 64 * 1024 * 1024).catch(() => sleep(100));
+          })(),
+        );
+      }
+      try {
+        await trials(runtime, rtsp, logs, label, opts.repeats, samples);
+      } catch (err) {
+        // A recovery that never came is a result too: say which, keep the samples so far, go on.
+        console.log(`  recovery, ${label}: ${(err as Error).message}`);
+      }
     } finally {
+      stopLoad = true;
+      await Promise.all(loaders);
       await rtsp.stop();
       await runtime.close();
     }
@@ -87,7 +104,8 @@ async function trials(
   logs: LogLine[],
   load: string,
   repeats: number,
-): Promise<RecoverySample[]> {
+  samples: RecoverySample[],
+): Promise<void> {
   const registry = runtime.cameras;
   const states: Array<{ at: number; state: CameraState }> = [];
   const detections: number[] = [];
@@ -135,7 +153,6 @@ async function trials(
   const spawnBefore = (liveAt: number) =>
     logs.findLast((l) => l.msg === 'ffmpeg decoder started' && l.input === rtsp.url && l.time <= liveAt)?.time;
 
-  const samples: RecoverySample[] = [];
   try {
     for (let i = 0; i < repeats; i++) {
       // kill: down 1 to 4 s, so the restart falls at different points of the retry cycle
@@ -199,7 +216,6 @@ async function trials(
     registry.off('detections', onDetections);
     await registry.remove(camera.id);
   }
-  return samples;
 }
 
 /** Median / max of each step, per load and kind. */

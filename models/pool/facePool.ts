@@ -1,12 +1,9 @@
 // Face analysis off the event loop: a typed front for the worker pool running faceWorker.ts.
-import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { AnalyzeOptions } from '../analyze.ts';
 import type { RgbImage } from '../image.ts';
 import type { ProviderPreference } from '../runtime/session.ts';
 import type { FaceRequest, FaceResult, FaceWorkerInfo, FaceWorkerInit } from './faceWorker.ts';
-import { INFERENCE_NICE } from './threadPriority.ts';
 import { type PoolLogger, type PoolStats, WorkerPool } from './workerPool.ts';
 
 export interface FacePoolSettings {
@@ -18,8 +15,6 @@ export interface FacePoolSettings {
   /** Requests allowed to wait for a free worker before callers get an OverloadError. */
   maxQueue: number;
   embedder: string;
-  /** CPU priority (nice) of the worker threads; default INFERENCE_NICE, below the main thread's (threadPriority.ts). */
-  nice?: number;
   logger?: PoolLogger;
 }
 
@@ -32,21 +27,12 @@ export class FacePool {
   private constructor(private readonly pool: WorkerPool<FaceWorkerInit, FaceRequest, FaceResult, FaceWorkerInfo>) {}
 
   static async start(settings: FacePoolSettings): Promise<FacePool> {
-    const workerFile = new URL('./faceWorker.ts', import.meta.url);
-    // libuv's thread pool (file I/O, sharp's previews and decodes on the main thread) starts on its first use and
-    // its threads take the priority of the thread that started it: start it here, before the workers lower theirs.
-    await stat(fileURLToPath(workerFile));
     const pool = await WorkerPool.start<FaceWorkerInit, FaceRequest, FaceResult, FaceWorkerInfo>({
-      workerFile,
+      workerFile: new URL('./faceWorker.ts', import.meta.url),
       size: settings.size,
       maxQueue: settings.maxQueue,
       name: 'face',
-      init: {
-        provider: settings.provider,
-        intraOpThreads: settings.intraOpThreads,
-        embedder: settings.embedder,
-        nice: settings.nice ?? INFERENCE_NICE,
-      },
+      init: { provider: settings.provider, intraOpThreads: settings.intraOpThreads, embedder: settings.embedder },
       ...(settings.logger ? { logger: settings.logger } : {}),
     });
     return new FacePool(pool);

@@ -6,15 +6,12 @@ import type { EmbedderShape } from '../embedder.ts';
 import { decodeImage, type RgbImage } from '../image.ts';
 import { warmUpQuality } from '../quality.ts';
 import type { Provider, ProviderPreference } from '../runtime/session.ts';
-import { lowerThreadPriority } from './threadPriority.ts';
 import { serveRequests } from './workerHost.ts';
 
 export interface FaceWorkerInit {
   provider: ProviderPreference;
   intraOpThreads: number;
   embedder: string;
-  /** This thread's CPU priority, set before the sessions start their threads (threadPriority.ts). */
-  nice: number;
 }
 
 export interface FaceWorkerInfo {
@@ -37,7 +34,6 @@ export interface FaceResult {
 
 serveRequests<FaceWorkerInit, FaceRequest, FaceResult, FaceWorkerInfo>(
   async (init) => {
-    lowerThreadPriority(init.nice);
     // The pool already runs one image per thread; libvips threads on top would only oversubscribe the CPU.
     sharp.concurrency(1);
     const models = await loadFaceModels(
