@@ -62,6 +62,11 @@ describe('faceWeight', () => {
     expect(faceWeight({ box: box(100), score: 0.8, landmarks: frontal })).toBeCloseTo(0.8);
     expect(faceWeight({ box: box(100), score: 1, landmarks: turned })).toBeCloseTo(0.25);
   });
+
+  it('is the measured face quality when the pool gave one (a poor face weighs under half a good one)', () => {
+    expect(faceWeight({ box: box(40), score: 0.9, quality: 0.95 })).toBeCloseTo(0.95);
+    expect(faceWeight({ box: box(100), score: 1, quality: 0.3 })).toBeCloseTo(0.3);
+  });
 });
 
 describe('telling people apart in a track, on real photos', () => {
@@ -94,7 +99,7 @@ describe('telling people apart in a track, on real photos', () => {
         DEFAULT_TRACKER_OPTIONS.minAppearance,
       );
       const evidence = new TrackEvidence();
-      evidence.add(fa.embedding, faceWeight(fa));
+      evidence.add(fa.embedding, faceWeight({ ...fa, quality: fa.quality.score }));
       expect(evidence.similarity(fb.embedding), `${a}/${b} embedding`).toBeLessThan(SAME_FACE_MIN);
       // The same face again is far above the bound.
       expect(evidence.similarity((await seen(a)).embedding)).toBeGreaterThan(0.9);

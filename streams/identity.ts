@@ -32,15 +32,19 @@ export const SAME_FACE_MIN = 0.4;
 const FULL_WEIGHT_HEIGHT = 80;
 
 /**
- * How much one face's embedding counts: detector confidence × size × frontality (from the 5 landmarks, when
- * given: the nose's offset from the eyes' midpoint, relative to the eye distance). Until `models/` gives a
- * per-face quality, this is what the detection itself says.
+ * How much one face's embedding counts: its measured quality (models/quality.ts: the weakest of size,
+ * sharpness, pose and detector confidence, 0..1; a poor face scores under 0.5) when the pool gave one, so a
+ * blurred or turned frame moves the track's mean less than a sharp frontal one. Otherwise what the detection
+ * itself says: detector confidence × size × frontality (from the 5 landmarks: the nose's offset from the eyes'
+ * midpoint, relative to the eye distance).
  */
 export function faceWeight(face: {
   box: { x1: number; y1: number; x2: number; y2: number };
   score: number;
   landmarks?: readonly Point[] | undefined;
+  quality?: number | undefined;
 }): number {
+  if (face.quality !== undefined) return Math.max(1e-3, face.quality);
   const h = Math.max(0, face.box.y2 - face.box.y1);
   const size = Math.min(1, h / FULL_WEIGHT_HEIGHT) ** 2;
   let frontal = 1;

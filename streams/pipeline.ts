@@ -557,6 +557,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       landmarks: f.landmarks,
       embedding: f.embedding.length > 0 ? f.embedding : undefined,
       signature: f.signature,
+      quality: f.quality.score,
     }));
     const update = this.tracker.update(detections, now, frame.seq);
     this.lastUpdateAt = now;

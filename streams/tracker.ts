@@ -30,6 +30,8 @@ export interface TrackerDetection {
   embedding?: Float32Array | undefined;
   /** The face's appearance (models/faceSignature.ts), when computed: keeps a track on one physical face. */
   signature?: Float32Array | undefined;
+  /** The face's overall quality, 0..1 (models/quality.ts), when measured: how much its embedding counts. */
+  quality?: number | undefined;
 }
 
 /** Where a track's best face is, so the pipeline can cut a crop: the frame and box, never pixels. */
