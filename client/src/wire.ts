@@ -127,3 +127,12 @@ export interface UnknownCluster {
   last: number;
   events: PersonEventMessage[];
 }
+
+/** GET /api/health's `operatingPoint` (server/schemas.ts OperatingPoint): the match threshold in force and why. */
+export interface OperatingPoint {
+  threshold: number;
+  source: 'override' | 'calibration' | 'facebank' | 'fallback';
+  fpir?: number;
+  people: number;
+  reason: string;
+}

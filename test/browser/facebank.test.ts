@@ -136,6 +136,11 @@ describe('facebank and unknown faces in Chromium (real models)', () => {
       ['leonard3.png', 'embedded'],
     ]);
     expect(await recognise(personImage('leonard', 5))).toBe('leonard');
+    // The page says which threshold is in force, for the facebank as it is now (3 people).
+    const line = page.locator('.operating-point');
+    await expect.poll(() => line.textContent(), { timeout: 10_000 }).toContain('with 3 people enrolled');
+    const health = await request<{ operatingPoint: { threshold: number } }>('GET', '/api/health');
+    expect(await line.textContent()).toContain(health.body.operatingPoint.threshold.toFixed(3));
 
     // A picture with no face is kept as a crop and says so; a group photo is refused with the server's reason.
     const noFace = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a7bd5' } })

@@ -4,7 +4,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, errorMessage } from '../api.ts';
 import { PersonCard } from '../components/PersonCard.tsx';
 import { usePeople } from '../people.ts';
-import type { Person } from '../wire.ts';
+import { useLatest } from '../useLatest.ts';
+import type { OperatingPoint, Person } from '../wire.ts';
 
 /** A filter box is worth its space only for a longer list. */
 const FILTER_FROM = 8;
@@ -58,6 +59,13 @@ export function FacebankPage() {
   const [actionError, setActionError] = useState<string>();
   const [added, setAdded] = useState<string>();
   const [filter, setFilter] = useState('');
+  // The threshold follows the facebank's size, so it is asked for again whenever the people change.
+  const health = useLatest<{ operatingPoint: OperatingPoint }>('/api/health');
+  const reloadHealth = health.reload;
+  useEffect(() => {
+    if (people) void reloadHealth();
+  }, [people, reloadHealth]);
+  const op = health.data?.operatingPoint;
 
   // A file dropped beside a person would otherwise make the browser leave the app to show it.
   useEffect(() => {
@@ -87,6 +95,16 @@ export function FacebankPage() {
           </span>
         )}
       </div>
+      {op && (
+        <p class="muted operating-point" title={op.reason}>
+          A face is named when its similarity to a person reaches {op.threshold.toFixed(3)}:{' '}
+          {op.source === 'override'
+            ? 'a fixed threshold (MATCH_THRESHOLD).'
+            : op.fpir !== undefined
+              ? `at most ${(op.fpir * 100).toFixed(op.fpir < 0.01 ? 2 : 0)}% of strangers given a name with ${op.people} ${op.people === 1 ? 'person' : 'people'} enrolled (${op.reason}).`
+              : `${op.reason}.`}
+        </p>
+      )}
       <div class="facebank-toolbar">
         <AddPerson
           onAdded={async (name) => {
