@@ -1,6 +1,7 @@
 // The SQLite side: embeddings cached by (content sha256, model id), and the person/file index of the tree.
 // The Database is opened by the server (one file for the whole app); this module only creates its own tables.
 import type { Database, Statement } from 'better-sqlite3';
+import { ANALYSIS_RULES_VERSION } from './analysis.ts';
 import { IMAGE_STATUSES, type ImageStatus } from './types.ts';
 
 export interface CachedAnalysis {
@@ -60,6 +61,15 @@ function fromBlob(b: Buffer): Float32Array {
   return out;
 }
 
+/**
+ * The model_id column of an analysis: the model and the version of the rules that decided its status, so a rule
+ * change (e.g. enrolling the subject of a photo once refused as several_faces) takes effect on the next scan
+ * instead of being masked by rows cached under the old rules.
+ */
+export function analysisKey(modelId: string): string {
+  return `${modelId};rules=${ANALYSIS_RULES_VERSION}`;
+}
+
 export class FacebankStore {
   private readonly getAnalysis: Statement<[string, string], AnalysisRow>;
   private readonly putAnalysis: Statement<[string, string, string, string | null, Buffer | null, number, number]>;
@@ -72,11 +82,13 @@ export class FacebankStore {
     { person: string; file: string; sha256: string; size: number; mtime_ms: number }
   >;
   private readonly clearFiles: Statement<[]>;
+  private readonly key: string;
 
   constructor(
     private readonly db: Database,
     readonly modelId: string,
   ) {
+    this.key = analysisKey(modelId);
     if (!db.memory) db.pragma('journal_mode = WAL');
     db.exec(SCHEMA);
     this.getAnalysis = db.prepare(
@@ -102,7 +114,7 @@ export class FacebankStore {
 
   /** The cached analysis of this content under this store's model id. */
   get(sha256: string): CachedAnalysis | undefined {
-    const row = this.getAnalysis.get(sha256, this.modelId);
+    const row = this.getAnalysis.get(sha256, this.key);
     if (row === undefined) return undefined;
     if (!(IMAGE_STATUSES as readonly string[]).includes(row.status)) return undefined;
     return {
@@ -115,7 +127,7 @@ export class FacebankStore {
   put(sha256: string, a: CachedAnalysis): void {
     this.putAnalysis.run(
       sha256,
-      this.modelId,
+      this.key,
       a.status,
       a.message ?? null,
       a.embedding === undefined ? null : toBlob(a.embedding),
