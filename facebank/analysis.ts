@@ -2,6 +2,7 @@
 import type { AnalyzedFace, AnalyzeOptions } from '../models/analyze.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import type { CachedAnalysis } from './store.ts';
+import { chooseSubject } from './subject.ts';
 import { FacebankError } from './types.ts';
 
 export type Analyzer = Pick<FacePool, 'analyzeEncoded'>;
@@ -24,8 +25,17 @@ function area(f: AnalyzedFace): number {
   return Math.max(0, f.box.x2 - f.box.x1) * Math.max(0, f.box.y2 - f.box.y1);
 }
 
-/** Applies the rules to the faces found in one image (largest first or not). */
-export function classifyFaces(faces: readonly AnalyzedFace[]): CachedAnalysis {
+/**
+ * Bumped whenever classifyFaces decides differently, so that analyses cached under older rules (keyed with it, see
+ * FacebankStore) are redone rather than served. 2: a clear subject among several faces is enrolled.
+ */
+export const ANALYSIS_RULES_VERSION = 2;
+
+/**
+ * Applies the rules to the faces found in one width × height image (largest first or not). Several faces of
+ * similar size are refused unless the photo clearly frames one of them (facebank/subject.ts).
+ */
+export function classifyFaces(faces: readonly AnalyzedFace[], imageWidth: number, imageHeight: number): CachedAnalysis {
   if (faces.length === 0) {
     // Cannot happen with wholeImageFallback; kept so the rules are total.
     return { status: 'invalid_image', message: 'no face detected', embedding: undefined, quality: undefined };
@@ -36,11 +46,21 @@ export function classifyFaces(faces: readonly AnalyzedFace[]): CachedAnalysis {
     const { embedding, quality } = largest;
     return { status: 'crop_fallback', message: CROP_FALLBACK_MESSAGE, embedding, quality: quality.measures };
   }
-  const comparable = sorted.filter((f) => area(f) >= COMPARABLE_FACE_AREA * area(largest)).length;
-  if (comparable >= 2) {
+  const comparable = sorted.filter((f) => area(f) >= COMPARABLE_FACE_AREA * area(largest));
+  if (comparable.length >= 2) {
+    const choice = chooseSubject(comparable, imageWidth, imageHeight);
+    const subject = choice.face;
+    if (subject !== undefined) {
+      return {
+        status: 'embedded',
+        message: undefined,
+        embedding: subject.embedding,
+        quality: subject.quality.measures,
+      };
+    }
     return {
       status: 'several_faces',
-      message: `${comparable} faces of similar size; crop the image to one person`,
+      message: `${comparable.length} faces of similar size and none is clearly the subject (${choice.reason}); crop the image to one person`,
       embedding: undefined,
       quality: undefined,
     };
@@ -59,7 +79,7 @@ export async function analyzeImage(
 ): Promise<CachedAnalysis> {
   try {
     const result = await analyzer.analyzeEncoded(bytes, settings.maxPixels, analyzeOptions(settings.flip));
-    return classifyFaces(result.faces);
+    return classifyFaces(result.faces, result.width, result.height);
   } catch (err) {
     if (err instanceof Error && err.name === 'ImageDecodeError') {
       return { status: 'invalid_image', message: err.message, embedding: undefined, quality: undefined };

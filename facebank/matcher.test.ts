@@ -83,22 +83,47 @@ describe('classifyFaces', () => {
     ...extra,
   });
 
+  /** A face of this side centred at (cx, cy); its embedding tells the faces apart. */
+  const at = (side: number, cx: number, cy: number): AnalyzedFace =>
+    face(side, { box: { x1: cx - side / 2, y1: cy - side / 2, x2: cx + side / 2, y2: cy + side / 2 } });
+
   test('the largest face is taken when the others are much smaller', () => {
-    const r = classifyFaces([face(10), face(100), face(70)]);
+    const r = classifyFaces([face(10), face(100), face(70)], 1000, 1000);
     expect(r.status).toBe('embedded');
     expect(r.embedding).toEqual(unit(100, 1));
     expect(r.message).toBeUndefined();
   });
 
-  test('comparable faces (second ≥ 50% of the largest area) reject the image', () => {
-    const r = classifyFaces([face(100), face(71), face(72), face(20)]);
+  test('comparable faces (second ≥ 50% of the largest area) small in the picture reject it as a group photo', () => {
+    const r = classifyFaces([at(100, 500, 300), at(71, 300, 300), at(72, 700, 300), at(20, 100, 100)], 1000, 600);
     expect(r.status).toBe('several_faces');
-    expect(r.message).toBe('3 faces of similar size; crop the image to one person');
+    expect(r.message).toBe(
+      '3 faces of similar size and none is clearly the subject (they are small in the picture, as in a group photo); crop the image to one person',
+    );
     expect(r.embedding).toBeUndefined();
   });
 
+  test('a portrait takes its central face over a larger one behind at the side', () => {
+    const r = classifyFaces([at(120, 128, 122), at(124, 215, 100)], 250, 250);
+    expect(r.status).toBe('embedded');
+    expect(r.embedding).toEqual(unit(120, 1));
+  });
+
+  test('two people side by side around the centre are refused', () => {
+    const even = classifyFaces([at(110, 70, 125), at(111, 180, 125)], 250, 250);
+    expect(even.status).toBe('several_faces');
+    expect(even.message).toBe(
+      '2 faces of similar size and none is clearly the subject (two are about equally central); crop the image to one person',
+    );
+    const apart = classifyFaces([at(100, 60, 125), at(101, 190, 125)], 250, 250);
+    expect(apart.status).toBe('several_faces');
+    expect(apart.message).toBe(
+      '2 faces of similar size and none is clearly the subject (none is at the centre of the picture); crop the image to one person',
+    );
+  });
+
   test('a whole-image fallback is a crop_fallback with its embedding', () => {
-    const r = classifyFaces([face(150, { wholeImage: true })]);
+    const r = classifyFaces([face(150, { wholeImage: true })], 150, 150);
     expect(r.status).toBe('crop_fallback');
     expect(r.message).toBe('no face detected; the image was used as a face crop');
     expect(r.embedding).toBeDefined();

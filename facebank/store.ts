@@ -3,6 +3,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import type { QualityMeasures } from '../models/quality.ts';
+import { ANALYSIS_RULES_VERSION } from './analysis.ts';
 import { ANALYSIS_STATUSES, type AnalysisStatus } from './types.ts';
 
 export interface CachedAnalysis {
@@ -86,6 +87,15 @@ function fromBlob(b: Buffer): Float32Array {
   return out;
 }
 
+/**
+ * The model_id column of an analysis: the model and the version of the rules that decided its status, so a rule
+ * change (e.g. enrolling the subject of a photo once refused as several_faces) takes effect on the next scan
+ * instead of being masked by rows cached under the old rules.
+ */
+export function analysisKey(modelId: string): string {
+  return `${modelId};rules=${ANALYSIS_RULES_VERSION}`;
+}
+
 export class FacebankStore {
   private readonly getAnalysis: Statement<[string, string], AnalysisRow>;
   private readonly putAnalysis: Statement<
@@ -100,11 +110,13 @@ export class FacebankStore {
     { person: string; file: string; sha256: string; size: number; mtime_ms: number }
   >;
   private readonly clearFiles: Statement<[]>;
+  private readonly key: string;
 
   constructor(
     private readonly db: Database,
     readonly modelId: string,
   ) {
+    this.key = analysisKey(modelId);
     if (!db.memory) db.pragma('journal_mode = WAL');
     db.exec(SCHEMA);
     // Tables made before face quality existed: their rows without quality are recomputed (see get).
@@ -136,7 +148,7 @@ export class FacebankStore {
    * (by a version before face quality) is a miss: the image is analysed again rather than judged blind.
    */
   get(sha256: string): CachedAnalysis | undefined {
-    const row = this.getAnalysis.get(sha256, this.modelId);
+    const row = this.getAnalysis.get(sha256, this.key);
     if (row === undefined) return undefined;
     if (!(ANALYSIS_STATUSES as readonly string[]).includes(row.status)) return undefined;
     const quality = parseQuality(row.quality);
@@ -152,7 +164,7 @@ export class FacebankStore {
   put(sha256: string, a: CachedAnalysis): void {
     this.putAnalysis.run(
       sha256,
-      this.modelId,
+      this.key,
       a.status,
       a.message ?? null,
       a.embedding === undefined ? null : toBlob(a.embedding),

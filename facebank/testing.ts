@@ -129,7 +129,7 @@ export async function changesDuring(fb: Facebank, ms: number): Promise<number> {
 /** The embedding of the largest face of a test image, analysed like facebank images are (fallback on). */
 export async function queryEmbedding(pool: FacePool, path: string, flip = false): Promise<Float32Array> {
   const r = await pool.analyzeEncoded(await readFile(path), MAX_PIXELS, analyzeOptions(flip));
-  const a = classifyFaces(r.faces);
+  const a = classifyFaces(r.faces, r.width, r.height);
   if (a.embedding !== undefined) return a.embedding;
   // A query with several faces: take the largest anyway.
   const largest = [...r.faces].sort(

@@ -31,7 +31,7 @@ Runs the HTTP server. Options override the HOST, PORT and FACEBANK_DIR environme
   enroll: `Usage: facerec enroll <dir|images...> --name NAME [--json]
 
 Adds images to NAME's folder in the facebank (created if needed). A directory adds every image in it.
-Each image is analysed first: images with no usable face, or several faces of similar size, are refused.`,
+Each image is analysed first: images with no usable face, or several faces of similar size with none clearly the subject, are refused.`,
   recognize: `Usage: facerec recognize <image...> [--json]
 
 Prints each face found with its name ("Unknown" below the threshold), similarity and box, in the order

@@ -98,13 +98,15 @@ describe(`open-set identification: ${PEOPLE} LFW dev people enrolled, ${STRANGER
     expect(result.operatingPoint.threshold).toBeGreaterThan(0.55);
   });
 
-  it('gives a name to at most 1.5% of strangers (the 1% target plus sampling noise on 600)', () => {
+  // Measured: 6 of 600 strangers named (1.0%), 292 of 300 probes (97.3%). The run is deterministic; the bars
+  // leave one stranger and two probes of room for a different CPU's rounding.
+  it('gives a name to at most 1.2% of strangers (the 1% target: measured 6 of 600)', () => {
     expect(result.strangers).toBe(STRANGERS);
-    expect(result.atOperatingPoint.fpir).toBeLessThanOrEqual(0.015);
+    expect(result.atOperatingPoint.fpir).toBeLessThanOrEqual(0.012);
   });
 
-  it('names at least 93% of the enrolled people from a photo not enrolled', () => {
+  it("names at least 96.5% of the enrolled people from a photo not enrolled (the issue's bar)", () => {
     expect(result.probes).toBe(PEOPLE);
-    expect(result.atOperatingPoint.dir).toBeGreaterThanOrEqual(0.93);
+    expect(result.atOperatingPoint.dir).toBeGreaterThanOrEqual(0.965);
   });
 });

@@ -164,7 +164,7 @@ describe('facebank and unknown faces in Chromium (real models)', () => {
     await group.and(page.locator('[data-status="several_faces"]')).waitFor({ timeout: 30_000 });
     expect(await group.locator('.badge').textContent()).toBe('several faces');
     expect(await group.locator('.person-image-hint').textContent()).toBe(
-      'Not added: 4 faces of similar size; crop the image to one person',
+      'Not added: 4 faces of similar size and none is clearly the subject (they are small in the picture, as in a group photo); crop the image to one person',
     );
     expect((await request<PersonBody>('GET', '/api/people/leonard')).body.images.map((i) => i.file)).not.toContain(
       'group.jpg',
