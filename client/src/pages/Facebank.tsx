@@ -101,7 +101,7 @@ export function FacebankPage() {
           {op.source === 'override'
             ? 'a fixed threshold (MATCH_THRESHOLD).'
             : op.fpir !== undefined
-              ? `at most ${(op.fpir * 100).toFixed(op.fpir < 0.01 ? 2 : 0)}% of strangers given a name with ${op.people} ${op.people === 1 ? 'person' : 'people'} enrolled (${op.reason}).`
+              ? `at most ${(op.fpir * 100).toFixed(op.fpir < 0.01 ? 2 : 0)}% of strangers given a name with ${op.people} ${op.people === 1 ? 'person' : 'people'} enrolled (from ${op.reason.slice(op.reason.indexOf(': ') + 2)}).`
               : `${op.reason}.`}
         </p>
       )}
