@@ -3,12 +3,9 @@
 // Facebank.match, at several gallery sizes. Also measures the impostor tail the operating point's
 // calibration is made of.
 import { join } from 'node:path';
-import type { Database } from 'better-sqlite3';
 import { assessQuality, type QualityMeasures } from '../../models/quality.ts';
-import type { Analyzer } from '../analysis.ts';
 import type { Calibration } from '../calibration.ts';
-import { Facebank } from '../facebank.ts';
-import type { ImpostorTail } from '../impostorTail.ts';
+import { Facebank, type FacebankOptions } from '../facebank.ts';
 import { ImpostorTail as Tail } from '../impostorTail.ts';
 import { UNKNOWN } from '../matcher.ts';
 import type { OperatingPoint } from '../operatingPoint.ts';
@@ -16,16 +13,11 @@ import { writeGalleryFolder } from './galleryFolder.ts';
 import { type ProbeOutcome, type Rates, ratesAt, ratesAtFpir } from './opensetMetrics.ts';
 import { ENROLLED, type OpenSetSplit, sampleGallery, trial } from './opensetSplit.ts';
 
-export interface OpenSetBank {
-  db: Database;
-  analyzer: Analyzer;
-  modelId: string;
-  fpir: number;
-  threshold?: number | undefined;
-  calibration?: ImpostorTail | undefined;
-  maxPixels: number;
-  flip: boolean;
-}
+/** The facebank settings every gallery is opened with (its folder and the rest are the evaluation's). */
+export type OpenSetBank = Pick<
+  FacebankOptions,
+  'db' | 'analyzer' | 'modelId' | 'fpir' | 'threshold' | 'calibration' | 'maxPixels' | 'flip'
+>;
 
 export interface OpenSetSize {
   /** Asked for; `people` is what it gave (the whole gallery at most). */
