@@ -689,6 +689,7 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   private seq = 0;
   private backoffMs: number;
   private retryTimer: NodeJS.Timeout | undefined;
+  private returnWatch: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private attemptStartedAt = 0;
   private liveSince: number | undefined;
@@ -723,6 +724,12 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   }
   /** A new decoder is running (sources that feed its stdin start writing to it). */
   protected decoderStarted(_decoder: RawDecoder): void {}
+  /**
+   * A cheap check, while waiting to retry, of whether the input can be reached (e.g. a TCP connect); sources
+   * without one just wait. When it said no and then says yes, the input has come back and the retry starts at
+   * once instead of waiting out the backoff (a camera must be live again within seconds of its return).
+   */
+  protected reachable?(): Promise<boolean>;
   /** ffmpeg's error lines (or none) and exit → the clear words kept in lastError. */
   protected explainExit(exit: DecoderExit): string {
     const words = explainFfmpegErrors(exit.errors);
@@ -746,6 +753,7 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.returnWatch);
     clearInterval(this.watchdog);
     if (this.started) this.setState('stopped');
     const decoder = this.decoder;
@@ -760,7 +768,10 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   }
 
   private async attempt(): Promise<void> {
+    clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    clearInterval(this.returnWatch);
+    this.returnWatch = undefined;
     if (this.stopped) return;
     this.killReason = undefined;
     this.liveSince = undefined;
@@ -824,6 +835,31 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
     );
     this.setState('reconnecting', reason);
     this.retryTimer = setTimeout(() => void this.attempt(), delay);
+    this.watchForReturn();
+  }
+
+  /**
+   * During the backoff wait, checks every RETURN_PROBE_MS whether the input is reachable; after a "no", a "yes"
+   * starts the retry at once. Only a change counts, so an input that is reachable but failing (a wrong path, a
+   * refused login) keeps its backoff instead of being retried four times a second.
+   */
+  private watchForReturn(): void {
+    const reachable = this.reachable?.bind(this);
+    if (reachable === undefined) return;
+    let sawDown = false;
+    let probing = false;
+    this.returnWatch = setInterval(async () => {
+      if (probing || this.retryTimer === undefined || this.stopped) return;
+      probing = true;
+      try {
+        const up = await reachable();
+        if (!up) sawDown = true;
+        else if (sawDown && this.retryTimer !== undefined && !this.stopped) void this.attempt();
+      } finally {
+        probing = false;
+      }
+    }, RETURN_PROBE_MS);
+    this.returnWatch.unref();
   }
 
   private checkWatchdog(): void {
@@ -854,6 +890,9 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
     this.emit('state', state, error);
   }
 }
+
+/** How often a waiting source checks whether its input is back (see DecoderSource.reachable). */
+const RETURN_PROBE_MS = 250;
 
 function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;

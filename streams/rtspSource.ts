@@ -1,4 +1,5 @@
 // A network camera read over RTSP (TCP) by ffmpeg: reconnects forever with capped backoff, restarts on stalls.
+import { connect } from 'node:net';
 import {
   type DecoderExit,
   DecoderSource,
@@ -8,6 +9,9 @@ import {
 } from './ffmpeg.ts';
 
 export { redactUrl };
+
+/** A camera on the network answers a TCP connect within this, or counts as unreachable for now. */
+const REACHABLE_TIMEOUT_MS = 1000;
 
 export interface RtspSourceOptions extends DecoderSourceOptions {
   /** rtsp:// or rtsps:// URL; credentials allowed (never logged, never in lastError). */
@@ -35,6 +39,29 @@ export class RtspSource extends DecoderSource {
       problem = 'invalid URL';
     }
     return Promise.resolve(problem && `${problem}: ${this.label}`);
+  }
+
+  /** A TCP connect to the camera's RTSP port: far cheaper than an ffmpeg process, so it can be tried often. */
+  protected override reachable(): Promise<boolean> {
+    let host: string;
+    let port: number;
+    try {
+      const u = new URL(this.url);
+      host = u.hostname.replace(/^\[|\]$/g, '');
+      port = u.port ? Number(u.port) : u.protocol === 'rtsps:' ? 322 : 554;
+    } catch {
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve) => {
+      const socket = connect({ host, port });
+      const done = (up: boolean) => {
+        socket.destroy();
+        resolve(up);
+      };
+      socket.setTimeout(REACHABLE_TIMEOUT_MS, () => done(false));
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+    });
   }
 
   protected decoderOptions(): RawDecoderOptions {
