@@ -7,10 +7,10 @@ import { loadCalibration, saveCalibration } from '../facebank/calibration.ts';
 import { evaluateOpenSet, measureImpostorTail, type OpenSetSize } from '../facebank/eval/openset.ts';
 import { ENROLLED, MIN_IMAGES, readIdentities, splitIdentities } from '../facebank/eval/opensetSplit.ts';
 import { probeFaces } from '../facebank/eval/probeEmbeddings.ts';
-import { readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { ConfigError, loadConfig } from '../server/config.ts';
 import { type Progress, progressBar } from '../server/progress.ts';
+import { modelId as modelIdOf, modelSha256 } from '../server/runtime.ts';
 import { numberArg } from './args.ts';
 
 const HELP = `Usage: npm run eval:openset -- [options]
@@ -101,9 +101,9 @@ async function main(): Promise<void> {
   const scratch = resolve(v.scratch);
   mkdirSync(scratch, { recursive: true });
 
-  const record = readManifest()?.models[config.embedder];
-  if (record === undefined) throw new Error(`the ${config.embedder} model is not built: run npm run models:build`);
-  const modelId = `${config.embedder}@${record.sha256.slice(0, 16)}`;
+  // The facebank's own cache key and weights hash, so the scratch cache and the calibration match the server's.
+  const sha256 = modelSha256(config.embedder);
+  const modelId = modelIdOf(config.embedder);
   const pool = await FacePool.start({
     provider: config.executionProvider,
     size: config.poolSize,
@@ -134,10 +134,10 @@ async function main(): Promise<void> {
     const embeddings = new Map([...faces].map(([p, f]) => [p, f?.embedding]));
     if (v['write-calibration']) {
       const c = measureImpostorTail(split, embeddings, config.embedder);
-      saveCalibration(record.sha256, c);
+      saveCalibration(sha256, c);
       console.error(`calibration of ${modelId} written from ${c.samples} impostor scores`);
     }
-    const calibration = loadCalibration(record.sha256);
+    const calibration = loadCalibration(sha256);
     if (calibration === undefined) console.error(`no calibration for ${modelId}: the facebank's own scores are used`);
     const results = await evaluateOpenSet({
       split,

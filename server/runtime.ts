@@ -27,7 +27,7 @@ export interface Runtime extends CoreRuntime {
 }
 
 /** The sha256 of the embedder's weights (a clear error when the models were never built). */
-function modelSha256(embedder: string): string {
+export function modelSha256(embedder: string): string {
   modelPath(embedder);
   return readManifest()!.models[embedder]!.sha256;
 }
