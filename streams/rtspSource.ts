@@ -12,6 +12,8 @@ export { redactUrl };
 
 /** A camera on the network answers a TCP connect within this, or counts as unreachable for now. */
 const REACHABLE_TIMEOUT_MS = 1000;
+/** ffmpeg's words when the probe ended before it knew the video's size or format. */
+const QUICK_PROBE_FAILED = /Could not find codec parameters|unspecified (size|pixel format)/i;
 
 export interface RtspSourceOptions extends DecoderSourceOptions {
   /** rtsp:// or rtsps:// URL; credentials allowed (never logged, never in lastError). */
@@ -22,6 +24,8 @@ export class RtspSource extends DecoderSource {
   readonly kind = 'rtsp' as const;
   protected readonly label: string;
   private readonly url: string;
+  /** Set once a quick probe failed to read this camera's stream format (see RawDecoderOptions.probe). */
+  private fullProbe = false;
 
   constructor({ url, ...options }: RtspSourceOptions) {
     super(options);
@@ -68,6 +72,7 @@ export class RtspSource extends DecoderSource {
     return {
       input: this.url,
       kind: 'rtsp',
+      probe: this.fullProbe ? 'full' : 'quick',
       width: this.opts.width,
       fps: this.opts.fps,
       // ffmpeg's socket timeout only backs up this class's watchdogs, which come first and say what happened.
@@ -78,6 +83,12 @@ export class RtspSource extends DecoderSource {
   }
 
   protected override explainExit(exit: DecoderExit): string {
+    if (!this.fullProbe && exit.errors.some((line) => QUICK_PROBE_FAILED.test(line))) {
+      // Sticky: a camera whose SDP lacks the codec's parameters lacks them on every connection.
+      this.fullProbe = true;
+      this.logger.info({ input: this.label }, 'the quick probe could not read the stream; probing it fully from now');
+      return 'the stream needs a full probe; retrying with one';
+    }
     const words = super.explainExit(exit);
     // ffmpeg exits 0 without a word when the server closes the connection.
     return words === 'the stream ended' ? 'connection lost: the camera closed the stream' : words;

@@ -181,6 +181,9 @@ describe('ffmpeg plumbing', () => {
     expect(v5.join(' ')).toContain('-fps_mode passthrough');
     expect(v5.join(' ')).toContain('-rtsp_transport tcp');
     expect(v5.join(' ')).toContain('scale=320:-2');
+    expect(v5.join(' ')).toContain('-probesize 32 -analyzeduration 1');
+    const full = decoderArgs({ input: url, probe: 'full' }, { major: 5, minor: 1 });
+    expect(full).not.toContain('-probesize');
     const file = decoderArgs({ input: '/videos/a:b.mp4' }, { major: 5, minor: 1 }).join(' ');
     expect(file).toContain('-re -stream_loop -1 -i file:/videos/a:b.mp4');
   });
@@ -255,6 +258,29 @@ describe('FileSource', () => {
 });
 
 describe('RtspSource', () => {
+  it('probes a stream fully from the next attempt on, once the quick probe could not read its format', () => {
+    class Probed extends RtspSource {
+      probe = () => this.decoderOptions().probe;
+      explain = (errors: string[]) =>
+        this.explainExit({ code: 1, signal: null, lastError: errors[0], errors, frames: 0 });
+    }
+    const source = new Probed({ url: 'rtsp://127.0.0.1:1/cam' });
+    expect(source.probe()).toBe('quick');
+    expect(source.explain(['rtsp://127.0.0.1:1/cam: Connection refused'])).toBe('connection refused');
+    expect(source.probe()).toBe('quick');
+    // ffmpeg 5.1's words for a camera whose SDP lacks sprop-parameter-sets, read from its first packet mid-GOP.
+    const words = source.explain([
+      '[rtsp @ 0x5585] Could not find codec parameters for stream 0 (Video: h264, 1 reference frame, none): unspecified size',
+    ]);
+    expect(words).toMatch(/full probe/);
+    expect(source.probe()).toBe('full');
+    // A camera that fails that way even with the full probe then gets ffmpeg's reason in clear words.
+    expect(
+      source.explain(['[rtsp @ 0x5585] Could not find codec parameters for stream 0 (Video: h264, none)']),
+    ).toMatch(/could not read the video/);
+    expect(source.probe()).toBe('full');
+  });
+
   it('goes live and receives frames of the requested size', async () => {
     const t0 = Date.now();
     const source = watch(new RtspSource({ url: server.url, ...FAST }));
