@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigSchema } from '../server/config.ts';
 import { openRuntime, type Runtime } from '../server/runtime.ts';
-import { liveFfmpegPids } from '../streams/ffmpeg.ts';
+import { liveFfmpegPids } from '../streams/sources/ffmpegProcesses.ts';
 import type { Detections } from '../streams/types.ts';
 import { makePeopleClip, makeTestClip } from '../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../test/support/testdata.ts';

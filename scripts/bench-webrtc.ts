@@ -15,7 +15,7 @@ import pino from 'pino';
 import { ConfigSchema } from '../server/config.ts';
 import { type RunningServer, startServer } from '../server/server.ts';
 import type { WebcamSession } from '../server/webrtc.ts';
-import { liveFfmpegPids } from '../streams/ffmpeg.ts';
+import { liveFfmpegPids } from '../streams/sources/ffmpegProcesses.ts';
 import type { Detections, Frame } from '../streams/types.ts';
 import { launchBrowser } from '../test/support/browser.ts';
 import { makeTestClip, writeEmptyImage } from '../test/support/clips.ts';

@@ -11,8 +11,8 @@ import { calibrationOf } from '../facebank/calibration.ts';
 import { Facebank } from '../facebank/facebank.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import { EventsStore } from '../streams/events.ts';
-import { FileSource } from '../streams/fileSource.ts';
 import { CameraPipeline, SharedScheduler } from '../streams/pipeline.ts';
+import { FileSource } from '../streams/sources/fileSource.ts';
 import type { Detections, PersonEvent } from '../streams/types.ts';
 import { makeTestClip, writeEmptyImage } from '../test/support/clips.ts';
 

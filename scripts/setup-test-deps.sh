@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, and only those that are missing: quiet when all are present.
 # Run by `npm test` (pretest); safe to run any number of times.
-#   ffmpeg                      decodes cameras and files (streams/ffmpeg.ts) and encodes the test clips
+#   ffmpeg                      decodes cameras and files (streams/sources/) and encodes the test clips
 #   gir1.2-gst-rtsp-server-1.0  + python3-gi: the RTSP test server (test/support/rtsp_server.py)
 #   gstreamer1.0-plugins-base   typefind, app, playback elements the server's pipelines rely on
 #   gstreamer1.0-plugins-good   rtph264pay, qtdemux (MP4)

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveFfmpegPids } from '../streams/ffmpeg.ts';
+import { liveFfmpegPids } from '../streams/sources/ffmpegProcesses.ts';
 import type { CameraHealth, Detections, TrackedFace } from '../streams/types.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { isAlive } from '../test/support/processes.ts';

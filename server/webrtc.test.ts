@@ -5,7 +5,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RTCPeerConnection } from 'werift';
-import { liveFfmpegPids } from '../streams/ffmpeg.ts';
+import { liveFfmpegPids } from '../streams/sources/ffmpegProcesses.ts';
 import { useTestServer } from '../test/support/server.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from './hub.ts';
 import type { PublishAck } from './webrtc.ts';

@@ -5,8 +5,8 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CameraView } from '../streams/cameras.ts';
+import { WebRtcError, WebRtcSource, type WebRtcSourceOptions } from '../streams/sources/webrtcSource.ts';
 import type { FrameSource } from '../streams/types.ts';
-import { WebRtcError, WebRtcSource, type WebRtcSourceOptions } from '../streams/webrtcSource.ts';
 import type { Hub } from './hub.ts';
 
 /** `webrtc:publish`: the page's offer; `name` labels the camera on the dashboard. */

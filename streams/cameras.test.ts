@@ -14,7 +14,7 @@ import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { isAlive } from '../test/support/processes.ts';
 import { personImage } from '../test/support/testdata.ts';
 import { CameraError, CameraRegistry, type RegistryOptions } from './cameras.ts';
-import { liveFfmpegPids } from './ffmpeg.ts';
+import { liveFfmpegPids } from './sources/ffmpegProcesses.ts';
 import type { CameraHealth, CameraState, Detections, Frame, PersonEvent } from './types.ts';
 
 function until<T>(what: string, check: () => T | undefined, timeoutMs: number): Promise<T> {

@@ -16,10 +16,11 @@ import { Mutex } from '../facebank/mutex.ts';
 import type { Matcher } from '../facebank/recognize.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import { EventsStore } from './events.ts';
-import { redactUrl, type StreamLogger } from './ffmpeg.ts';
-import { FileSource } from './fileSource.ts';
+import type { StreamLogger } from './logger.ts';
 import { CameraPipeline, type PreviewMessage, SharedScheduler } from './pipeline.ts';
-import { RtspSource } from './rtspSource.ts';
+import { redactUrl } from './sources/credentials.ts';
+import { FileSource } from './sources/fileSource.ts';
+import { RtspSource } from './sources/rtspSource.ts';
 import type { TrackerOptions } from './tracker.ts';
 import type {
   CameraHealth,

@@ -17,8 +17,8 @@ import { DEFAULT_MATCH_FPIR } from '../server/config.ts';
 import { makeTestClip } from '../test/support/clips.ts';
 import { PEOPLE, type Person, personImage } from '../test/support/testdata.ts';
 import { EventsStore } from './events.ts';
-import { FileSource } from './fileSource.ts';
 import { CameraPipeline, SharedScheduler } from './pipeline.ts';
+import { FileSource } from './sources/fileSource.ts';
 import type { Detections, PersonEvent } from './types.ts';
 
 const ORDER: readonly Person[] = ['amy', 'bernadette', 'howard', 'leonard', 'penny', 'raj', 'sheldon'];

@@ -15,9 +15,9 @@ import { queryEmbedding, usePool } from '../facebank/testing.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../test/support/testdata.ts';
 import { EventsStore } from './events.ts';
-import { liveFfmpegPids, runFfmpeg } from './ffmpeg.ts';
-import { FileSource } from './fileSource.ts';
 import { CameraPipeline, type PreviewMessage, SharedScheduler } from './pipeline.ts';
+import { liveFfmpegPids, runFfmpeg } from './sources/ffmpegProcesses.ts';
+import { FileSource } from './sources/fileSource.ts';
 import type { CameraHealth, Detections, PersonEvent } from './types.ts';
 
 const WIDTH = 640;

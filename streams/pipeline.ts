@@ -23,7 +23,7 @@ import type { RgbImage } from '../models/image.ts';
 import type { DetectOptions } from '../models/mtcnn/detector.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import type { EventsStore } from './events.ts';
-import type { StreamLogger } from './ffmpeg.ts';
+import { type StreamLogger, silentLogger } from './logger.ts';
 import {
   type CameraCounters,
   type CameraScheduleOptions,
@@ -45,8 +45,6 @@ import type {
   PersonEvent,
   TrackedFace,
 } from './types.ts';
-
-const silent: StreamLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * MTCNN settings for video frames, where every frame's cost is latency. R-Net's and O-Net's cost grows with the
@@ -93,7 +91,7 @@ export class SharedScheduler {
   private readonly driver: SchedulerDriver<Frame>;
   private readonly handlers = new Map<string, (frame: Frame) => Promise<void>>();
 
-  constructor(capacity: number, clock: SchedulerClock = systemClock, logger: StreamLogger = silent) {
+  constructor(capacity: number, clock: SchedulerClock = systemClock, logger: StreamLogger = silentLogger) {
     this.scheduler = new FrameScheduler<Frame>(capacity);
     this.driver = runScheduler(
       this.scheduler,
@@ -378,7 +376,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     this.pool = o.pool;
     this.matcher = o.matcher;
     this.events = o.events;
-    this.logger = o.logger ?? silent;
+    this.logger = o.logger ?? silentLogger;
     this.tracker = new FaceTracker({ match: (embedding) => this.matchOf(embedding) }, o.tracker);
     this.key = `${o.cameraId}#${nextPipelineKey++}`;
     this.maxDetectFps = o.maxDetectFps ?? 10;

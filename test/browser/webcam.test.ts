@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { liveFfmpegPids } from '../../streams/ffmpeg.ts';
+import { liveFfmpegPids } from '../../streams/sources/ffmpegProcesses.ts';
 import { launchBrowser, screenshot } from '../support/browser.ts';
 import { makeTestClip } from '../support/clips.ts';
 import { isAlive } from '../support/processes.ts';

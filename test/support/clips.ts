@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { runFfmpeg } from '../../streams/ffmpeg.ts';
+import { runFfmpeg } from '../../streams/sources/ffmpegProcesses.ts';
 import { type Person, personImage } from './testdata.ts';
 
 export interface ClipOptions {

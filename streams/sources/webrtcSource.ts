@@ -16,8 +16,9 @@ import {
   usePLI,
   useVP8,
 } from 'werift';
-import { DecoderSource, type DecoderSourceOptions, type RawDecoder, type RawDecoderOptions } from './ffmpeg.ts';
-import type { Frame } from './types.ts';
+import type { Frame } from '../types.ts';
+import { DecoderSource, type DecoderSourceOptions } from './decoderSource.ts';
+import type { RawDecoder, RawDecoderOptions } from './rawDecoder.ts';
 import {
   Depacketizer,
   type DepacketizerStats,

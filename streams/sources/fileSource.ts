@@ -2,7 +2,8 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type DecoderExit, DecoderSource, type DecoderSourceOptions, type RawDecoderOptions } from './ffmpeg.ts';
+import { DecoderSource, type DecoderSourceOptions } from './decoderSource.ts';
+import type { DecoderExit, RawDecoderOptions } from './rawDecoder.ts';
 
 export interface FileSourceOptions extends DecoderSourceOptions {
   path: string;

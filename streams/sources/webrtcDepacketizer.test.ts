@@ -6,7 +6,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFfmpeg, spawnRawDecoder } from './ffmpeg.ts';
+import { runFfmpeg } from './ffmpegProcesses.ts';
+import { spawnRawDecoder } from './rawDecoder.ts';
 import { Depacketizer, type EncodedFrame, ivfFileHeader, ivfFrame, type RtpVideoPacket } from './webrtcDepacketizer.ts';
 
 const MTU = 1000;

@@ -1,14 +1,8 @@
 // A network camera read over RTSP (TCP) by ffmpeg: reconnects forever with capped backoff, restarts on stalls.
 import { connect } from 'node:net';
-import {
-  type DecoderExit,
-  DecoderSource,
-  type DecoderSourceOptions,
-  type RawDecoderOptions,
-  redactUrl,
-} from './ffmpeg.ts';
-
-export { redactUrl };
+import { redactUrl } from './credentials.ts';
+import { DecoderSource, type DecoderSourceOptions } from './decoderSource.ts';
+import type { DecoderExit, RawDecoderOptions } from './rawDecoder.ts';
 
 /** A camera on the network answers a TCP connect within this, or counts as unreachable for now. */
 const REACHABLE_TIMEOUT_MS = 1000;

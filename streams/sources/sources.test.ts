@@ -3,24 +3,16 @@
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
-import { isAlive } from '../test/support/processes.ts';
-import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../test/support/rtspServer.ts';
-import {
-  type DecoderSource,
-  decoderArgs,
-  explainFfmpegError,
-  ffmpegInfo,
-  killAllDecoders,
-  liveFfmpegPids,
-  PpmStreamParser,
-  type StreamLogger,
-} from './ffmpeg.ts';
+import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
+import { isAlive } from '../../test/support/processes.ts';
+import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../../test/support/rtspServer.ts';
+import type { StreamLogger } from '../logger.ts';
+import type { CameraState, Frame } from '../types.ts';
+import type { DecoderSource } from './decoderSource.ts';
+import { killAllDecoders, liveFfmpegPids } from './ffmpegProcesses.ts';
 import { FileSource } from './fileSource.ts';
-import { RtspSource, redactUrl } from './rtspSource.ts';
-import type { CameraState, Frame } from './types.ts';
+import { RtspSource } from './rtspSource.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers: every wait is bounded
@@ -145,67 +137,6 @@ afterAll(async () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-
-describe('ffmpeg plumbing', () => {
-  it('finds ffmpeg and knows its version', () => {
-    const info = ffmpegInfo();
-    expect(info.path).toMatch(/ffmpeg/);
-    expect(info.version.major).toBeGreaterThanOrEqual(4);
-  });
-
-  it('splits a PPM stream into frames whatever the chunk boundaries', () => {
-    const frame = (w: number, h: number, fill: number) =>
-      Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`, 'latin1'), Buffer.alloc(w * h * 3, fill)]);
-    const stream = Buffer.concat([frame(4, 2, 1), frame(4, 2, 2), frame(6, 4, 3)]);
-    for (const chunkSize of [1, 3, 7, 16, 24, 1000]) {
-      const got: Array<{ width: number; height: number; data: Uint8Array }> = [];
-      const parser = new PpmStreamParser((image) => got.push(image));
-      for (let at = 0; at < stream.length; at += chunkSize) parser.push(stream.subarray(at, at + chunkSize));
-      expect(got.map((f) => [f.width, f.height, f.data.length, f.data[0], f.data.at(-1)])).toEqual([
-        [4, 2, 24, 1, 1],
-        [4, 2, 24, 2, 2],
-        [6, 4, 72, 3, 3],
-      ]);
-    }
-    expect(() => new PpmStreamParser(() => {}).push(Buffer.from('garbage that is not PPM'))).toThrow(/unexpected/);
-  });
-
-  it('names the RTSP timeout option by ffmpeg version, and asks for every frame unchanged', () => {
-    const url = 'rtsp://cam.local/x';
-    const v4 = decoderArgs({ input: url, width: 320 }, { major: 4, minor: 4 });
-    const v5 = decoderArgs({ input: url, width: 320 }, { major: 5, minor: 1 });
-    expect(v4).toContain('-stimeout');
-    expect(v4).not.toContain('-timeout');
-    expect(v4.join(' ')).toContain('-vsync passthrough');
-    expect(v5).toContain('-timeout');
-    expect(v5.join(' ')).toContain('-fps_mode passthrough');
-    expect(v5.join(' ')).toContain('-rtsp_transport tcp');
-    expect(v5.join(' ')).toContain('scale=320:-2');
-    expect(v5.join(' ')).toContain('-probesize 32 -analyzeduration 1');
-    const full = decoderArgs({ input: url, probe: 'full' }, { major: 5, minor: 1 });
-    expect(full).not.toContain('-probesize');
-    const file = decoderArgs({ input: '/videos/a:b.mp4' }, { major: 5, minor: 1 }).join(' ');
-    expect(file).toContain('-re -stream_loop -1 -i file:/videos/a:b.mp4');
-  });
-
-  it('redacts credentials and explains errors in clear words', () => {
-    expect(redactUrl('rtsp://admin:hunter2@10.0.0.5:554/h264')).toBe('rtsp://***@10.0.0.5:554/h264');
-    expect(redactUrl('open rtsp://admin:p@ss@cam/x: Connection refused')).toBe(
-      'open rtsp://***@cam/x: Connection refused',
-    );
-    expect(redactUrl('rtsp://10.0.0.5/h264')).toBe('rtsp://10.0.0.5/h264');
-    expect(
-      explainFfmpegError('[tcp @ 0x5581] Connection to tcp://127.0.0.1:1?timeout=0 failed: Connection refused'),
-    ).toBe('connection refused');
-    expect(explainFfmpegError('[rtsp @ 0x558f] method DESCRIBE failed: 404 Not Found')).toBe('stream not found (404)');
-    expect(explainFfmpegError('Decoder (codec hevc) not found for input stream #0:0')).toBe('unsupported codec hevc');
-  });
-
-  it('takes a pino logger', () => {
-    const logger: StreamLogger = pino({ level: 'silent' });
-    expect(typeof logger.warn).toBe('function');
-  });
-});
 
 describe('FileSource', () => {
   it('emits frames of the requested width at about the clip rate', async () => {

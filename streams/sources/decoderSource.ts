@@ -1,0 +1,257 @@
+// A supervised decoder: what RtspSource, FileSource and WebrtcSource share.
+import { EventEmitter } from 'node:events';
+import { type StreamLogger, silentLogger } from '../logger.ts';
+import type { CameraKind, CameraState, Frame, FrameSource } from '../types.ts';
+import { explainFfmpegErrors, FfmpegError } from './ffmpegErrors.ts';
+import { type DecoderExit, type RawDecoder, type RawDecoderOptions, spawnRawDecoder } from './rawDecoder.ts';
+
+export interface DecoderSourceOptions {
+  /** Output width (height follows the aspect ratio). Default: the source's own size. */
+  width?: number;
+  /** Decode rate; 0 or unset: the source's own rate. */
+  fps?: number;
+  /** No frame for this long while live → 'stalled', and the decoder is restarted (default 5 s). */
+  stallMs?: number;
+  /** No first frame this long after (re)starting the decoder → it is restarted (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Delay before the first retry, doubled after each failure up to maxBackoffMs (defaults 0.5 s, 2 s). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A run live at least this long resets the backoff (default 10 s). */
+  resetBackoffAfterMs?: number;
+  killGraceMs?: number;
+  logger?: StreamLogger;
+}
+
+type SourceEvents = { frame: [Frame]; state: [CameraState, (string | undefined)?] };
+
+/**
+ * Keeps one ffmpeg decoder running for a source: respawns on ANY exit (ffmpeg exits 0 when a camera drops) with
+ * capped exponential backoff, and restarts it when frames stop. States: connecting (first attempt) → live →
+ * stalled (watchdog) / reconnecting (waiting for or attempting a retry) → live …; stopped after stop().
+ */
+export abstract class DecoderSource extends EventEmitter<SourceEvents> implements FrameSource {
+  abstract readonly kind: CameraKind;
+  state: CameraState = 'stopped';
+  /** Why the last run ended or was restarted, in clear words; kept after recovery, for health pages. */
+  lastError: string | undefined;
+  /** Number of restarts after a failure. */
+  reconnects = 0;
+  lastFrameAt: number | undefined;
+
+  protected readonly logger: StreamLogger;
+  protected readonly opts: Required<Omit<DecoderSourceOptions, 'logger' | 'width'>> & { width: number | undefined };
+  private decoder: RawDecoder | undefined;
+  private started = false;
+  private stopped = false;
+  private seq = 0;
+  private backoffMs: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private returnWatch: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private attemptStartedAt = 0;
+  private liveSince: number | undefined;
+  /** Set when this class kills the decoder, so the exit is explained by the reason, not by ffmpeg's last words. */
+  private killReason: string | undefined;
+
+  constructor(options: DecoderSourceOptions) {
+    super();
+    this.logger = options.logger ?? silentLogger;
+    this.opts = {
+      width: options.width,
+      fps: options.fps ?? 0,
+      stallMs: options.stallMs ?? 5000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      initialBackoffMs: options.initialBackoffMs ?? 500,
+      // A camera that comes back must be live again within seconds, so retries never wait longer than 2 s;
+      // a retry costs one short-lived ffmpeg process.
+      maxBackoffMs: options.maxBackoffMs ?? 2_000,
+      resetBackoffAfterMs: options.resetBackoffAfterMs ?? 10_000,
+      killGraceMs: options.killGraceMs ?? 2000,
+    };
+    this.backoffMs = this.opts.initialBackoffMs;
+  }
+
+  /** The input for logs: credentials redacted. */
+  protected abstract readonly label: string;
+  /** Decoder options for the next attempt. */
+  protected abstract decoderOptions(): RawDecoderOptions;
+  /** A reason not to spawn at all this time (missing file, invalid URL), in clear words. */
+  protected preflight(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+  /** A new decoder is running (sources that feed its stdin start writing to it). */
+  protected decoderStarted(_decoder: RawDecoder): void {}
+  /**
+   * A cheap check, while waiting to retry, of whether the input can be reached (e.g. a TCP connect); sources
+   * without one just wait. When it said no and then says yes, the input has come back and the retry starts at
+   * once instead of waiting out the backoff (a camera must be live again within seconds of its return).
+   */
+  protected reachable?(): Promise<boolean>;
+  /** ffmpeg's error lines (or none) and exit → the clear words kept in lastError. */
+  protected explainExit(exit: DecoderExit): string {
+    const words = explainFfmpegErrors(exit.errors);
+    if (words) return words;
+    if (exit.code === 0) return 'the stream ended';
+    return `ffmpeg exited (${exit.signal ?? `code ${exit.code}`})`;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.setState('connecting');
+    // Checks a few times per watchdog period, and at least twice a second, so a stall is seen soon after stallMs.
+    const tick = Math.min(500, Math.max(50, Math.min(this.opts.stallMs, this.opts.connectTimeoutMs) / 4));
+    this.watchdog = setInterval(() => this.checkWatchdog(), tick);
+    this.watchdog.unref();
+    void this.attempt();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.returnWatch);
+    clearInterval(this.watchdog);
+    if (this.started) this.setState('stopped');
+    const decoder = this.decoder;
+    this.decoder = undefined;
+    if (decoder) await decoder.kill();
+    this.logger.info({ input: this.label }, 'source stopped');
+  }
+
+  /** The running decoder's pid (tests, diagnostics). */
+  get decoderPid(): number | undefined {
+    return this.decoder?.pid;
+  }
+
+  private async attempt(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    clearInterval(this.returnWatch);
+    this.returnWatch = undefined;
+    if (this.stopped) return;
+    this.killReason = undefined;
+    this.liveSince = undefined;
+    let problem: string | undefined;
+    try {
+      problem = await this.preflight();
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    if (this.stopped) return;
+    if (problem) return this.failed(problem);
+    let decoder: RawDecoder;
+    try {
+      decoder = spawnRawDecoder(this.decoderOptions());
+    } catch (err) {
+      return this.failed(err instanceof FfmpegError ? err.message : `cannot start ffmpeg: ${(err as Error).message}`);
+    }
+    this.decoder = decoder;
+    this.attemptStartedAt = Date.now();
+    decoder.on('frame', (frame) => this.onFrame(decoder, frame));
+    decoder.on('exit', (exit) => this.onExit(decoder, exit));
+    this.decoderStarted(decoder);
+  }
+
+  private onFrame(decoder: RawDecoder, frame: Frame): void {
+    if (this.stopped || decoder !== this.decoder || this.killReason) return;
+    frame.seq = this.seq++;
+    this.lastFrameAt = frame.capturedAt;
+    if (this.state !== 'live') {
+      this.liveSince = frame.capturedAt;
+      this.setState('live');
+      this.logger.info(
+        { input: this.label, width: frame.image.width, height: frame.image.height, pid: decoder.pid },
+        'source live',
+      );
+    }
+    this.emit('frame', frame);
+  }
+
+  private onExit(decoder: RawDecoder, exit: DecoderExit): void {
+    if (this.stopped || decoder !== this.decoder) return;
+    this.decoder = undefined;
+    this.failed(this.killReason ?? this.explainExit(exit), exit);
+  }
+
+  private failed(reason: string, exit?: DecoderExit): void {
+    const now = Date.now();
+    if (this.liveSince !== undefined && now - this.liveSince >= this.opts.resetBackoffAfterMs) {
+      this.backoffMs = this.opts.initialBackoffMs;
+    }
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);
+    this.liveSince = undefined;
+    // A camera that stays down fails the same way every retry: warn when something changed, not every 10 s.
+    const news = reason !== this.lastError || this.state !== 'reconnecting';
+    this.lastError = reason;
+    this.reconnects++;
+    this.logger[news ? 'warn' : 'debug'](
+      { input: this.label, error: reason, code: exit?.code, signal: exit?.signal, retryInMs: delay },
+      'source failed; retrying',
+    );
+    this.setState('reconnecting', reason);
+    this.retryTimer = setTimeout(() => void this.attempt(), delay);
+    this.watchForReturn();
+  }
+
+  /**
+   * During the backoff wait, checks every RETURN_PROBE_MS whether the input is reachable; after a "no", a "yes"
+   * starts the retry at once. Only a change counts, so an input that is reachable but failing (a wrong path, a
+   * refused login) keeps its backoff instead of being retried four times a second.
+   */
+  private watchForReturn(): void {
+    const reachable = this.reachable?.bind(this);
+    if (reachable === undefined) return;
+    let sawDown = false;
+    let probing = false;
+    this.returnWatch = setInterval(async () => {
+      if (probing || this.retryTimer === undefined || this.stopped) return;
+      probing = true;
+      try {
+        const up = await reachable();
+        if (!up) sawDown = true;
+        else if (sawDown && this.retryTimer !== undefined && !this.stopped) void this.attempt();
+      } finally {
+        probing = false;
+      }
+    }, RETURN_PROBE_MS);
+    this.returnWatch.unref();
+  }
+
+  private checkWatchdog(): void {
+    const decoder = this.decoder;
+    if (this.stopped || !decoder || this.killReason) return;
+    const now = Date.now();
+    if (this.liveSince === undefined) {
+      if (now - this.attemptStartedAt > this.opts.connectTimeoutMs) {
+        this.restart(decoder, `timed out: no video within ${seconds(this.opts.connectTimeoutMs)}`);
+      }
+    } else if (this.lastFrameAt !== undefined && now - this.lastFrameAt > this.opts.stallMs) {
+      const reason = `stalled: no frame for ${seconds(this.opts.stallMs)}`;
+      this.lastError = reason;
+      this.setState('stalled', reason);
+      this.restart(decoder, reason);
+    }
+  }
+
+  private restart(decoder: RawDecoder, reason: string): void {
+    this.killReason = reason;
+    // The exit event (after the kill) goes through onExit → failed → retry.
+    void decoder.kill();
+  }
+
+  private setState(state: CameraState, error?: string): void {
+    if (this.state === state && state !== 'reconnecting') return;
+    this.state = state;
+    this.emit('state', state, error);
+  }
+}
+
+/** How often a waiting source checks whether its input is back (see DecoderSource.reachable). */
+const RETURN_PROBE_MS = 250;
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
+}
