@@ -21,7 +21,7 @@ import { CameraPipeline, type PreviewMessage, SharedScheduler } from './pipeline
 import { redactUrl } from './sources/credentials.ts';
 import { FileSource } from './sources/fileSource.ts';
 import { RtspSource } from './sources/rtspSource.ts';
-import type { TrackerOptions } from './tracker.ts';
+import type { TrackerOptions } from './tracking/trackerOptions.ts';
 import type {
   CameraHealth,
   CameraKind,

@@ -33,7 +33,10 @@ import {
   type SchedulerDriver,
   systemClock,
 } from './scheduler.ts';
-import { FaceTracker, type Observation, type TrackerDetection, type TrackerOptions } from './tracker.ts';
+import type { Observation } from './tracking/identity.ts';
+import { FaceTracker } from './tracking/tracker.ts';
+import type { TrackerOptions } from './tracking/trackerOptions.ts';
+import type { TrackerDetection } from './tracking/trackerTypes.ts';
 import type {
   Box,
   CameraHealth,

@@ -1,10 +1,10 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { usePool } from '../facebank/testing.ts';
-import { signatureSimilarity } from '../models/faceSignature.ts';
-import { type Person, personImage } from '../test/support/testdata.ts';
+import { usePool } from '../../facebank/testing.ts';
+import { signatureSimilarity } from '../../models/faceSignature.ts';
+import { type Person, personImage } from '../../test/support/testdata.ts';
 import { faceWeight, IdentityDecision, SAME_FACE_MIN, TrackEvidence } from './identity.ts';
-import { DEFAULT_TRACKER_OPTIONS } from './tracker.ts';
+import { DEFAULT_TRACKER_OPTIONS } from './trackerOptions.ts';
 
 const unit = (...v: number[]) => {
   const n = Math.hypot(...v);

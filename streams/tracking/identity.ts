@@ -3,7 +3,7 @@
 //   person took the track's place (a cut, someone stepping in front), far more reliably than appearance;
 // - who is it? The L2-normalised mean goes to the facebank's matcher (and so its operating point) as one
 //   probe: noise in single frames (blur, a turned head) averages out instead of being voted on.
-import type { Point } from '../models/mtcnn/detector.ts';
+import type { Point } from '../../models/mtcnn/detector.ts';
 
 /** The matcher's answer for one probe (the facebank's `Match` fits). */
 export interface Observation {
