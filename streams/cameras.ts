@@ -17,7 +17,9 @@ import type { Matcher } from '../facebank/recognize.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import { EventsStore } from './events.ts';
 import type { StreamLogger } from './logger.ts';
-import { CameraPipeline, type PreviewMessage, SharedScheduler } from './pipeline.ts';
+import { CameraPipeline } from './pipeline/pipeline.ts';
+import type { PreviewMessage } from './pipeline/previews.ts';
+import { SharedScheduler } from './pipeline/sharedScheduler.ts';
 import { redactUrl } from './sources/credentials.ts';
 import { FileSource } from './sources/fileSource.ts';
 import { RtspSource } from './sources/rtspSource.ts';
@@ -33,7 +35,7 @@ import type {
   PersonEvent,
 } from './types.ts';
 
-export type { PreviewMessage } from './pipeline.ts';
+export type { PreviewMessage } from './pipeline/previews.ts';
 
 export interface CameraInput {
   name: string;

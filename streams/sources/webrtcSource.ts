@@ -6,19 +6,16 @@
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
-  type RTCRtpCodecParameters,
   type RTCRtpTransceiver,
   type RtpPacket,
-  useH264,
-  useNACK,
   useOPUS,
   usePCMU,
-  usePLI,
-  useVP8,
 } from 'werift';
+import { percentile } from '../pipeline/stats.ts';
 import type { Frame } from '../types.ts';
 import { DecoderSource, type DecoderSourceOptions } from './decoderSource.ts';
 import type { RawDecoder, RawDecoderOptions } from './rawDecoder.ts';
+import { answerable, byPreference, CODEC_PARAMETERS, codecOf } from './webrtcCodecs.ts';
 import {
   Depacketizer,
   type DepacketizerStats,
@@ -66,48 +63,6 @@ export interface WebRtcSourceStats extends DepacketizerStats {
   skippedBehind: number;
   /** A frame's first packet in → its decoded picture out, ms, over the last ~10 s. */
   ingestMs: { p50: number; p95: number };
-}
-
-/** The codecs this can depacketise (werift matches them to the offer by MIME type). */
-const CODEC_PARAMETERS: Record<VideoCodec, () => RTCRtpCodecParameters> = {
-  vp8: () => useVP8({ rtcpFeedback: FEEDBACK() }),
-  h264: () => useH264({ rtcpFeedback: FEEDBACK() }),
-};
-
-/**
- * NACK: lost packets are sent again (the depacketiser waits briefly for them); PLI: key frames on request.
- * Not transport-cc or REMB: werift answers transport-cc, but with its feedback Chrome's bandwidth estimate fell from
- * 300 to 100 kbit/s within 12 s on loopback (measured), and werift sends no REMB. Without either, Chrome adapts to
- * loss reports (receiver reports) alone, raising its rate ~8 % a second from the start rate suggested below.
- */
-const FEEDBACK = () => [useNACK(), usePLI()];
-/** Chrome starts at 300 kbit/s, blurry for faces at 640×480; its x-google-start-bitrate fmtp parameter (kbit/s). */
-const START_BITRATE_KBPS = 1000;
-
-/** A negotiated codec as answered: our feedback only (werift copies the offer's), and the start bitrate. */
-function answerable(codec: RTCRtpCodecParameters): RTCRtpCodecParameters {
-  const keep = new Set(FEEDBACK().map((f) => `${f.type} ${f.parameter ?? ''}`));
-  codec.rtcpFeedback = codec.rtcpFeedback.filter((f) => keep.has(`${f.type} ${f.parameter ?? ''}`));
-  codec.parameters = [codec.parameters, `x-google-start-bitrate=${START_BITRATE_KBPS}`].filter(Boolean).join(';');
-  return codec;
-}
-
-function codecOf(mimeType: string): VideoCodec | undefined {
-  const name = mimeType.toLowerCase();
-  if (name === 'video/vp8') return 'vp8';
-  if (name === 'video/h264') return 'h264';
-  return undefined;
-}
-
-/** Negotiated codecs ordered by our preference; H.264 with FU-A (packetization-mode=1) before mode 0. */
-function byPreference(codecs: RTCRtpCodecParameters[], preference: readonly VideoCodec[]): RTCRtpCodecParameters[] {
-  const rank = (c: RTCRtpCodecParameters) => {
-    const codec = codecOf(c.mimeType);
-    const base = codec ? preference.indexOf(codec) : -1;
-    const mode0 = codec === 'h264' && !/packetization-mode=1/.test(c.parameters ?? '');
-    return (base < 0 ? 100 : base * 2) + (mode0 ? 1 : 0);
-  };
-  return [...codecs].sort((a, b) => rank(a) - rank(b));
 }
 
 /** Minimum time between key frame requests: the sender needs a moment to encode one. */
@@ -220,8 +175,6 @@ export class WebRtcSource extends DecoderSource {
   stats(now = Date.now()): WebRtcSourceStats {
     while (this.ingest.length > 0 && this.ingest[0]!.at <= now - INGEST_WINDOW_MS) this.ingest.shift();
     const sorted = this.ingest.map((s) => s.ms).sort((a, b) => a - b);
-    const at = (q: number) =>
-      sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!);
     return {
       codec: this.codec,
       width: this.size?.width,
@@ -230,7 +183,7 @@ export class WebRtcSource extends DecoderSource {
       keyframeRequests: this.keyframeRequests,
       skippedBehind: this.skippedBehind,
       ...(this.depacketizer?.stats ?? { frames: 0, keyframes: 0, lostPackets: 0, droppedFrames: 0 }),
-      ingestMs: { p50: at(0.5), p95: at(0.95) },
+      ingestMs: { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) },
     };
   }
 

@@ -8,7 +8,7 @@
 // - Each camera is capped at its maxDetectFps; frames that arrive faster are replaced while they wait.
 // - A free worker slot goes to the eligible camera (pending frame, allowed by its rate, below its own
 //   in-flight limit) that was served least recently, so one busy camera cannot starve the others.
-import type { Frame } from './types.ts';
+import type { Frame } from '../types.ts';
 
 export interface CameraScheduleOptions {
   /** Upper bound on dispatches per second; 0 or Infinity: no cap. */
