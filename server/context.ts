@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { Facebank } from '../facebank/index.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
-import type { CameraRegistry } from '../streams/cameras.ts';
+import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';

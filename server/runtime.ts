@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { Facebank, loadCalibration } from '../facebank/index.ts';
 import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
-import { CameraRegistry } from '../streams/cameras.ts';
+import { CameraRegistry } from '../streams/cameras/registry.ts';
 import { EventFaces } from '../streams/eventFaces.ts';
 import type { Config } from './config.ts';
 

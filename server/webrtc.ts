@@ -4,7 +4,7 @@
 // ends with the page: stop, a new publish from the same page, a disconnect, or a failed peer connection.
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { CameraView } from '../streams/cameras.ts';
+import type { CameraView } from '../streams/cameras/cameraTypes.ts';
 import { WebRtcError, WebRtcSource, type WebRtcSourceOptions } from '../streams/sources/webrtcSource.ts';
 import type { FrameSource } from '../streams/types.ts';
 import type { Hub } from './hub.ts';

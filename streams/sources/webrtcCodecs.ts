@@ -34,7 +34,10 @@ export function codecOf(mimeType: string): VideoCodec | undefined {
 }
 
 /** Negotiated codecs ordered by our preference; H.264 with FU-A (packetization-mode=1) before mode 0. */
-export function byPreference(codecs: RTCRtpCodecParameters[], preference: readonly VideoCodec[]): RTCRtpCodecParameters[] {
+export function byPreference(
+  codecs: RTCRtpCodecParameters[],
+  preference: readonly VideoCodec[],
+): RTCRtpCodecParameters[] {
   const rank = (c: RTCRtpCodecParameters) => {
     const codec = codecOf(c.mimeType);
     const base = codec ? preference.indexOf(codec) : -1;

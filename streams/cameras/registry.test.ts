@@ -7,15 +7,16 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Matcher as TemplateMatcher } from '../facebank/matcher.ts';
-import type { Matcher } from '../facebank/recognize.ts';
-import { queryEmbedding, usePool } from '../facebank/testing.ts';
-import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
-import { isAlive } from '../test/support/processes.ts';
-import { personImage } from '../test/support/testdata.ts';
-import { CameraError, CameraRegistry, type RegistryOptions } from './cameras.ts';
-import { liveFfmpegPids } from './sources/ffmpegProcesses.ts';
-import type { CameraHealth, CameraState, Detections, Frame, PersonEvent } from './types.ts';
+import { Matcher as TemplateMatcher } from '../../facebank/matcher.ts';
+import type { Matcher } from '../../facebank/recognize.ts';
+import { queryEmbedding, usePool } from '../../facebank/testing.ts';
+import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
+import { isAlive } from '../../test/support/processes.ts';
+import { personImage } from '../../test/support/testdata.ts';
+import { liveFfmpegPids } from '../sources/ffmpegProcesses.ts';
+import type { CameraHealth, CameraState, Detections, Frame, PersonEvent } from '../types.ts';
+import { CameraError } from './cameraTypes.ts';
+import { CameraRegistry, type RegistryOptions } from './registry.ts';
 
 function until<T>(what: string, check: () => T | undefined, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {

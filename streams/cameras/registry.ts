@@ -5,87 +5,34 @@
 //
 // A camera that cannot be reached, a bad URL or an unsupported codec never throws out of here: it shows up as
 // the camera's state ('reconnecting') with lastError in clear words, and its source keeps retrying.
-import { createHash, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
-import path from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { Mutex } from '../facebank/mutex.ts';
-import type { Matcher } from '../facebank/recognize.ts';
-import type { FacePool } from '../models/pool/facePool.ts';
-import { EventsStore } from './events.ts';
-import type { StreamLogger } from './logger.ts';
-import { CameraPipeline } from './pipeline/pipeline.ts';
-import type { PreviewMessage } from './pipeline/previews.ts';
-import { SharedScheduler } from './pipeline/sharedScheduler.ts';
-import { redactUrl } from './sources/credentials.ts';
-import { FileSource } from './sources/fileSource.ts';
-import { RtspSource } from './sources/rtspSource.ts';
-import type { TrackerOptions } from './tracking/trackerOptions.ts';
-import type {
-  CameraHealth,
-  CameraKind,
-  CameraSettings,
-  CameraState,
-  Detections,
-  Frame,
-  FrameSource,
-  PersonEvent,
-} from './types.ts';
-
-export type { PreviewMessage } from './pipeline/previews.ts';
-
-export interface CameraInput {
-  name: string;
-  url: string;
-  enabled?: boolean;
-  maxDetectFps?: number;
-  inputFps?: number;
-}
-
-/** Where a camera comes from: the API (persisted), the config file, or a live session (ephemeral). */
-export type CameraOrigin = 'api' | 'config' | 'session';
-
-export interface CameraView extends Omit<CameraSettings, 'url'> {
-  /** Credentials redacted (rtsp://***@host/…). */
-  url: string;
-  kind: CameraKind;
-  /** Stored in the database (added over the API). */
-  persistent: boolean;
-  origin: CameraOrigin;
-  /** Config and session cameras cannot be changed or removed over the API. */
-  readOnly: boolean;
-  health: CameraHealth;
-}
-
-export interface CameraDefaults {
-  maxDetectFps: number;
-  /**
-   * For browser webcams (ephemeral cameras): a person waits for their own name, and the tracker names a face
-   * after 3 detections, so the rate sets most of the webcam-to-name latency (about 380 ms p95 at 10/s, 240 ms
-   * at 15/s on 2 cores; `npm run bench:webrtc`).
-   */
-  webcamMaxDetectFps: number;
-  /** 0: the source's own rate. */
-  inputFps: number;
-  /** Decode width (height keeps the aspect ratio); 0: the source's own size. */
-  inputWidth: number;
-  previewFps: number;
-  previewWidth: number;
-  minFaceSize: number;
-}
-
-export const DEFAULT_CAMERA_SETTINGS: Readonly<CameraDefaults> = {
-  maxDetectFps: 10,
-  webcamMaxDetectFps: 15,
-  inputFps: 0,
-  inputWidth: 0,
-  previewFps: 10,
-  previewWidth: 640,
-  minFaceSize: 40,
-};
+import { Mutex } from '../../facebank/mutex.ts';
+import type { Matcher } from '../../facebank/recognize.ts';
+import type { FacePool } from '../../models/pool/facePool.ts';
+import { EventsStore } from '../events.ts';
+import type { StreamLogger } from '../logger.ts';
+import { CameraPipeline } from '../pipeline/pipeline.ts';
+import type { PreviewMessage } from '../pipeline/previews.ts';
+import { SharedScheduler } from '../pipeline/sharedScheduler.ts';
+import { redactUrl } from '../sources/credentials.ts';
+import { FileSource } from '../sources/fileSource.ts';
+import { RtspSource } from '../sources/rtspSource.ts';
+import type { TrackerOptions } from '../tracking/trackerOptions.ts';
+import type { CameraHealth, CameraKind, CameraSettings, Detections, FrameSource, PersonEvent } from '../types.ts';
+import { CameraStore } from './cameraStore.ts';
+import {
+  type CameraDefaults,
+  CameraError,
+  type CameraInput,
+  type CameraView,
+  DEFAULT_CAMERA_SETTINGS,
+} from './cameraTypes.ts';
+import { type Entry, healthOf, newEntry, viewOf } from './entry.ts';
+import { FailedSource } from './failedSource.ts';
+import { randomSlug, slugOf } from './ids.ts';
+import { checkUrl, configCameraSettings, kindOfUrl, parseInput } from './validation.ts';
 
 export interface RegistryOptions {
   db: Database;
@@ -104,18 +51,6 @@ export interface RegistryOptions {
   tracker?: Partial<TrackerOptions>;
 }
 
-export type CameraErrorCode = 'camera_not_found' | 'invalid_camera' | 'camera_read_only';
-
-export class CameraError extends Error {
-  override name = 'CameraError';
-  constructor(
-    readonly code: CameraErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 type RegistryEvents = {
   detections: [Detections];
   preview: [PreviewMessage];
@@ -127,148 +62,12 @@ type RegistryEvents = {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Validation
-
-const MAX_DETECT_FPS = 60;
-const MAX_INPUT_FPS = 120;
-
-const InputSchema = z.object({
-  name: z.string().trim().min(1, 'the name is empty').max(100, 'the name is longer than 100 characters'),
-  url: z.string().trim().min(1, 'the URL is empty').max(4096),
-  enabled: z.boolean().optional(),
-  maxDetectFps: z.number().gt(0, 'must be above 0').max(MAX_DETECT_FPS).optional(),
-  inputFps: z.number().min(0).max(MAX_INPUT_FPS).optional(),
-});
-
-const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-const RTSP_SCHEME = /^rtsps?:\/\//i;
-
-/** 'rtsp' for any URL (other schemes are reported by RtspSource as unsupported), 'file' for paths. */
-export function kindOfUrl(url: string): CameraKind {
-  return URL_SCHEME.test(url.trim()) ? 'rtsp' : 'file';
-}
-
-/** An rtsp(s):// URL with a host, or an existing local file (made absolute); otherwise invalid_camera. */
-function checkUrl(raw: string): string {
-  const url = raw.trim();
-  if (RTSP_SCHEME.test(url)) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new CameraError('invalid_camera', `url: not a valid URL: ${redactUrl(url)}`);
-    }
-    if (!parsed.hostname) throw new CameraError('invalid_camera', `url: the URL has no host: ${redactUrl(url)}`);
-    return url;
-  }
-  if (URL_SCHEME.test(url)) {
-    throw new CameraError(
-      'invalid_camera',
-      `url: unsupported URL scheme in ${redactUrl(url)}: use rtsp:// or rtsps://, or a local video file path`,
-    );
-  }
-  const file = path.resolve(url);
-  let isFile = false;
-  try {
-    isFile = statSync(file).isFile();
-  } catch {
-    throw new CameraError(
-      'invalid_camera',
-      `url: no such file: ${file} (use rtsp:// or rtsps://, or a local video file)`,
-    );
-  }
-  if (!isFile) throw new CameraError('invalid_camera', `url: not a file: ${file}`);
-  return file;
-}
-
-function parseInput(input: unknown): z.infer<typeof InputSchema> {
-  const parsed = InputSchema.safeParse(input);
-  if (!parsed.success) {
-    const message = parsed.error.issues
-      .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
-      .join('; ');
-    throw new CameraError('invalid_camera', message);
-  }
-  return parsed.data;
-}
-
-const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
-
-function randomSlug(length = 8): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
-  return out;
-}
-
-function slugOf(name: string): string {
-  const slug = name
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 32);
-  return slug || createHash('sha256').update(name).digest('hex').slice(0, 8);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// A source that could not be created: reports why as its state, so the camera shows it instead of crashing.
-
-class FailedSource extends EventEmitter<{ frame: [Frame]; state: [CameraState, (string | undefined)?] }> {
-  constructor(
-    readonly kind: CameraKind,
-    private readonly reason: string,
-  ) {
-    super();
-  }
-
-  start(): void {
-    this.emit('state', 'reconnecting', this.reason);
-  }
-
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // The registry
-
-export const CAMERAS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS cameras_settings (
-  id             TEXT    PRIMARY KEY,
-  name           TEXT    NOT NULL,
-  url            TEXT    NOT NULL,
-  enabled        INTEGER NOT NULL,
-  max_detect_fps REAL    NOT NULL,
-  input_fps      REAL    NOT NULL,
-  created_at     INTEGER NOT NULL
-) WITHOUT ROWID;
-`;
-
-interface CameraRow {
-  id: string;
-  name: string;
-  url: string;
-  enabled: number;
-  max_detect_fps: number;
-  input_fps: number;
-}
-
-interface Entry {
-  settings: CameraSettings;
-  kind: CameraKind;
-  origin: CameraOrigin;
-  pipeline: CameraPipeline | undefined;
-  /** Session cameras: the source handed in (it cannot be recreated). */
-  source: FrameSource | undefined;
-  /** The health of the last pipeline once stopped (its counters, last error), shown as 'stopped'. */
-  lastHealth: CameraHealth | undefined;
-  previewOn: boolean;
-}
 
 export class CameraRegistry extends EventEmitter<RegistryEvents> {
   readonly events: EventsStore;
   private readonly entries = new Map<string, Entry>();
+  private readonly store: CameraStore;
   private readonly scheduler: SharedScheduler;
   private readonly defaults: CameraDefaults;
   private readonly mutex = new Mutex();
@@ -280,7 +79,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     super();
     this.logger = o.logger;
     this.defaults = { ...DEFAULT_CAMERA_SETTINGS, ...stripUndefined(o.defaults ?? {}) };
-    o.db.exec(CAMERAS_SCHEMA);
+    this.store = new CameraStore(o.db);
     this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays ?? 30 });
     this.scheduler = new SharedScheduler(o.poolSize, undefined, this.streamLogger());
     this.createSource = o.createSource ?? ((s) => this.defaultSource(s));
@@ -300,15 +99,15 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   }
 
   list(): CameraView[] {
-    return [...this.entries.values()].map((e) => this.view(e));
+    return [...this.entries.values()].map((e) => viewOf(e));
   }
 
   get(id: string): CameraView {
-    return this.view(this.entry(id));
+    return viewOf(this.entry(id));
   }
 
   health(): CameraHealth[] {
-    return [...this.entries.values()].map((e) => this.healthOf(e));
+    return [...this.entries.values()].map((e) => healthOf(e));
   }
 
   add(input: CameraInput): Promise<CameraView> {
@@ -326,17 +125,13 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
         maxDetectFps: fields.maxDetectFps ?? this.defaults.maxDetectFps,
         inputFps: fields.inputFps ?? this.defaults.inputFps,
       };
-      this.o.db
-        .prepare(
-          'INSERT INTO cameras_settings (id, name, url, enabled, max_detect_fps, input_fps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(id, settings.name, url, settings.enabled ? 1 : 0, settings.maxDetectFps, settings.inputFps, Date.now());
-      const entry = this.newEntry(settings, 'api');
+      this.store.insert(settings, Date.now());
+      const entry = newEntry(settings, 'api');
       this.entries.set(id, entry);
       if (settings.enabled) this.startPipeline(entry);
       this.logger?.info({ camera: id, name: settings.name, url: redactUrl(url) }, 'camera added');
       this.emit('cameras');
-      return this.view(entry);
+      return viewOf(entry);
     });
   }
 
@@ -364,11 +159,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
         maxDetectFps: fields.maxDetectFps ?? old.maxDetectFps,
         inputFps: fields.inputFps ?? old.inputFps,
       };
-      this.o.db
-        .prepare(
-          'UPDATE cameras_settings SET name = ?, url = ?, enabled = ?, max_detect_fps = ?, input_fps = ? WHERE id = ?',
-        )
-        .run(next.name, next.url, next.enabled ? 1 : 0, next.maxDetectFps, next.inputFps, id);
+      this.store.update(next);
       entry.settings = next;
       entry.kind = kindOfUrl(next.url);
       const restart = next.url !== old.url || this.decodeFps(next) !== this.decodeFps(old);
@@ -383,7 +174,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       }
       this.logger?.info({ camera: id, name: next.name, restarted: next.enabled && restart }, 'camera updated');
       this.emit('cameras');
-      return this.view(entry);
+      return viewOf(entry);
     });
   }
 
@@ -395,7 +186,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       const found = this.entry(id);
       this.assertWritable(found, 'removed');
       this.entries.delete(id);
-      this.o.db.prepare('DELETE FROM cameras_settings WHERE id = ?').run(id);
+      this.store.delete(id);
       await this.stopPipeline(found);
       this.logger?.info({ camera: id, name: found.settings.name }, 'camera removed');
       this.emit('cameras');
@@ -416,13 +207,13 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       maxDetectFps: this.defaults.webcamMaxDetectFps,
       inputFps: 0,
     };
-    const entry = this.newEntry(settings, 'session', kind);
+    const entry = newEntry(settings, 'session', kind);
     entry.source = source;
     this.entries.set(id, entry);
     this.startPipeline(entry);
     this.logger?.info({ camera: id, name: trimmed, kind }, 'session camera added');
     this.emit('cameras');
-    return this.view(entry);
+    return viewOf(entry);
   }
 
   async removeEphemeral(id: string): Promise<void> {
@@ -457,55 +248,19 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
 
   // --- internals ------------------------------------------------------------------------------------------
 
-  private newEntry(settings: CameraSettings, origin: CameraOrigin, kind = kindOfUrl(settings.url)): Entry {
-    return { settings, kind, origin, pipeline: undefined, source: undefined, lastHealth: undefined, previewOn: true };
-  }
-
   private loadConfigCameras(inputs: readonly CameraInput[]): void {
     for (const input of inputs) {
       const name = String(input?.name ?? '').trim() || 'camera';
       const base = `cfg-${slugOf(name)}`;
       let id = base;
       for (let n = 2; this.entries.has(id); n++) id = `${base}-${n}`;
-      // Never throws: a bad value falls back to the default, a bad URL shows up as the camera's lastError.
-      const fps = (value: unknown, min: number, max: number, fallback: number, field: string) => {
-        if (value === undefined) return fallback;
-        if (typeof value === 'number' && value >= min && value <= max && (field !== 'maxDetectFps' || value > 0)) {
-          return value;
-        }
-        this.logger?.warn({ camera: id, [field]: value }, `config camera ${name}: invalid ${field}; using ${fallback}`);
-        return fallback;
-      };
-      const url = String(input?.url ?? '').trim();
-      const settings: CameraSettings = {
-        id,
-        name,
-        url: url && !URL_SCHEME.test(url) ? path.resolve(url) : url,
-        enabled: input.enabled ?? true,
-        maxDetectFps: fps(input.maxDetectFps, 0, MAX_DETECT_FPS, this.defaults.maxDetectFps, 'maxDetectFps'),
-        inputFps: fps(input.inputFps, 0, MAX_INPUT_FPS, this.defaults.inputFps, 'inputFps'),
-      };
-      this.entries.set(id, this.newEntry(settings, 'config'));
+      const settings = configCameraSettings(input, id, name, this.defaults, this.logger);
+      this.entries.set(id, newEntry(settings, 'config'));
     }
   }
 
   private loadPersisted(): void {
-    const rows = this.o.db
-      .prepare<[], CameraRow>(
-        'SELECT id, name, url, enabled, max_detect_fps, input_fps FROM cameras_settings ORDER BY created_at, id',
-      )
-      .all();
-    for (const r of rows) {
-      const settings: CameraSettings = {
-        id: r.id,
-        name: r.name,
-        url: r.url,
-        enabled: r.enabled !== 0,
-        maxDetectFps: r.max_detect_fps,
-        inputFps: r.input_fps,
-      };
-      this.entries.set(r.id, this.newEntry(settings, 'api'));
-    }
+    for (const settings of this.store.all()) this.entries.set(settings.id, newEntry(settings, 'api'));
   }
 
   /**
@@ -581,40 +336,6 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     await pipeline.stop();
     entry.lastHealth = pipeline.health();
     pipeline.removeAllListeners();
-  }
-
-  private healthOf(entry: Entry): CameraHealth {
-    if (entry.pipeline) return entry.pipeline.health();
-    const h: CameraHealth = {
-      id: entry.settings.id,
-      name: entry.settings.name,
-      kind: entry.kind,
-      state: 'stopped',
-      inputFps: 0,
-      processedFps: 0,
-      lagMs: { p50: 0, p95: 0 },
-      reconnects: entry.lastHealth?.reconnects ?? 0,
-    };
-    if (entry.lastHealth?.lastError !== undefined) h.lastError = entry.lastHealth.lastError;
-    if (entry.lastHealth?.lastFrameAt !== undefined) h.lastFrameAt = entry.lastHealth.lastFrameAt;
-    return h;
-  }
-
-  private view(entry: Entry): CameraView {
-    const { settings, origin } = entry;
-    return {
-      id: settings.id,
-      name: settings.name,
-      url: redactUrl(settings.url),
-      enabled: settings.enabled,
-      maxDetectFps: settings.maxDetectFps,
-      inputFps: settings.inputFps,
-      kind: entry.kind,
-      persistent: origin === 'api',
-      origin,
-      readOnly: origin !== 'api',
-      health: this.healthOf(entry),
-    };
   }
 
   private entry(id: string): Entry {
