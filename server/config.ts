@@ -62,7 +62,10 @@ export const ConfigSchema = z.object({
   previewWidth: int(64, 4096).default(640),
   /** Upper bound on detections per second for a camera that does not set its own. */
   maxDetectFps: z.coerce.number().positive().max(120).default(10),
-  /** Detections per second for a browser webcam: its user waits for their own name (see streams/cameras.ts). */
+  /**
+   * Detections per second for a browser webcam: its user waits for their own name (see
+   * streams/cameras/cameraTypes.ts).
+   */
   webcamMaxDetectFps: z.coerce.number().positive().max(120).default(15),
   /** Smallest face looked for in camera frames, in frame pixels: larger than for photos, as video is costlier. */
   cameraMinFaceSize: int(12, 10_000).default(40),

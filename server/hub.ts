@@ -16,7 +16,7 @@ import type { CameraHealth, Detections, PersonEvent } from '../streams/types.ts'
 import { fromOwnPage, keyMatches } from './auth.ts';
 import type { PublishAck, StopAck, WebcamEnded } from './webrtc.ts';
 
-/** What the hub needs from the camera registry (streams/cameras.ts). */
+/** What the hub needs from the camera registry (streams/cameras/registry.ts). */
 export interface HubRegistry extends Pick<EventEmitter, 'on' | 'off'> {
   list(): Array<{ id: string }>;
   health(): CameraHealth[];

@@ -29,7 +29,7 @@ export interface WebcamEnded {
   reason: string;
 }
 
-/** What signalling needs from the camera registry (streams/cameras.ts). */
+/** What signalling needs from the camera registry (streams/cameras/registry.ts). */
 export interface WebrtcRegistry {
   addEphemeral(name: string, kind: 'webrtc', source: FrameSource): CameraView;
   removeEphemeral(id: string): Promise<void>;

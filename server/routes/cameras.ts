@@ -1,4 +1,4 @@
-// Cameras and person events over HTTP. The registry (streams/cameras.ts) validates and runs the cameras; this
+// Cameras and person events over HTTP. The registry (streams/cameras/registry.ts) validates and runs the cameras; this
 // is transport only. Reads need the API key whenever one is configured (they show who was where, like the
 // Socket.IO hub); writes need it like facebank writes (and, without a key, come from this machine only).
 import { Hono } from 'hono';
