@@ -1,4 +1,4 @@
-// A supervised decoder: what RtspSource, FileSource and WebrtcSource share.
+// A supervised decoder: what RtspSource, FileSource and WebRtcSource share.
 import { EventEmitter } from 'node:events';
 import { type StreamLogger, silentLogger } from '../logger.ts';
 import type { CameraKind, CameraState, Frame, FrameSource } from '../types.ts';
