@@ -151,11 +151,16 @@ describe('CameraPipeline on a live file camera', () => {
 
   it('keeps one trackId per person while they are on screen', () => {
     const pennyIds = new Set<number>();
+    const pennyPath: string[] = [];
     for (const { d } of detections) {
-      for (const f of d.faces) if (isPenny(f.box[0], f.box[2], d.width)) pennyIds.add(f.trackId);
+      for (const f of d.faces) {
+        if (!isPenny(f.box[0], f.box[2], d.width)) continue;
+        pennyIds.add(f.trackId);
+        pennyPath.push(`${d.frameTime - startedAt}ms #${f.trackId} ${f.name ?? '-'} x${Math.round(f.box[0])}`);
+      }
     }
     // Penny is on screen the whole run, through the loop: one track.
-    expect([...pennyIds]).toHaveLength(1);
+    expect([...pennyIds], `penny's tracks: ${pennyPath.join(', ')}`).toHaveLength(1);
     // Leonard: one track per visit (he is off screen from 3 s to 6 s of each loop), so at most two.
     const leonardIds: number[] = [];
     for (const { d } of detections) {

@@ -177,7 +177,7 @@ export class FaceTracker {
           detections[j]!.box,
         );
         cost[i * m + j] =
-          overlap >= this.options.minIou && this.sameLook(this.tracks[i]!, detections[j]!) ? 1 - overlap : FORBIDDEN;
+          overlap >= this.options.minIou ? this.pairCost(this.tracks[i]!, detections[j]!, overlap) : FORBIDDEN;
       }
     }
     this.assignment.solve(cost, n, m, trackToDet);
@@ -190,13 +190,20 @@ export class FaceTracker {
   }
 
   /**
-   * False only when both carry signatures and they say the detection is another face. The signature is a weak
-   * identity cue (2 of the 21 pairs of BBT photo 4 score ≥ 0.7), so this only splits the plain cases at once;
-   * the embeddings catch the rest (`update`).
+   * The cost of continuing track `t` with a detection that overlaps its predicted box by `overlap` (≥ minIou).
+   * The 16×16 signature is a weak identity cue (2 of the 21 pairs of BBT photo 4 score ≥ minAppearance), so a
+   * look that says "another face" forbids the pair only when the frame has no embedding to say otherwise. It
+   * also changes with the face's place against its background: penny swaying 40 px over a blurred scene scored
+   * 0.59–0.66 between detections 1 s apart (a loaded machine detecting at 2–4 fps), and her track was split
+   * every second. So an embedding still close to the track's evidence overrules the look; the pair then costs
+   * more than any pair that also looks alike, which a track split off by a changed look wins. An embedding far
+   * from the evidence splits the track in `update`.
    */
-  private sameLook(t: Track, det: TrackerDetection): boolean {
-    if (!t.signature || !det.signature) return true;
-    return signatureSimilarity(t.signature, det.signature) >= this.options.minAppearance;
+  private pairCost(t: Track, det: TrackerDetection, overlap: number): number {
+    if (!t.signature || !det.signature) return 1 - overlap;
+    if (signatureSimilarity(t.signature, det.signature) >= this.options.minAppearance) return 1 - overlap;
+    const sameFace = det.embedding !== undefined && t.evidence.count > 0;
+    return sameFace && t.evidence.similarity(det.embedding!) >= this.options.sameFaceMin ? 2 - overlap : FORBIDDEN;
   }
 
   private reserve(n: number, m: number): void {
