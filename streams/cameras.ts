@@ -278,7 +278,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     this.logger = o.logger;
     this.defaults = { ...DEFAULT_CAMERA_SETTINGS, ...stripUndefined(o.defaults ?? {}) };
     o.db.exec(CAMERAS_SCHEMA);
-    this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays ?? 30 });
+    this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays ?? 30, logger: this.streamLogger() });
     this.scheduler = new SharedScheduler(o.poolSize, undefined, this.streamLogger());
     this.createSource = o.createSource ?? ((s) => this.defaultSource(s));
   }
@@ -391,8 +391,8 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       this.assertOpen();
       const found = this.entry(id);
       this.assertWritable(found, 'removed');
-      this.entries.delete(id);
       this.o.db.prepare('DELETE FROM cameras_settings WHERE id = ?').run(id);
+      this.entries.delete(id);
       await this.stopPipeline(found);
       this.logger?.info({ camera: id, name: found.settings.name }, 'camera removed');
       this.emit('cameras');
