@@ -39,6 +39,8 @@ const ADVICE: Record<StorageProblem, string> = {
 
 export class StorageError extends Error {
   override name = 'StorageError';
+  /** The stable code clients see (the HTTP API answers 507 with it; `facerec enroll` prints it as the status). */
+  readonly code: 'storage_full' | 'storage_unwritable';
   /** The underlying code (ENOSPC, SQLITE_FULL, EROFS, ...), for logs. */
   readonly detail: string;
   constructor(
@@ -48,6 +50,7 @@ export class StorageError extends Error {
     cause?: unknown,
   ) {
     super(`could not save ${what}: ${ADVICE[problem]}`, { cause });
+    this.code = problem === 'full' ? 'storage_full' : 'storage_unwritable';
     this.detail = codeOf(cause) ?? problem;
   }
 }

@@ -1,7 +1,7 @@
 // Every failure reaches the client as JSON `{ "error": <stable code>, "message": <for people> }`.
 // Typed errors from below server/ are recognised by name (they may have crossed a worker boundary).
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { asStorageError, type StorageProblem } from '../facebank/storageError.ts';
+import { asStorageError } from '../facebank/storageError.ts';
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -31,12 +31,6 @@ const CAMERA_STATUS: Record<string, ContentfulStatusCode> = {
   camera_not_found: 404,
   invalid_camera: 400,
   camera_read_only: 409,
-};
-
-/** 507 Insufficient Storage for both: the request was fine, the server cannot store its result (see README). */
-const STORAGE_CODES: Record<StorageProblem, string> = {
-  full: 'storage_full',
-  unwritable: 'storage_unwritable',
 };
 
 interface Coded {
@@ -73,9 +67,10 @@ export function toHttpError(err: unknown): HttpError | undefined {
     }
     default: {
       // A write that failed for want of space or write access anywhere below (SQLite or the filesystem), typed
-      // or not (e.g. a database write of the camera registry): never a 500.
+      // or not (e.g. a database write of the camera registry): 507 Insufficient Storage for both, as the request
+      // was fine and only an operator can make it succeed (see README "Full or read-only storage").
       const storage = asStorageError(err, 'the change', false);
-      return storage && new HttpError(507, STORAGE_CODES[storage.problem], storage.message);
+      return storage && new HttpError(507, storage.code, storage.message);
     }
   }
 }
