@@ -158,8 +158,15 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
     const added = await api<{ id: string }>(server.url, 'POST', '/api/cameras', { name: 'door', url: clip.path });
     expect(added.status, JSON.stringify(added.body)).toBe(201);
     cameraId = added.body.id;
-    // Stored while there is room: the starting point.
-    await until('a stored event', async () => ((await eventIds()).length > 0 ? true : undefined), 30_000);
+    // Stored while there is room, a stranger's visit among them (for the unknown-faces gallery below).
+    await until(
+      'a stored visit by an Unknown',
+      async () => {
+        const unknown = await api<unknown[]>(server!.url, 'GET', `/api/events?camera=${cameraId}&name=Unknown`);
+        return unknown.body.length > 0 || undefined;
+      },
+      30_000,
+    );
   });
 
   afterAll(async () => {
@@ -210,6 +217,11 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
     const metrics = await (await fetch(`${server!.url}/metrics`)).text();
     const counted = Number(/^facerec_events_dropped_total\{reason="full"\} (\d+)$/m.exec(metrics)?.[1]);
     expect(counted).toBeGreaterThanOrEqual(dropping.dropped);
+
+    // A read that caches what it computes (the gallery embeds the crops of unknown visits) is still answered.
+    const unknowns = await api<unknown[]>(server!.url, 'GET', '/api/unknowns');
+    expect(unknowns.status, JSON.stringify(unknowns.body)).toBe(200);
+    expect(unknowns.body.length).toBeGreaterThan(0);
 
     // Logged per streak, not per event.
     const logs = server!.logs;

@@ -57,9 +57,16 @@ export class EventFaces {
     return p;
   }
 
-  /** Drops the embeddings of crops that are gone; returns how many. */
+  /** Drops the embeddings of crops that are gone; returns how many (0 when the storage cannot be written now). */
   prune(): number {
-    return this.deleteOrphans.run().changes;
+    try {
+      return this.deleteOrphans.run().changes;
+    } catch (err) {
+      // Housekeeping before a read (the unknown-faces gallery): the gallery is still answered, and a later
+      // prune catches up.
+      if (storageProblem(err) === undefined) throw err;
+      return 0;
+    }
   }
 
   private async compute(eventId: number): Promise<Float32Array | undefined> {
