@@ -208,6 +208,10 @@ export const CameraHealth = z
     reconnects: z.number(),
     lastError: z.string().optional(),
     lastFrameAt: z.number().optional().meta({ description: 'epoch milliseconds' }),
+    eventsDropped: z
+      .number()
+      .optional()
+      .meta({ description: "this camera's person events not stored since the start (storage full or read-only)" }),
   })
   .meta({ id: 'CameraHealth' });
 

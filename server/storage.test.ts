@@ -211,8 +211,13 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
       () => detectionsSince(droppedAt) >= 3 || undefined,
       20_000,
     );
-    const camera = await api<{ health: { state: string } }>(server!.url, 'GET', `/api/cameras/${cameraId}`);
+    const camera = await api<{ health: { state: string; eventsDropped?: number } }>(
+      server!.url,
+      'GET',
+      `/api/cameras/${cameraId}`,
+    );
     expect(camera.body.health.state).toBe('live');
+    expect(camera.body.health.eventsDropped).toBeGreaterThanOrEqual(dropping.dropped);
 
     const metrics = await (await fetch(`${server!.url}/metrics`)).text();
     const counted = Number(/^facerec_events_dropped_total\{reason="full"\} (\d+)$/m.exec(metrics)?.[1]);

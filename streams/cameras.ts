@@ -305,7 +305,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   }
 
   health(): CameraHealth[] {
-    return [...this.entries.values()].map((e) => this.healthOf(e));
+    return [...this.entries.values()].map((e) => this.events.drops.withDropped(this.healthOf(e)));
   }
 
   add(input: CameraInput): Promise<CameraView> {
@@ -564,7 +564,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
         // The source logs its failures itself; this is the registry's view.
         this.logger?.debug({ camera: settings.id, error: h.lastError }, `camera ${settings.name}: ${h.lastError}`);
       }
-      this.emit('state', h);
+      this.emit('state', this.events.drops.withDropped(h));
     });
     entry.pipeline = pipeline;
     entry.lastHealth = undefined;
@@ -610,7 +610,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       persistent: origin === 'api',
       origin,
       readOnly: origin !== 'api',
-      health: this.healthOf(entry),
+      health: this.events.drops.withDropped(this.healthOf(entry)),
     };
   }
 

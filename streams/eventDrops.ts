@@ -4,6 +4,7 @@
 // and once when events are stored again.
 import type { StorageProblem } from '../facebank/storageError.ts';
 import type { StreamLogger } from './ffmpeg.ts';
+import type { CameraHealth } from './types.ts';
 
 /** While events are being dropped, a summary is logged at most this often. */
 export const DROP_LOG_INTERVAL_MS = 60_000;
@@ -67,6 +68,12 @@ export class EventDrops {
     );
     this.streak = 0;
     this.unlogged = 0;
+  }
+
+  /** The camera's health with its count of dropped events, when it has any. */
+  withDropped(h: CameraHealth): CameraHealth {
+    const n = this.byCamera.get(h.id) ?? 0;
+    return n > 0 ? { ...h, eventsDropped: n } : h;
   }
 
   stats(): DropStats {
