@@ -476,7 +476,9 @@ export class Facebank extends EventEmitter {
         })();
       } catch (err) {
         // The database is full or read-only: the folder gets its old name back, so nothing has changed.
-        await renameDir(this.root, target, source);
+        await renameDir(this.root, target, source).catch((undo: unknown) =>
+          this.o.logger?.error({ err: undo, from: target, to: source }, 'facebank: could not undo a rename'),
+        );
         throw err;
       }
       this.negativeStore.renameHeld(source, target);
@@ -494,17 +496,11 @@ export class Facebank extends EventEmitter {
     return this.locked(async () => {
       this.files(person);
       await deleteDir(this.root, person);
-      try {
-        this.store.removePerson(person);
-        this.negativeStore.removePerson(person);
-      } catch (err) {
-        // The folder (the truth) is gone: the person is deleted. Their rows go at the next scan that can write.
-        if (storageProblem(err) === undefined) throw err;
-        this.o.logger?.warn(
-          { person, err: (err as Error).message },
-          'facebank: deleted a person; the cache is tidied later',
-        );
-      }
+      // The folder (the truth) is gone, so the person is deleted even when the database cannot be written now:
+      // their negatives are forgotten in memory, and the rows left go later (the file index at the next scan
+      // that can write, negatives at the next start).
+      this.cacheWrite(() => this.store.removePerson(person));
+      this.cacheWrite(() => this.negativeStore.removePerson(person));
       this.tree.delete(person);
       this.rebuildMatcher();
       this.changed('deletePerson');
@@ -580,7 +576,7 @@ export class Facebank extends EventEmitter {
       if (!this.cacheFailing) {
         this.o.logger?.warn(
           { problem, err: (err as Error).message },
-          'facebank: the cache cannot be written (storage full or read-only); images are analysed but not cached',
+          'facebank: the cache cannot be written (storage full or read-only); the folders stay the truth, and the cache is rewritten once it can be',
         );
       }
       this.cacheFailing = true;

@@ -191,6 +191,14 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
     expect((await api(server!.url, 'GET', '/api/people/sheldon')).status).toBe(404);
     expect(existsSync(join(people, 'sheldon'))).toBe(false);
     expect(await tree(people)).toEqual(before);
+    // A rename whose database update fails puts the folder's old name back.
+    const rename = await api<ErrorBody>(server!.url, 'PATCH', '/api/people/penny', { name: 'penelope' });
+    expect(rename.status, JSON.stringify(rename.body)).toBe(507);
+    expect(rename.body.error).toBe('storage_full');
+    expect((await api<{ name: string }[]>(server!.url, 'GET', '/api/people')).body.map((p) => p.name)).toEqual(
+      ENROLLED,
+    );
+    expect(await tree(people)).toEqual(before);
 
     // Events: dropped and counted, live detections still pushed, the camera still live.
     const fullAt = Date.now();
