@@ -4,8 +4,8 @@
 // renames the folder to a dot-name, so it disappears from the tree at once even if removing it is interrupted.
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { DELETING_PREFIX, TEMP_PREFIX } from './scan.ts';
 
 function isCode(err: unknown, ...codes: string[]): boolean {
@@ -132,4 +132,14 @@ export async function removeLeftovers(root: string): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/** Removes a folder this module created if it is still empty (best effort: a scan tidies what is left). */
+export async function removeEmptyDir(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch {
+    return;
+  }
+  await fsyncDir(dirname(dir)).catch(() => undefined);
 }

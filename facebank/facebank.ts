@@ -7,7 +7,16 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { assessQuality, DEFAULT_MIN_QUALITY, type QualityMeasures, qualityMessage } from '../models/quality.ts';
 import { type Analyzer, analyzeImage, embedOneFace } from './analysis.ts';
-import { createDir, deleteDir, exists, removeFile, removeLeftovers, renameDir, writeNewFile } from './enrol.ts';
+import {
+  createDir,
+  deleteDir,
+  exists,
+  removeEmptyDir,
+  removeFile,
+  removeLeftovers,
+  renameDir,
+  writeNewFile,
+} from './enrol.ts';
 import type { ImpostorTail } from './impostorTail.ts';
 import { Matcher, type Template, UNKNOWN } from './matcher.ts';
 import { Mutex, Semaphore } from './mutex.ts';
@@ -32,6 +41,7 @@ import {
   sha256Hex,
   stampOf,
 } from './scan.ts';
+import { asStorageError, storageProblem } from './storageError.ts';
 import { type CachedAnalysis, FacebankStore, type IndexedFile } from './store.ts';
 import {
   FacebankError,
@@ -175,6 +185,8 @@ export class Facebank extends EventEmitter {
   private readonly warned = new Set<string>();
   /** Person folder → inode, from the last scan (what the watcher watches). */
   private lastFolders = new Map<string, number>();
+  /** The last cache write failed for want of storage (see cacheWrite). */
+  private cacheFailing = false;
 
   private constructor(
     private readonly o: FacebankOptions,
@@ -390,31 +402,36 @@ export class Facebank extends EventEmitter {
       }
 
       const dir = safeJoin(this.root, name);
-      let files = this.tree.get(name);
-      if (files === undefined || !(await exists(dir))) await createDir(dir, this.root);
-      if (files === undefined) {
-        files = new Map();
-        this.tree.set(name, files);
-      }
+      const known = this.tree.get(name);
+      const files = known ?? new Map<string, Entry>();
       const stem = sanitizeStem(originalName) ?? sha256.slice(0, 16);
-      for (let attempt = 0; attempt < 1000; attempt++) {
-        const file = validateImageName(candidateFileName(stem, format, attempt));
-        if (files.has(file)) continue;
-        const st = await writeNewFile(dir, file, bytes);
-        if (st === undefined) continue; // taken on disk by a file the scan has not seen yet
-        const entry: Entry = {
-          person: name,
-          file,
-          sha256,
-          ...judged,
-          stamp: stampOf(st),
-        };
-        // The row is written after the file is durably in place: a crash never leaves a row without its file.
-        this.store.putImage(this.indexed(entry), cached === undefined ? analysis : undefined);
-        files.set(file, entry);
-        this.rebuildMatcher();
-        this.changed('addImage');
-        return toImage(entry);
+      // A person this call creates is created whole or not at all: on a failed write, their folder goes again.
+      let createdDir = false;
+      try {
+        createdDir = (known === undefined || !(await exists(dir))) && (await createDir(dir, this.root));
+        for (let attempt = 0; attempt < 1000; attempt++) {
+          const file = validateImageName(candidateFileName(stem, format, attempt));
+          if (files.has(file)) continue;
+          const st = await writeNewFile(dir, file, bytes);
+          if (st === undefined) continue; // taken on disk by a file the scan has not seen yet
+          const entry: Entry = { person: name, file, sha256, ...judged, stamp: stampOf(st) };
+          try {
+            // The row is written after the file is durably in place: a crash never leaves a row without its file.
+            this.store.putImage(this.indexed(entry), cached === undefined ? analysis : undefined);
+          } catch (err) {
+            // No row (the database is full or read-only): no file either, so the folder and the cache agree.
+            await removeFile(dir, file).catch(() => undefined);
+            throw err;
+          }
+          files.set(file, entry);
+          if (known === undefined) this.tree.set(name, files);
+          this.rebuildMatcher();
+          this.changed('addImage');
+          return toImage(entry);
+        }
+      } catch (err) {
+        if (createdDir) await removeEmptyDir(dir);
+        throw asStorageError(err, `the photo of ${JSON.stringify(name)}`) ?? err;
       }
       throw new Error(`no free file name for ${stem} in ${JSON.stringify(name)}`);
     });
@@ -427,8 +444,15 @@ export class Facebank extends EventEmitter {
       const files = this.files(name);
       const entry = files.get(fileName);
       if (entry === undefined) throw this.imageNotFound(name, fileName);
-      await removeFile(safeJoin(this.root, name), fileName);
+      // The row first: when the database cannot be written nothing changes; when the file cannot be removed
+      // (read-only folder), the row is put back. Either way the cache never lists a file that is gone.
       this.store.removeImage(name, fileName);
+      try {
+        await removeFile(safeJoin(this.root, name), fileName);
+      } catch (err) {
+        this.cacheWrite(() => this.store.putImage(this.indexed(entry)));
+        throw err;
+      }
       files.delete(fileName);
       if (entry.embedding !== undefined) this.rebuildMatcher();
       this.changed('removeImage');
@@ -445,8 +469,19 @@ export class Facebank extends EventEmitter {
         throw new FacebankError('person_exists', `person ${JSON.stringify(target)} exists`);
       }
       await renameDir(this.root, source, target);
-      this.store.renamePerson(source, target);
-      this.negativeStore.renamePerson(source, target);
+      try {
+        this.o.db.transaction(() => {
+          this.store.renamePerson(source, target);
+          this.negativeStore.renameRows(source, target);
+        })();
+      } catch (err) {
+        // The database is full or read-only: the folder gets its old name back, so nothing has changed.
+        await renameDir(this.root, target, source).catch((undo: unknown) =>
+          this.o.logger?.error({ err: undo, from: target, to: source }, 'facebank: could not undo a rename'),
+        );
+        throw err;
+      }
+      this.negativeStore.renameHeld(source, target);
       const moved = new Map([...files].map(([f, e]) => [f, { ...e, person: target }]));
       this.tree.delete(source);
       this.tree.set(target, moved);
@@ -461,8 +496,11 @@ export class Facebank extends EventEmitter {
     return this.locked(async () => {
       this.files(person);
       await deleteDir(this.root, person);
-      this.store.removePerson(person);
-      this.negativeStore.removePerson(person);
+      // The folder (the truth) is gone, so the person is deleted even when the database cannot be written now:
+      // their negatives are forgotten in memory, and the rows left go later (the file index at the next scan
+      // that can write, negatives at the next start).
+      this.cacheWrite(() => this.store.removePerson(person));
+      this.cacheWrite(() => this.negativeStore.removePerson(person));
       this.tree.delete(person);
       this.rebuildMatcher();
       this.changed('deletePerson');
@@ -515,8 +553,34 @@ export class Facebank extends EventEmitter {
     this.assertOpen();
     return this.mutex.run(async () => {
       this.assertOpen();
-      return fn();
+      try {
+        return await fn();
+      } catch (err) {
+        throw asStorageError(err, 'the change to the facebank') ?? err;
+      }
     });
+  }
+
+  /**
+   * A write to the cache that may fail for want of storage without failing the operation around it. Logged once
+   * per streak of failures, not once per image.
+   */
+  private cacheWrite(write: () => void): void {
+    try {
+      write();
+      if (this.cacheFailing) this.o.logger?.info('facebank: the cache can be written again');
+      this.cacheFailing = false;
+    } catch (err) {
+      const problem = storageProblem(err);
+      if (problem === undefined) throw err;
+      if (!this.cacheFailing) {
+        this.o.logger?.warn(
+          { problem, err: (err as Error).message },
+          'facebank: the cache cannot be written (storage full or read-only); the folders stay the truth, and the cache is rewritten once it can be',
+        );
+      }
+      this.cacheFailing = true;
+    }
   }
 
   private files(person: string): Map<string, Entry> {
@@ -644,7 +708,8 @@ export class Facebank extends EventEmitter {
         this.o.logger?.error({ err, person: f.person, file: f.file }, 'facebank: analysing an image failed');
         return undefined;
       }
-      this.store.put(sha256, analysis);
+      // Uncached when the database cannot be written: the analysis still counts, and is redone next time.
+      this.cacheWrite(() => this.store.put(sha256, analysis!));
     }
     count(hit);
     return { ...base, sha256, ...judge(analysis, this.minQuality) };
@@ -698,12 +763,16 @@ export class Facebank extends EventEmitter {
 
     const { content, stamps } = this.compare(next);
     this.tree = next;
-    if (initial || content || stamps) this.store.replaceFiles([...this.entries()].map((e) => this.indexed(e)));
+    // The tree on disk is the truth: a cache that cannot be written (full or read-only storage) does not stop it
+    // being applied; the index is rewritten by the next scan that can write.
+    if (initial || content || stamps) {
+      this.cacheWrite(() => this.store.replaceFiles([...this.entries()].map((e) => this.indexed(e))));
+    }
     if (initial || content) {
       this.rebuildMatcher();
       // Negatives go with their person, also when the folder was removed on disk.
       for (const person of this.negativeStore.people()) {
-        if (!this.tree.has(person)) this.negativeStore.removePerson(person);
+        if (!this.tree.has(person)) this.cacheWrite(() => this.negativeStore.removePerson(person));
       }
     }
     if (content && !initial) {

@@ -144,16 +144,27 @@ export class NegativeStore {
     return true;
   }
 
+  /** Forgets the person's negatives, in memory even when the database cannot be written (the next scan retries). */
   removePerson(person: string): void {
-    this.deletePerson.run(person, this.modelId);
-    this.byPerson.delete(person);
+    try {
+      this.deletePerson.run(person, this.modelId);
+    } finally {
+      this.byPerson.delete(person);
+    }
   }
 
   renamePerson(from: string, to: string): void {
-    this.db.transaction(() => {
-      this.deletePerson.run(to, this.modelId);
-      this.rename.run(to, from, this.modelId);
-    })();
+    this.db.transaction(() => this.renameRows(from, to))();
+    this.renameHeld(from, to);
+  }
+
+  /** The database half of renamePerson, for a caller's transaction; renameHeld once that has committed. */
+  renameRows(from: string, to: string): void {
+    this.deletePerson.run(to, this.modelId);
+    this.rename.run(to, from, this.modelId);
+  }
+
+  renameHeld(from: string, to: string): void {
     const held = this.byPerson.get(from);
     this.byPerson.delete(to);
     this.byPerson.delete(from);

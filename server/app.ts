@@ -20,7 +20,11 @@ export function createApp(deps: AppDeps): Hono {
       logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');
       return c.json({ error: 'internal_error', message: 'an unexpected error occurred' }, 500);
     }
-    if (http.status >= 500) logger.warn({ code: http.code, path: c.req.path }, http.message);
+    if (http.status >= 500) {
+      // The cause (e.g. ENOSPC with its path) is for the operator's log, not for the client.
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+      logger.warn({ code: http.code, path: c.req.path, ...(cause ? { cause } : {}) }, http.message);
+    }
     return c.json({ error: http.code, message: http.message }, http.status, http.headers);
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): Hono {
       facebank: { people: fb.people, images: fb.images, templates: fb.templates },
       threshold: facebank.threshold,
       operatingPoint: facebank.operatingPoint,
+      events: deps.cameras.events.drops.stats(),
     });
   });
   app.get('/metrics', async (c) => {

@@ -256,7 +256,8 @@ run.catch((err: Error) => {
     process.exit(2);
   }
   const known =
-    err instanceof ConfigError || ['ModelsMissingError', 'FacebankError', 'ImageDecodeError'].includes(err.name);
+    err instanceof ConfigError ||
+    ['ModelsMissingError', 'FacebankError', 'ImageDecodeError', 'StorageError'].includes(err.name);
   console.error(`facerec: ${known ? err.message : (err.stack ?? err.message)}`);
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 // Every failure reaches the client as JSON `{ "error": <stable code>, "message": <for people> }`.
 // Typed errors from below server/ are recognised by name (they may have crossed a worker boundary).
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { asStorageError } from '../facebank/storageError.ts';
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -64,7 +65,12 @@ export function toHttpError(err: unknown): HttpError | undefined {
       const status = CAMERA_STATUS[e.code ?? ''];
       return status ? new HttpError(status, e.code!, message) : undefined;
     }
-    default:
-      return undefined;
+    default: {
+      // A write that failed for want of space or write access anywhere below (SQLite or the filesystem), typed
+      // or not (e.g. a database write of the camera registry): 507 Insufficient Storage for both, as the request
+      // was fine and only an operator can make it succeed (see README "Full or read-only storage").
+      const storage = asStorageError(err, 'the change', false);
+      return storage && new HttpError(507, storage.code, storage.message);
+    }
   }
 }

@@ -7,6 +7,8 @@ export interface MetricsSources {
   queueDepth(): number;
   busyWorkers(): number;
   facebankTemplates(): number;
+  /** Person events dropped since the start, per storage problem (full, unwritable). */
+  eventsDropped(): Record<string, number>;
 }
 
 export class Metrics {
@@ -46,6 +48,22 @@ export class Metrics {
     gauge('facerec_inference_queue_depth', 'Requests waiting for an inference worker', sources.queueDepth);
     gauge('facerec_inference_busy_workers', 'Inference workers running a request', sources.busyWorkers);
     gauge('facerec_facebank_templates', 'Face templates in the facebank', sources.facebankTemplates);
+    // Counted by the events store; the counter catches up with its totals at each scrape (it only grows).
+    const reported = new Map<string, number>();
+    const dropped = new Counter({
+      name: 'facerec_events_dropped_total',
+      help: 'Person events not stored because the storage was full or not writable, by reason',
+      labelNames: ['reason'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [reason, total] of Object.entries(sources.eventsDropped())) {
+          const delta = total - (reported.get(reason) ?? 0);
+          if (delta > 0) this.inc({ reason }, delta);
+          reported.set(reason, total);
+        }
+      },
+    });
+    for (const reason of Object.keys(sources.eventsDropped())) dropped.inc({ reason }, 0);
   }
 
   middleware(): MiddlewareHandler {

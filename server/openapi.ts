@@ -14,8 +14,16 @@ const imageForm = {
     schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] },
   },
 };
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  507:
+    'Insufficient Storage: the change could not be saved because the storage is full (`storage_full`: no space ' +
+    'or quota left) or cannot be written (`storage_unwritable`: read-only filesystem or no permission). Nothing ' +
+    'was half-saved; retry once the data directory has space or is writable again.',
+};
 const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, { description: 'error', ...json(S.ErrorBody) }]));
+  Object.fromEntries(
+    codes.map((code) => [code, { description: ERROR_DESCRIPTIONS[code] ?? 'error', ...json(S.ErrorBody) }]),
+  );
 const personParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const fileParam = { name: 'file', in: 'path', required: true, schema: { type: 'string' } };
 const cameraParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
@@ -98,7 +106,7 @@ export function openApiDocument(): object {
           summary: 'Create a person',
           security: [{ apiKey: [] }],
           requestBody: { required: true, ...json(S.PersonName) },
-          responses: { 201: { description: 'created', ...json(S.Person) }, ...errors(400, 401, 403, 409) },
+          responses: { 201: { description: 'created', ...json(S.Person) }, ...errors(400, 401, 403, 409, 507) },
         },
       },
       '/api/people/{name}': {
@@ -111,12 +119,12 @@ export function openApiDocument(): object {
           summary: 'Rename a person',
           security: [{ apiKey: [] }],
           requestBody: { required: true, ...json(S.PersonName) },
-          responses: { 200: { description: 'renamed', ...json(S.Person) }, ...errors(400, 401, 403, 404, 409) },
+          responses: { 200: { description: 'renamed', ...json(S.Person) }, ...errors(400, 401, 403, 404, 409, 507) },
         },
         delete: {
           summary: 'Delete a person and their images',
           security: [{ apiKey: [] }],
-          responses: { 204: { description: 'deleted' }, ...errors(401, 403, 404) },
+          responses: { 204: { description: 'deleted' }, ...errors(401, 403, 404, 507) },
         },
       },
       '/api/people/{name}/images': {
@@ -130,7 +138,7 @@ export function openApiDocument(): object {
               description: 'each image with its status',
               content: { 'application/json': { schema: { type: 'array', items: ref(S.FacebankImage) } } },
             },
-            ...errors(400, 401, 403, 413, 415, 422, 503),
+            ...errors(400, 401, 403, 413, 415, 422, 503, 507),
           },
         },
       },
@@ -140,7 +148,7 @@ export function openApiDocument(): object {
         delete: {
           summary: 'Remove an image',
           security: [{ apiKey: [] }],
-          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404) },
+          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404, 507) },
         },
       },
       '/api/people/{name}/negatives': {
@@ -156,7 +164,7 @@ export function openApiDocument(): object {
           requestBody: { required: true, content: { ...json(S.AddImageRequest).content, ...imageForm } },
           responses: {
             201: { description: 'the negatives', ...arrayOf(S.NegativeExample) },
-            ...errors(400, 401, 403, 404, 413, 415, 503),
+            ...errors(400, 401, 403, 404, 413, 415, 503, 507),
           },
         },
       },
@@ -165,7 +173,7 @@ export function openApiDocument(): object {
         delete: {
           summary: 'Remove a negative example (undo "not this person")',
           security: [{ apiKey: [] }],
-          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404) },
+          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404, 507) },
         },
       },
       '/api/cameras': {
@@ -178,7 +186,7 @@ export function openApiDocument(): object {
           summary: 'Add a camera (RTSP URL or local video file); it starts at once unless enabled is false',
           security: [{ apiKey: [] }],
           requestBody: { required: true, ...json(S.CameraInput) },
-          responses: { 201: { description: 'added', ...json(S.Camera) }, ...errors(400, 401, 403, 415) },
+          responses: { 201: { description: 'added', ...json(S.Camera) }, ...errors(400, 401, 403, 415, 507) },
         },
       },
       '/api/cameras/{id}': {
@@ -192,12 +200,15 @@ export function openApiDocument(): object {
           summary: 'Change a camera (cameras from the config file are read-only: 409)',
           security: [{ apiKey: [] }],
           requestBody: { required: true, ...json(S.CameraPatch) },
-          responses: { 200: { description: 'changed', ...json(S.Camera) }, ...errors(400, 401, 403, 404, 409, 415) },
+          responses: {
+            200: { description: 'changed', ...json(S.Camera) },
+            ...errors(400, 401, 403, 404, 409, 415, 507),
+          },
         },
         delete: {
           summary: 'Stop and remove a camera (its events are kept)',
           security: [{ apiKey: [] }],
-          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404, 409) },
+          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404, 409, 507) },
         },
       },
       '/api/events': {
@@ -234,7 +245,7 @@ export function openApiDocument(): object {
           responses: {
             201: { description: 'the new negative example', ...json(S.NegativeExample) },
             200: { description: 'the event was already rejected: its negative example', ...json(S.NegativeExample) },
-            ...errors(401, 403, 404, 409, 503),
+            ...errors(401, 403, 404, 409, 503, 507),
           },
         },
       },

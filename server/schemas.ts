@@ -133,6 +133,18 @@ export const Health = z
     facebank: z.object({ people: z.number(), images: z.number(), templates: z.number() }),
     threshold: z.number().meta({ description: 'the cosine threshold in force (operatingPoint.threshold)' }),
     operatingPoint: OperatingPoint,
+    events: z
+      .object({
+        dropped: z
+          .number()
+          .meta({ description: 'person events not stored since the start (storage full or read-only)' }),
+        byProblem: z.object({ full: z.number(), unwritable: z.number() }),
+        byCamera: z.record(z.string(), z.number()).meta({ description: 'dropped events per camera id' }),
+        dropping: z.boolean().meta({ description: 'the last event could not be stored: events are being dropped now' }),
+        lastProblem: z.enum(['full', 'unwritable']).optional(),
+        lastDropAt: z.number().optional().meta({ description: 'epoch milliseconds' }),
+      })
+      .meta({ description: 'person events the storage could not take (README: Full or read-only storage)' }),
   })
   .meta({ id: 'Health' });
 
@@ -196,6 +208,10 @@ export const CameraHealth = z
     reconnects: z.number(),
     lastError: z.string().optional(),
     lastFrameAt: z.number().optional().meta({ description: 'epoch milliseconds' }),
+    eventsDropped: z
+      .number()
+      .optional()
+      .meta({ description: "this camera's person events not stored since the start (storage full or read-only)" }),
   })
   .meta({ id: 'CameraHealth' });
 

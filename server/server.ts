@@ -27,6 +27,7 @@ export async function startServer(
     queueDepth: () => pool.stats().queued,
     busyWorkers: () => pool.stats().busy,
     facebankTemplates: () => facebank.stats().templates,
+    eventsDropped: () => cameras.events.drops.stats().byProblem,
   });
   const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, logger });
   let server: ServerType;

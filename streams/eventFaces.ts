@@ -2,6 +2,7 @@
 // gallery) and kept in the shared SQLite database by (event id, model id), so a gallery of hundreds of visits is
 // embedded once. Rows whose crop is gone (trimmed or pruned with its event) are dropped by `prune`.
 import type { Database, Statement } from 'better-sqlite3';
+import { storageProblem } from '../facebank/storageError.ts';
 import type { EventsStore } from './events.ts';
 
 /** Idempotent. Embeddings are little-endian float32, like the facebank's. */
@@ -56,16 +57,28 @@ export class EventFaces {
     return p;
   }
 
-  /** Drops the embeddings of crops that are gone; returns how many. */
+  /** Drops the embeddings of crops that are gone; returns how many (0 when the storage cannot be written now). */
   prune(): number {
-    return this.deleteOrphans.run().changes;
+    try {
+      return this.deleteOrphans.run().changes;
+    } catch (err) {
+      // Housekeeping before a read (the unknown-faces gallery): the gallery is still answered, and a later
+      // prune catches up.
+      if (storageProblem(err) === undefined) throw err;
+      return 0;
+    }
   }
 
   private async compute(eventId: number): Promise<Float32Array | undefined> {
     const jpeg = this.events.crop(eventId);
     if (jpeg === undefined) return undefined;
     const e = await this.embed(jpeg);
-    this.putRow.run(eventId, this.modelId, Buffer.from(e.buffer, e.byteOffset, e.byteLength));
+    try {
+      this.putRow.run(eventId, this.modelId, Buffer.from(e.buffer, e.byteOffset, e.byteLength));
+    } catch (err) {
+      // A cache: on full or read-only storage the embedding is still answered, and computed again next time.
+      if (storageProblem(err) === undefined) throw err;
+    }
     return e;
   }
 }

@@ -2,6 +2,9 @@
 // was taken. Tables are prefixed events_ and created idempotently; old events are deleted after a retention
 // period, and crops are kept for the most recent events only, so the file cannot grow without bound.
 import type { Database, Statement } from 'better-sqlite3';
+import { asStorageError, storageProblem } from '../facebank/storageError.ts';
+import { EventDrops } from './eventDrops.ts';
+import type { StreamLogger } from './logger.ts';
 import type { PersonEvent } from './types.ts';
 
 /** Idempotent. `at` is epoch milliseconds; crops live in their own table so listing never reads them. */
@@ -48,6 +51,8 @@ export interface EventsStoreOptions {
   maxCrops?: number;
   /** Time source for retention (tests). */
   now?: () => number;
+  /** Where dropped events are reported (see EventDrops). */
+  logger?: StreamLogger;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -82,6 +87,8 @@ function toStored(r: EventRow): StoredEvent {
 export class EventsStore {
   readonly retentionDays: number;
   readonly maxCrops: number;
+  /** Events that could not be stored (storage full or read-only). */
+  readonly drops: EventDrops;
   private readonly now: () => number;
   private readonly insertEvent: Statement<[string, string, number, string, number, number]>;
   private readonly insertCrop: Statement<[number | bigint, Buffer]>;
@@ -101,6 +108,7 @@ export class EventsStore {
     this.retentionDays = options.retentionDays ?? 30;
     this.maxCrops = options.maxCrops ?? 10_000;
     this.now = options.now ?? Date.now;
+    this.drops = new EventDrops(options.logger);
     if (!(this.retentionDays >= 0)) throw new Error(`retentionDays must be 0 or more; got ${this.retentionDays}`);
     if (!(this.maxCrops >= 0)) throw new Error(`maxCrops must be 0 or more; got ${this.maxCrops}`);
     db.exec(EVENTS_SCHEMA);
@@ -120,29 +128,53 @@ export class EventsStore {
       'DELETE FROM events_crops WHERE event_id NOT IN (SELECT id FROM events_person)',
     );
     this.maxId = db.prepare('SELECT MAX(id) AS id FROM events_person');
-    this.prune();
+    // A server started on full or read-only storage still starts: pruning waits for the next hourly run.
+    try {
+      this.prune();
+    } catch (err) {
+      if (storageProblem(err) === undefined) throw err;
+    }
     this.timer = setInterval(() => this.safePrune(), PRUNE_INTERVAL_MS);
     this.timer.unref();
   }
 
-  /** Stores an event (and its crop, if any); returns its id. */
+  /**
+   * Stores an event (and its crop, if any); returns its id. When the storage is full or read-only the event is
+   * dropped (counted in `drops`) and a StorageError thrown: the caller carries on without it.
+   */
   insert(event: Omit<PersonEvent, 'id'>): number {
-    const id = this.db.transaction(() => {
-      const info = this.insertEvent.run(
-        event.type,
-        event.cameraId,
-        event.trackId,
-        event.name,
-        event.score,
-        Math.round(event.at),
-      );
-      const rowid = info.lastInsertRowid;
-      if (event.crop && event.crop.byteLength > 0 && this.maxCrops > 0) {
-        this.insertCrop.run(rowid, Buffer.from(event.crop.buffer, event.crop.byteOffset, event.crop.byteLength));
+    let id: number;
+    try {
+      id = this.db.transaction(() => {
+        const info = this.insertEvent.run(
+          event.type,
+          event.cameraId,
+          event.trackId,
+          event.name,
+          event.score,
+          Math.round(event.at),
+        );
+        const rowid = info.lastInsertRowid;
+        if (event.crop && event.crop.byteLength > 0 && this.maxCrops > 0) {
+          this.insertCrop.run(rowid, Buffer.from(event.crop.buffer, event.crop.byteOffset, event.crop.byteLength));
+        }
+        return Number(rowid);
+      })();
+    } catch (err) {
+      const storage = asStorageError(err, 'the event', false);
+      if (storage === undefined) throw err;
+      this.drops.drop(event.cameraId, storage.problem, storage.detail);
+      throw storage;
+    }
+    this.drops.stored();
+    if (event.crop && ++this.cropsSinceTrim >= CROP_TRIM_EVERY) {
+      try {
+        this.trimCrops();
+      } catch (err) {
+        // Trimming writes too; the event is stored, and the next trim catches up.
+        if (storageProblem(err) === undefined) throw err;
       }
-      return Number(rowid);
-    })();
-    if (event.crop && ++this.cropsSinceTrim >= CROP_TRIM_EVERY) this.trimCrops();
+    }
     return id;
   }
 

@@ -45,6 +45,8 @@ export interface CameraHealth {
   reconnects: number;
   lastError?: string;
   lastFrameAt?: number;
+  /** Person events of this camera not stored since the start (storage full or read-only); absent when none. */
+  eventsDropped?: number;
 }
 
 export type Box = [x1: number, y1: number, x2: number, y2: number];

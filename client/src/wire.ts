@@ -58,6 +58,8 @@ export interface CameraHealth {
   reconnects: number;
   lastError?: string;
   lastFrameAt?: number;
+  /** Person events not stored (storage full or read-only). */
+  eventsDropped?: number;
 }
 
 export interface PreviewMeta {

@@ -38,7 +38,7 @@ export function healthOf(entry: Entry): CameraHealth {
   return h;
 }
 
-export function viewOf(entry: Entry): CameraView {
+export function viewOf(entry: Entry, health: CameraHealth): CameraView {
   const { settings, origin } = entry;
   return {
     id: settings.id,
@@ -51,6 +51,6 @@ export function viewOf(entry: Entry): CameraView {
     persistent: origin === 'api',
     origin,
     readOnly: origin !== 'api',
-    health: healthOf(entry),
+    health,
   };
 }

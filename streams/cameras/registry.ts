@@ -80,7 +80,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     this.logger = o.logger;
     this.defaults = { ...DEFAULT_CAMERA_SETTINGS, ...stripUndefined(o.defaults ?? {}) };
     this.store = new CameraStore(o.db);
-    this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays ?? 30 });
+    this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays ?? 30, logger: this.streamLogger() });
     this.scheduler = new SharedScheduler(o.poolSize, undefined, this.streamLogger());
     this.createSource = o.createSource ?? ((s) => this.defaultSource(s));
   }
@@ -99,15 +99,15 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   }
 
   list(): CameraView[] {
-    return [...this.entries.values()].map((e) => viewOf(e));
+    return [...this.entries.values()].map((e) => this.view(e));
   }
 
   get(id: string): CameraView {
-    return viewOf(this.entry(id));
+    return this.view(this.entry(id));
   }
 
   health(): CameraHealth[] {
-    return [...this.entries.values()].map((e) => healthOf(e));
+    return [...this.entries.values()].map((e) => this.healthOf(e));
   }
 
   add(input: CameraInput): Promise<CameraView> {
@@ -131,7 +131,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       if (settings.enabled) this.startPipeline(entry);
       this.logger?.info({ camera: id, name: settings.name, url: redactUrl(url) }, 'camera added');
       this.emit('cameras');
-      return viewOf(entry);
+      return this.view(entry);
     });
   }
 
@@ -174,7 +174,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       }
       this.logger?.info({ camera: id, name: next.name, restarted: next.enabled && restart }, 'camera updated');
       this.emit('cameras');
-      return viewOf(entry);
+      return this.view(entry);
     });
   }
 
@@ -185,8 +185,8 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       this.assertOpen();
       const found = this.entry(id);
       this.assertWritable(found, 'removed');
-      this.entries.delete(id);
       this.store.delete(id);
+      this.entries.delete(id);
       await this.stopPipeline(found);
       this.logger?.info({ camera: id, name: found.settings.name }, 'camera removed');
       this.emit('cameras');
@@ -213,7 +213,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     this.startPipeline(entry);
     this.logger?.info({ camera: id, name: trimmed, kind }, 'session camera added');
     this.emit('cameras');
-    return viewOf(entry);
+    return this.view(entry);
   }
 
   async removeEphemeral(id: string): Promise<void> {
@@ -322,7 +322,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
         // The source logs its failures itself; this is the registry's view.
         this.logger?.debug({ camera: settings.id, error: h.lastError }, `camera ${settings.name}: ${h.lastError}`);
       }
-      this.emit('state', h);
+      this.emit('state', this.events.drops.withDropped(h));
     });
     entry.pipeline = pipeline;
     entry.lastHealth = undefined;
@@ -336,6 +336,15 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     await pipeline.stop();
     entry.lastHealth = pipeline.health();
     pipeline.removeAllListeners();
+  }
+
+  /** An entry's health with the events it dropped (a full or unwritable disk), which the events store counts. */
+  private healthOf(entry: Entry): CameraHealth {
+    return this.events.drops.withDropped(healthOf(entry));
+  }
+
+  private view(entry: Entry): CameraView {
+    return viewOf(entry, this.healthOf(entry));
   }
 
   private entry(id: string): Entry {

@@ -343,7 +343,9 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
         const id = this.events.insert(stored);
         this.publish('event', { id, ...stored });
       } catch (err) {
-        this.logger.error({ camera: this.cameraId, err: (err as Error).message }, 'storing a person event failed');
+        // A StorageError is a dropped event, already counted and logged (per streak) by the store.
+        if ((err as Error).name !== 'StorageError')
+          this.logger.error({ camera: this.cameraId, err: (err as Error).message }, 'storing a person event failed');
       }
     });
   }

@@ -26,6 +26,12 @@ export function HealthStats({ health }: { health: CameraHealth }) {
         <dt>lag p50/p95</dt>
         <dd>{lag(health)}</dd>
       </div>
+      {(health.eventsDropped ?? 0) > 0 && (
+        <div title="person events the server could not store: its storage is full or read-only">
+          <dt>events not stored</dt>
+          <dd>{health.eventsDropped}</dd>
+        </div>
+      )}
       {health.reconnects > 0 && (
         <div>
           <dt>reconnects</dt>
