@@ -7,7 +7,16 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { assessQuality, DEFAULT_MIN_QUALITY, type QualityMeasures, qualityMessage } from '../models/quality.ts';
 import { type Analyzer, analyzeImage, embedOneFace } from './analysis.ts';
-import { createDir, deleteDir, exists, removeFile, removeLeftovers, renameDir, writeNewFile } from './enrol.ts';
+import {
+  createDir,
+  deleteDir,
+  exists,
+  removeFile,
+  removeLeftovers,
+  renameDir,
+  writeNewFile,
+  writeNewFolder,
+} from './enrol.ts';
 import type { ImpostorTail } from './impostorTail.ts';
 import { Matcher, type Template, UNKNOWN } from './matcher.ts';
 import { Mutex, Semaphore } from './mutex.ts';
@@ -390,8 +399,9 @@ export class Facebank extends EventEmitter {
       }
 
       const dir = safeJoin(this.root, name);
+      // A person enrolled by their first photo appears with it, never as an empty folder (enrol.ts).
+      let fresh = !(await exists(dir));
       let files = this.tree.get(name);
-      if (files === undefined || !(await exists(dir))) await createDir(dir, this.root);
       if (files === undefined) {
         files = new Map();
         this.tree.set(name, files);
@@ -400,8 +410,9 @@ export class Facebank extends EventEmitter {
       for (let attempt = 0; attempt < 1000; attempt++) {
         const file = validateImageName(candidateFileName(stem, format, attempt));
         if (files.has(file)) continue;
-        const st = await writeNewFile(dir, file, bytes);
-        if (st === undefined) continue; // taken on disk by a file the scan has not seen yet
+        const st = fresh ? await writeNewFolder(this.root, name, file, bytes) : await writeNewFile(dir, file, bytes);
+        fresh = false;
+        if (st === undefined) continue; // taken on disk by a file or folder the scan has not seen yet
         const entry: Entry = {
           person: name,
           file,
