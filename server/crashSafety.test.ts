@@ -22,9 +22,9 @@ const CYCLES = Number(process.env.CRASH_CYCLES ?? 100);
  * after listening), so events are written, acknowledged and killed mid-stream too. Some cycles kill it while it
  * starts instead.
  */
-const SHORT_LIFE_MS = [0, 800] as const;
-const LONG_LIFE_MS = [1500, 4000] as const;
-const LONG_LIVES = 0.2;
+const SHORT_LIFE_MS = [0, 600] as const;
+const LONG_LIFE_MS = [1500, 3500] as const;
+const LONG_LIVES = 0.15;
 const KILL_WHILE_STARTING = 0.1;
 const SEED = 0x6b696c6c;
 
@@ -285,8 +285,15 @@ async function runLane({ root, cycles, seed, photos, clip, servers }: LaneOption
       const op = nextOp(state, random, pick, photos, () => `p${nextName++}`);
       inFlight = op;
       let status: number;
+      let body = '';
       try {
-        status = (await send(url, op)).status;
+        const res = await send(url, op);
+        status = res.status;
+        if (status >= 500) {
+          body = await res.text();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          body += `\n${proc.output.filter((l) => l.includes('"level":50')).join('\n')}`;
+        }
       } catch {
         break; // killed with this operation in flight
       }
@@ -295,7 +302,7 @@ async function runLane({ root, cycles, seed, photos, clip, servers }: LaneOption
         state = applied(state, op);
         figures.acknowledged++;
       } else {
-        expect(status, `${op.kind} answered ${status}`).toBeLessThan(500);
+        expect(status, `${op.kind} answered ${status} ${body}`).toBeLessThan(500);
         figures.refused++;
       }
     }
