@@ -455,6 +455,7 @@ export class Facebank extends EventEmitter {
       if (this.tree.has(target) || (await exists(safeJoin(this.root, target)))) {
         throw new FacebankError('person_exists', `person ${JSON.stringify(target)} exists`);
       }
+      this.negativeStore.beginRename(source, target);
       await renameDir(this.root, source, target);
       this.store.renamePerson(source, target);
       this.negativeStore.renamePerson(source, target);
@@ -712,6 +713,7 @@ export class Facebank extends EventEmitter {
     if (initial || content || stamps) this.store.replaceFiles([...this.entries()].map((e) => this.indexed(e)));
     if (initial || content) {
       this.rebuildMatcher();
+      if (initial) this.negativeStore.recoverRenames((person) => next.has(person));
       // Negatives go with their person, also when the folder was removed on disk.
       for (const person of this.negativeStore.people()) {
         if (!this.tree.has(person)) this.negativeStore.removePerson(person);
