@@ -1,6 +1,7 @@
 // Crash-safe filesystem writes for enrolment. A new image is written to a dotfile beside its final name,
 // fsynced, then linked into place (link fails if the name is taken, so nothing is ever overwritten) and the
-// directory fsynced: after a crash the image is either whole under its name or absent. Deleting a person first
+// directory fsynced: after a crash the image is either whole under its name or absent. A new person's folder is
+// built under a temp name with its first image in it, then renamed into place. Deleting a person first
 // renames the folder to a dot-name, so it disappears from the tree at once even if removing it is interrupted.
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
@@ -83,6 +84,32 @@ export async function writeNewFile(dir: string, name: string, bytes: Uint8Array)
   return lstat(final);
 }
 
+/**
+ * Creates the folder `root/name` with one new file in it, in one step: the folder is built under a temp name and
+ * renamed into place, so a crash never leaves the person without the photo that created them. Returns the file's
+ * stats, or undefined when the folder exists (nothing written).
+ */
+export async function writeNewFolder(
+  root: string,
+  name: string,
+  file: string,
+  bytes: Uint8Array,
+): Promise<Stats | undefined> {
+  const temp = join(root, tempName());
+  await mkdir(temp);
+  try {
+    await writeNewFile(temp, file, bytes);
+    // rename(2) would replace an empty folder of that name: the caller holds the facebank's lock, this guards
+    // against one made by hand meanwhile.
+    if (await exists(join(root, name))) return undefined;
+    await rename(temp, join(root, name));
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+  await fsyncDir(root);
+  return lstat(join(root, name, file));
+}
+
 /** Removes a file; false when it was already gone. */
 export async function removeFile(dir: string, name: string): Promise<boolean> {
   try {
@@ -119,7 +146,7 @@ export async function deleteDir(root: string, name: string): Promise<boolean> {
 export async function removeLeftovers(root: string): Promise<string[]> {
   const removed: string[] = [];
   for (const entry of await readdir(root, { withFileTypes: true })) {
-    if (entry.name.startsWith(DELETING_PREFIX) && entry.isDirectory()) {
+    if ((entry.name.startsWith(DELETING_PREFIX) || entry.name.startsWith(TEMP_PREFIX)) && entry.isDirectory()) {
       await rm(join(root, entry.name), { recursive: true, force: true });
       removed.push(entry.name);
     } else if (entry.isDirectory() && !entry.name.startsWith('.')) {

@@ -16,6 +16,7 @@ import {
   removeLeftovers,
   renameDir,
   writeNewFile,
+  writeNewFolder,
 } from './enrol.ts';
 import type { ImpostorTail } from './impostorTail.ts';
 import { Matcher, type Template, UNKNOWN } from './matcher.ts';
@@ -405,22 +406,25 @@ export class Facebank extends EventEmitter {
       const known = this.tree.get(name);
       const files = known ?? new Map<string, Entry>();
       const stem = sanitizeStem(originalName) ?? sha256.slice(0, 16);
-      // A person this call creates is created whole or not at all: on a failed write, their folder goes again.
-      let createdDir = false;
+      // A person enrolled by their first photo appears with it, never as an empty folder (enrol.ts).
+      let fresh = !(await exists(dir));
       try {
-        createdDir = (known === undefined || !(await exists(dir))) && (await createDir(dir, this.root));
         for (let attempt = 0; attempt < 1000; attempt++) {
           const file = validateImageName(candidateFileName(stem, format, attempt));
           if (files.has(file)) continue;
-          const st = await writeNewFile(dir, file, bytes);
-          if (st === undefined) continue; // taken on disk by a file the scan has not seen yet
+          const createsFolder = fresh;
+          const st = fresh ? await writeNewFolder(this.root, name, file, bytes) : await writeNewFile(dir, file, bytes);
+          fresh = false;
+          if (st === undefined) continue; // taken on disk by a file or folder the scan has not seen yet
           const entry: Entry = { person: name, file, sha256, ...judged, stamp: stampOf(st) };
           try {
             // The row is written after the file is durably in place: a crash never leaves a row without its file.
             this.store.putImage(this.indexed(entry), cached === undefined ? analysis : undefined);
           } catch (err) {
-            // No row (the database is full or read-only): no file either, so the folder and the cache agree.
+            // No row (the database is full or read-only): no file either, nor the folder this photo created, so
+            // the folders and the cache agree.
             await removeFile(dir, file).catch(() => undefined);
+            if (createsFolder) await removeEmptyDir(dir);
             throw err;
           }
           files.set(file, entry);
@@ -430,7 +434,6 @@ export class Facebank extends EventEmitter {
           return toImage(entry);
         }
       } catch (err) {
-        if (createdDir) await removeEmptyDir(dir);
         throw asStorageError(err, `the photo of ${JSON.stringify(name)}`) ?? err;
       }
       throw new Error(`no free file name for ${stem} in ${JSON.stringify(name)}`);
@@ -468,6 +471,7 @@ export class Facebank extends EventEmitter {
       if (this.tree.has(target) || (await exists(safeJoin(this.root, target)))) {
         throw new FacebankError('person_exists', `person ${JSON.stringify(target)} exists`);
       }
+      this.negativeStore.beginRename(source, target);
       await renameDir(this.root, source, target);
       try {
         this.o.db.transaction(() => {
@@ -770,6 +774,7 @@ export class Facebank extends EventEmitter {
     }
     if (initial || content) {
       this.rebuildMatcher();
+      if (initial) this.negativeStore.recoverRenames((person) => next.has(person));
       // Negatives go with their person, also when the folder was removed on disk.
       for (const person of this.negativeStore.people()) {
         if (!this.tree.has(person)) this.cacheWrite(() => this.negativeStore.removePerson(person));

@@ -1,6 +1,7 @@
 // Negative examples through the real Facebank and pool, on BBT photos: a face rejected for a person is not given
 // that name again (nor are other photos of that face), the person's own faces are, and negatives persist in the
 // database, follow renames, go with the person and are undone.
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { type Person, personImage } from '../test/support/testdata.ts';
@@ -59,6 +60,29 @@ describe('negative examples', () => {
     await fb.addNegative('renamed', stranger[0]!, { kind: 'event', eventId: 8 });
     await fb.deletePerson('renamed');
     expect(new NegativeStore(db, 'mobilefacenet@test').people()).toEqual([]);
+    await fb.close();
+    db.close();
+  });
+
+  test('a rename cut short between the folder and the database keeps the negatives', async () => {
+    const dir = await tempDir();
+    await seed(dir, [1], ['leonard']);
+    const db = openDb(join(await tempDir(), 'fb.db'));
+    let fb = await openBank(bankOptions(dir, db, pool()));
+    const face = await queryEmbedding(pool(), personImage('bernadette', 1));
+    const { negative } = await fb.addNegative('leonard', face, { kind: 'image', sha256: 'b'.repeat(64) });
+    await fb.close();
+    // What renamePerson had done when the process died: noted the rename, moved the folder, nothing more.
+    new NegativeStore(db, 'mobilefacenet@test').beginRename('leonard', 'leo');
+    await rename(join(dir, 'leonard'), join(dir, 'leo'));
+    fb = await openBank(bankOptions(dir, db, pool()));
+    expect(fb.negatives('leo').map((n) => n.id)).toEqual([negative.id]);
+    await fb.close();
+    // A rename noted whose folder never moved is forgotten: the negatives stay with the person.
+    new NegativeStore(db, 'mobilefacenet@test').beginRename('leo', 'leonard');
+    fb = await openBank(bankOptions(dir, db, pool()));
+    expect(fb.negatives('leo').map((n) => n.id)).toEqual([negative.id]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM facebank_negatives_renames').get()).toEqual({ n: 0 });
     await fb.close();
     db.close();
   });

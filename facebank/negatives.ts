@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS facebank_negatives (
   CHECK ((event_id IS NULL) <> (sha256 IS NULL))
 );
 CREATE INDEX IF NOT EXISTS facebank_negatives_person ON facebank_negatives (person, model_id);
+CREATE TABLE IF NOT EXISTS facebank_negatives_renames (
+  from_person TEXT NOT NULL,
+  to_person   TEXT NOT NULL,
+  PRIMARY KEY (from_person, to_person)
+) WITHOUT ROWID;
 `;
 
 interface Row {
@@ -79,6 +84,9 @@ export class NegativeStore {
   private readonly deleteOne: Statement<[number, string, string]>;
   private readonly deletePerson: Statement<[string, string]>;
   private readonly rename: Statement<[string, string, string]>;
+  private readonly notePending: Statement<[string, string]>;
+  private readonly clearPending: Statement<[string, string]>;
+  private readonly pending: Statement<[], { from_person: string; to_person: string }>;
 
   constructor(
     private readonly db: Database,
@@ -91,6 +99,11 @@ export class NegativeStore {
     this.deleteOne = db.prepare('DELETE FROM facebank_negatives WHERE id = ? AND person = ? AND model_id = ?');
     this.deletePerson = db.prepare('DELETE FROM facebank_negatives WHERE person = ? AND model_id = ?');
     this.rename = db.prepare('UPDATE facebank_negatives SET person = ? WHERE person = ? AND model_id = ?');
+    this.notePending = db.prepare(
+      'INSERT OR IGNORE INTO facebank_negatives_renames (from_person, to_person) VALUES (?, ?)',
+    );
+    this.clearPending = db.prepare('DELETE FROM facebank_negatives_renames WHERE from_person = ? AND to_person = ?');
+    this.pending = db.prepare('SELECT from_person, to_person FROM facebank_negatives_renames');
     const rows = db
       .prepare<[string], Row>(
         'SELECT id, person, embedding, event_id, sha256, created_at FROM facebank_negatives WHERE model_id = ? ORDER BY id',
@@ -153,6 +166,15 @@ export class NegativeStore {
     }
   }
 
+  /**
+   * Notes a rename about to happen on disk. The folder's rename and the negatives' cannot be one transaction: if
+   * the process dies between the two, `recoverRenames` at the next start finishes the rename whose folder moved,
+   * instead of the negatives being dropped as those of a person who is gone.
+   */
+  beginRename(from: string, to: string): void {
+    this.notePending.run(from, to);
+  }
+
   renamePerson(from: string, to: string): void {
     this.db.transaction(() => this.renameRows(from, to))();
     this.renameHeld(from, to);
@@ -162,6 +184,7 @@ export class NegativeStore {
   renameRows(from: string, to: string): void {
     this.deletePerson.run(to, this.modelId);
     this.rename.run(to, from, this.modelId);
+    this.clearPending.run(from, to);
   }
 
   renameHeld(from: string, to: string): void {
@@ -171,6 +194,14 @@ export class NegativeStore {
     if (held !== undefined) {
       for (const h of held) h.negative = { ...h.negative, person: to };
       this.byPerson.set(to, held);
+    }
+  }
+
+  /** Finishes the renames begun whose folder moved (`present`: who has a folder now) and forgets the others. */
+  recoverRenames(present: (person: string) => boolean): void {
+    for (const { from_person: from, to_person: to } of this.pending.all()) {
+      if (!present(from) && present(to)) this.renamePerson(from, to);
+      else this.clearPending.run(from, to);
     }
   }
 

@@ -34,6 +34,16 @@ describe('deriveOperatingPoint', () => {
     expect(perPersonRate(0.01, 1)).toBeCloseTo(0.01, 12);
   });
 
+  test('a facebank whose top cross-person scores are all alike (one photo filed under several people) falls back to the calibration', () => {
+    // 30 scores of 1: the same image under two names. There is no tail to read; deriving must not throw.
+    const scores = [...Array.from({ length: 30 }, () => 1), ...Array.from({ length: 10 }, (_, i) => i / 100)];
+    expect(ImpostorTail.fromScoresIfDistinct(scores, 10)).toBeUndefined();
+    const op = deriveOperatingPoint({ fpir: 0.01, people: 5, calibration: tail, impostorScores: scores });
+    expect(op.source).toBe('calibration');
+    const none = deriveOperatingPoint({ fpir: 0.01, people: 5, impostorScores: scores });
+    expect(none).toMatchObject({ source: 'fallback', threshold: FALLBACK_THRESHOLD });
+  });
+
   test('the threshold rises with the number of people, from the calibration', () => {
     const at = (people: number) =>
       deriveOperatingPoint({ fpir: 0.01, people, calibration: tail, impostorScores: [] }).threshold;

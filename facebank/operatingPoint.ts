@@ -51,7 +51,7 @@ export function deriveOperatingPoint(i: OperatingPointInput): OperatingPoint {
   }
   const rate = perPersonRate(fpir, people);
   const n = i.impostorScores.length;
-  const own = n >= 2 * MIN_TAIL_COUNT ? ImpostorTail.fromScores(i.impostorScores, MIN_TAIL_COUNT) : undefined;
+  const own = n >= 2 * MIN_TAIL_COUNT ? ImpostorTail.fromScoresIfDistinct(i.impostorScores, MIN_TAIL_COUNT) : undefined;
   // Read without extrapolating: enough of the facebank's own scores lie beyond this rate.
   const ownSupported = own !== undefined && rate * n >= MIN_TAIL_COUNT;
   const fromCalibration = i.calibration?.scoreAt(rate);

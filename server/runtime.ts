@@ -53,6 +53,10 @@ export async function openRuntime(
   mkdirSync(dirname(resolve(config.databasePath)), { recursive: true });
   const db = new Database(config.databasePath);
   db.pragma('journal_mode = WAL');
+  // A database already in WAL mode opens with synchronous=NORMAL (this build's default), whose commits reach the
+  // disk only at the next checkpoint: a power cut could lose events or negatives the API had already answered
+  // with. FULL syncs the log at every commit.
+  db.pragma('synchronous = FULL');
 
   let pool: FacePool | undefined;
   let facebank: Facebank | undefined;

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CameraView } from '../streams/cameras/cameraTypes.ts';
-import { WebRtcError, WebRtcSource, type WebRtcSourceOptions } from '../streams/sources/webrtcSource.ts';
+import type { WebRtcSource, WebRtcSourceOptions } from '../streams/sources/webrtcSource.ts';
 import type { FrameSource } from '../streams/types.ts';
 import type { Hub } from './hub.ts';
 
@@ -133,6 +133,8 @@ export function attachWebrtc({
           });
         }
         let answered: { source: WebRtcSource; answer: string };
+        // Loaded on the first webcam: werift takes about 0.6 s to import, a third of the server's start-up.
+        const { WebRtcError, WebRtcSource } = await import('../streams/sources/webrtcSource.ts');
         try {
           answered = await WebRtcSource.answer(parsed.data.sdp, { ...sourceOptions, iceHostAddresses, logger: log });
         } catch (err) {
