@@ -4,10 +4,10 @@ import { type ServerType, serve } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
-import { attachHub, type Hub } from './hub.ts';
+import { attachHub, type Hub } from './live/hub.ts';
+import { attachWebrtc, type Webrtc } from './live/webrtc.ts';
 import { Metrics } from './metrics.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
-import { attachWebrtc, type Webrtc } from './webrtc.ts';
 
 export interface RunningServer {
   url: string;

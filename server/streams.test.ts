@@ -18,7 +18,7 @@ import type {
   PreviewMeta,
   ServerToClientEvents,
   SubscribeAck,
-} from './hub.ts';
+} from './live/protocol.ts';
 
 // ---- helpers: every wait is bounded
 

@@ -1,5 +1,5 @@
 // Publishes the page's webcam to the server over WebRTC, with signalling on the page's one Socket.IO connection
-// (server/webrtc.ts). Non-trickle: the offer goes once ICE gathering is complete, and the answer carries all of
+// (server/live/webrtc.ts). Non-trickle: the offer goes once ICE gathering is complete, and the answer carries all of
 // the server's candidates. The server makes the webcam a camera of its own and returns its id; its detections
 // then come like any camera's (subscribe to that id).
 import { getSocket } from './socket.ts';

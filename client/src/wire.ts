@@ -1,5 +1,5 @@
 // What the server sends, as the browser sees it. The client imports nothing server-side (the dashboard talks to
-// the server only over HTTP, Socket.IO and WebRTC), so these mirror streams/types.ts and server/hub.ts; the
+// the server only over HTTP, Socket.IO and WebRTC), so these mirror streams/types.ts and server/live/protocol.ts; the
 // browser tests catch a drift.
 export type Box = [x1: number, y1: number, x2: number, y2: number];
 export type Point = [x: number, y: number];
@@ -100,7 +100,7 @@ export interface Camera {
 /** The answer to `subscribe` / `unsubscribe`. */
 export type SubscribeAck = { cameras: string[]; all: boolean; unknown: string[] } | { error: string; message: string };
 
-/** The answer to `webrtc:publish` (server/webrtc.ts): the webcam's camera id and the SDP answer. */
+/** The answer to `webrtc:publish` (server/live/webrtc.ts): the webcam's camera id and the SDP answer. */
 export type PublishAck = { cameraId: string; sdp: string } | { error: string; message: string };
 
 /** `webrtc:ended`: the server ended this page's webcam (connection lost, server shutting down, …). */

@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import { requireKey } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { eventMessage } from '../hub.ts';
+import { eventMessage } from '../live/protocol.ts';
 import { jsonBody } from '../requestBody.ts';
 import { CameraInput, CameraPatch, EventsQuery } from '../schemas.ts';
 

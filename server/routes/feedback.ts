@@ -9,7 +9,7 @@ import { unknownClusters } from '../../streams/unknowns.ts';
 import { requireKey } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { cropUrl, eventMessage } from '../hub.ts';
+import { cropUrl, eventMessage } from '../live/protocol.ts';
 import { imageUploads } from '../requestBody.ts';
 import { AddImageRequest, type NegativeExample, UnknownsQuery } from '../schemas.ts';
 

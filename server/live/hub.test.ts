@@ -7,16 +7,15 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CameraHealth, Detections, PersonEvent } from '../streams/types.ts';
-import {
-  attachHub,
-  type ClientToServerEvents,
-  type Hub,
-  type PersonEventMessage,
-  type PreviewMeta,
-  type ServerToClientEvents,
-  type SubscribeAck,
-} from './hub.ts';
+import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.ts';
+import { attachHub, type Hub } from './hub.ts';
+import type {
+  ClientToServerEvents,
+  PersonEventMessage,
+  PreviewMeta,
+  ServerToClientEvents,
+  SubscribeAck,
+} from './protocol.ts';
 
 class FakeRegistry extends EventEmitter {
   ids = ['cam1', 'cam2'];

@@ -5,10 +5,9 @@
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RTCPeerConnection } from 'werift';
-import { liveFfmpegPids } from '../streams/sources/ffmpegProcesses.ts';
-import { useTestServer } from '../test/support/server.ts';
-import type { ClientToServerEvents, ServerToClientEvents } from './hub.ts';
-import type { PublishAck } from './webrtc.ts';
+import { liveFfmpegPids } from '../../streams/sources/ffmpegProcesses.ts';
+import { useTestServer } from '../../test/support/server.ts';
+import type { ClientToServerEvents, PublishAck, ServerToClientEvents } from './protocol.ts';
 
 const API_KEY = 'webrtc-test-key-0123';
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -1,0 +1,101 @@
+// Preview frames to the clients watching a camera, with back-pressure. Previews are the bulk of the bytes: a
+// frame goes only to a client whose outgoing buffers are drained (nothing queued in engine.io, little in the
+// WebSocket), so a client that cannot keep up skips frames instead of the server queueing them. A camera makes
+// previews only while its room exists (someone subscribes): each costs a resize and a JPEG.
+import type { Detections } from '../../streams/types.ts';
+import type { PreviewMeta } from './protocol.ts';
+import { backlog, type HubServer, type HubSocket, webSocketOf } from './socket.ts';
+import { cameraOfRoom, room } from './subscriptions.ts';
+
+/** Bytes buffered in a client's WebSocket above which it gets no preview frames. */
+const MAX_WS_BUFFERED_BYTES = 512 * 1024;
+
+/** The registry's 'preview' event. */
+export interface PreviewFrame {
+  cameraId: string;
+  seq: number;
+  jpeg: Uint8Array;
+  detections: Detections;
+}
+
+export interface PreviewCounts {
+  previewsSent: number;
+  /** Preview deliveries skipped because the client's buffers were not drained. */
+  previewsSkipped: number;
+}
+
+/** Whether the client's outgoing buffers are empty enough for a preview frame. */
+function drained(socket: HubSocket): boolean {
+  if (backlog(socket) > 0) return false;
+  const buffered = webSocketOf(socket)?.bufferedAmount;
+  return !(typeof buffered === 'number' && buffered > MAX_WS_BUFFERED_BYTES);
+}
+
+/** Sends one frame to the camera's room: to each drained client, at most one waiting behind a send in flight. */
+export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: PreviewFrame, counts: PreviewCounts) {
+  const members = io.sockets.adapter.rooms.get(room(cameraId));
+  if (!members || members.size === 0) return;
+  const skip: string[] = [];
+  const busy: string[] = []; // drained, but a send is still in flight
+  for (const id of members) {
+    const socket = io.sockets.sockets.get(id);
+    if (!socket) continue;
+    if (!drained(socket)) skip.push(id);
+    else if (!socket.conn.transport.writable) busy.push(id);
+  }
+  counts.previewsSkipped += skip.length;
+  const sending = members.size - skip.length;
+  if (sending === 0) return;
+  counts.previewsSent += sending;
+  const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength); // no copy
+  const meta: PreviewMeta = { cameraId, seq, detections };
+  // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued.
+  io.to(room(cameraId))
+    .except([...skip, ...busy])
+    .volatile.emit('preview', meta, bytes);
+  // The WebSocket transport is not writable while any send is in flight (the detections message sent just
+  // before, say); with an empty queue, one preview may wait behind it: at most one frame per client, since the
+  // next one sees a non-empty queue and is skipped.
+  if (busy.length > 0) {
+    const waiting = new Set(busy);
+    const others = [...members].filter((id) => !waiting.has(id));
+    io.to(room(cameraId)).except(others).emit('preview', meta, bytes);
+  }
+}
+
+/**
+ * Turns each camera's previews on while its room exists and off when it empties; `sync` sets every camera's
+ * state afresh (at start, and when the camera list changes: new cameras start with previews on). Returns a
+ * function that stops following the rooms.
+ */
+export function previewsWhileWatched(
+  io: HubServer,
+  setPreviewEnabled: ((id: string, on: boolean) => void) | undefined,
+): { sync(cameraIds: Iterable<string>): void; stop(): void } {
+  const set = (id: string, on: boolean) => {
+    try {
+      setPreviewEnabled?.(id, on);
+    } catch {
+      // the camera was removed meanwhile
+    }
+  };
+  const onCreated = (name: string) => {
+    const id = cameraOfRoom(name);
+    if (id !== undefined) set(id, true);
+  };
+  const onDeleted = (name: string) => {
+    const id = cameraOfRoom(name);
+    if (id !== undefined) set(id, false);
+  };
+  io.sockets.adapter.on('create-room', onCreated);
+  io.sockets.adapter.on('delete-room', onDeleted);
+  return {
+    sync(cameraIds) {
+      for (const id of cameraIds) set(id, io.sockets.adapter.rooms.has(room(id)));
+    },
+    stop() {
+      io.sockets.adapter.off('create-room', onCreated);
+      io.sockets.adapter.off('delete-room', onDeleted);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Camera subscriptions: one Socket.IO room per camera. A client joins the cameras it watches, or "*" for every
+// camera including those added later; the rooms follow the camera list as it changes.
+import { type SubscribeAck, SubscribeRequest } from './protocol.ts';
+import { type HubServer, type HubSocket, replier } from './socket.ts';
+
+const ROOM_PREFIX = 'camera:';
+
+export const room = (cameraId: string): string => `${ROOM_PREFIX}${cameraId}`;
+
+/** The camera a room is for, or undefined for other rooms (a socket's own room). */
+export const cameraOfRoom = (name: string): string | undefined =>
+  name.startsWith(ROOM_PREFIX) ? name.slice(ROOM_PREFIX.length) : undefined;
+
+function subscribed(socket: HubSocket): string[] {
+  return [...socket.rooms].flatMap((r) => cameraOfRoom(r) ?? []);
+}
+
+/** The `subscribe` (join) or `unsubscribe` handler of one socket, against the cameras known now. */
+export function subscriptionHandler(
+  socket: HubSocket,
+  join: boolean,
+  cameraIds: () => Set<string>,
+): (request: unknown, ack?: unknown) => void {
+  return (request, ack) => {
+    const reply = replier<SubscribeAck>(ack);
+    const parsed = SubscribeRequest.safeParse(request);
+    if (!parsed.success) {
+      reply({
+        error: 'invalid_request',
+        message: 'expected {"cameras": ["<camera id>", …]} or {"cameras": ["*"]} for every camera',
+      });
+      return;
+    }
+    const known = cameraIds();
+    const unknown: string[] = [];
+    if (parsed.data.includes('*')) {
+      socket.data.all = join;
+      for (const id of join ? known : subscribed(socket)) {
+        if (join) void socket.join(room(id));
+        else void socket.leave(room(id));
+      }
+    } else {
+      for (const id of parsed.data) {
+        if (join && !known.has(id)) unknown.push(id);
+        else if (join) void socket.join(room(id));
+        else {
+          void socket.leave(room(id));
+          // Leaving one camera ends "every camera": later cameras are no longer joined by themselves.
+          socket.data.all = false;
+        }
+      }
+    }
+    reply({ cameras: subscribed(socket), all: socket.data.all, unknown });
+  };
+}
+
+/** After the camera list changed: rooms of removed cameras are emptied; "*" subscribers join new cameras. */
+export function followCameraList(io: HubServer, known: Set<string>): void {
+  for (const name of io.sockets.adapter.rooms.keys()) {
+    const id = cameraOfRoom(name);
+    if (id !== undefined && !known.has(id)) io.socketsLeave(name);
+  }
+  for (const socket of io.sockets.sockets.values()) {
+    if (socket.data.all) for (const id of known) void socket.join(room(id));
+  }
+  io.emit('cameras');
+}
