@@ -7,14 +7,13 @@ import type { EventEmitter } from 'node:events';
 import type { ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
+import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
 import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.ts';
-import { type PreviewCounts, type PreviewFrame, previewsWhileWatched, sendPreview } from './previews.ts';
+import { type PreviewCounts, previewsWhileWatched, sendPreview } from './previews.ts';
 import { eventMessage } from './protocol.ts';
 import { backlog, type HubServer, webSocketOf } from './socket.ts';
 import { allowRequestFor, requireKey } from './socketAuth.ts';
 import { followCameraList, room, subscriptionHandler } from './subscriptions.ts';
-
-export type { PreviewFrame } from './previews.ts';
 
 /** What the hub needs from the camera registry (streams/cameras/registry.ts). */
 export interface HubRegistry extends Pick<EventEmitter, 'on' | 'off'> {
@@ -100,7 +99,7 @@ export function attachHub({
   previews.sync(cameraIds());
   const listeners = {
     detections: (d: Detections) => io.to(room(d.cameraId)).emit('detections', d),
-    preview: (frame: PreviewFrame) => sendPreview(io, frame, stats),
+    preview: (frame: PreviewMessage) => sendPreview(io, frame, stats),
     event: (event: PersonEvent) => io.emit('events', eventMessage(event)),
     cameras: () => {
       const known = cameraIds();

@@ -2,21 +2,13 @@
 // frame goes only to a client whose outgoing buffers are drained (nothing queued in engine.io, little in the
 // WebSocket), so a client that cannot keep up skips frames instead of the server queueing them. A camera makes
 // previews only while its room exists (someone subscribes): each costs a resize and a JPEG.
-import type { Detections } from '../../streams/types.ts';
+import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
 import type { PreviewMeta } from './protocol.ts';
 import { backlog, type HubServer, type HubSocket, webSocketOf } from './socket.ts';
 import { cameraOfRoom, room } from './subscriptions.ts';
 
 /** Bytes buffered in a client's WebSocket above which it gets no preview frames. */
 const MAX_WS_BUFFERED_BYTES = 512 * 1024;
-
-/** The registry's 'preview' event. */
-export interface PreviewFrame {
-  cameraId: string;
-  seq: number;
-  jpeg: Uint8Array;
-  detections: Detections;
-}
 
 export interface PreviewCounts {
   previewsSent: number;
@@ -32,7 +24,7 @@ function drained(socket: HubSocket): boolean {
 }
 
 /** Sends one frame to the camera's room: to each drained client, at most one waiting behind a send in flight. */
-export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: PreviewFrame, counts: PreviewCounts) {
+export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: PreviewMessage, counts: PreviewCounts) {
   const members = io.sockets.adapter.rooms.get(room(cameraId));
   if (!members || members.size === 0) return;
   const skip: string[] = [];
