@@ -1,12 +1,11 @@
 // `npm run eval:openset`: open-set identification on the LFW dev split. See --help.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { loadCalibration, saveCalibration } from '../facebank/calibration.ts';
 import { evaluateOpenSet, measureImpostorTail, type OpenSetSize } from '../facebank/eval/openset.ts';
 import { ENROLLED, MIN_IMAGES } from '../facebank/eval/opensetSplit.ts';
 import { numberArg } from './args.ts';
-import { loadOpenSetProbes, scriptConfig } from './opensetProbes.ts';
+import { gallerySizes, loadOpenSetProbes, parseOpenSetCli, scriptConfig } from './opensetProbes.ts';
 
 const HELP = `Usage: npm run eval:openset -- [options]
 
@@ -31,25 +30,11 @@ facebank's SQLite cache is kept there too, so a second run takes seconds.
   -h, --help             this text
 `;
 
-function parseCli() {
-  try {
-    return parseArgs({
-      options: {
-        dir: { type: 'string', default: '../shared/testdata/lfw-dev/images' },
-        sizes: { type: 'string', default: '10,100,all' },
-        seed: { type: 'string', default: '1' },
-        scratch: { type: 'string', default: '.scratch/openset' },
-        'write-calibration': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`eval:openset: ${(err as Error).message}`);
-    process.exit(2);
-  }
-}
+const parseCli = () =>
+  parseOpenSetCli('eval:openset', HELP, {
+    seed: { type: 'string', default: '1' },
+    'write-calibration': { type: 'boolean', default: false },
+  });
 
 const pc = (x: number) => `${(x * 100).toFixed(2)}%`;
 
@@ -73,15 +58,9 @@ function table(rows: OpenSetSize[]): string {
 
 async function main(): Promise<void> {
   const v = parseCli();
-  if (v.help) {
-    process.stdout.write(HELP);
-    return;
-  }
   const config = scriptConfig();
   const seed = numberArg('seed', v.seed, { integer: true, allowZero: true });
-  const asked = v.sizes
-    .split(',')
-    .map((s) => (s.trim() === 'all' ? 'all' : numberArg('sizes', s.trim(), { integer: true })));
+  const asked = gallerySizes(v.sizes);
   const started = performance.now();
   const { split, root, scratch, modelId, sha256, pool, faces, images } = await loadOpenSetProbes({
     dir: v.dir,

@@ -2,12 +2,53 @@
 // split, the worker pool and every image's central face, embedded once and cached in the scratch folder.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type OpenSetSplit, readIdentities, splitIdentities } from '../facebank/eval/opensetSplit.ts';
 import { type ProbeFace, probeFaces } from '../facebank/eval/probeEmbeddings.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { type Config, ConfigError, loadConfig } from '../server/config.ts';
 import { type Progress, progressBar } from '../server/progress.ts';
 import { modelId as modelIdOf, modelSha256 } from '../server/runtime.ts';
+import { numberArg } from './args.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** The options every open-set script takes (each documents them in its --help). */
+const COMMON_OPTIONS = {
+  dir: { type: 'string', default: '../shared/testdata/lfw-dev/images' },
+  sizes: { type: 'string', default: '10,100,all' },
+  scratch: { type: 'string', default: '.scratch/openset' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies Options;
+
+/**
+ * The command line: the common options and `extra`. A bad one ends the script with exit code 2; --help prints
+ * `help` and ends it.
+ */
+export function parseOpenSetCli<const O extends Options>(script: string, help: string, extra: O) {
+  let values: ReturnType<typeof parseArgs<{ options: typeof COMMON_OPTIONS & O; strict: true }>>['values'];
+  try {
+    values = parseArgs<{ options: typeof COMMON_OPTIONS & O; strict: true }>({
+      options: { ...COMMON_OPTIONS, ...extra },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`${script}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  // The generic `extra` keeps TypeScript from seeing the common options in `values` here (callers do).
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(help);
+    process.exit(0);
+  }
+  return values;
+}
+
+/** --sizes: whole numbers or "all" (the whole gallery, resolved once the split is read). */
+export function gallerySizes(list: string): (number | 'all')[] {
+  return list.split(',').map((s) => (s.trim() === 'all' ? 'all' : numberArg('sizes', s.trim(), { integer: true })));
+}
 
 export interface OpenSetProbes {
   config: Config;
