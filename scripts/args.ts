@@ -17,3 +17,8 @@ export function numberArg(name: string, value: string | undefined, rule: NumberR
   }
   return n;
 }
+
+/** A comma-separated list of numbers, each held to `rule`. */
+export function numberListArg(name: string, list: string, rule: NumberRule = {}): number[] {
+  return list.split(',').map((s) => numberArg(name, s.trim(), rule));
+}

@@ -1,17 +1,11 @@
 // `npm run eval:openset`: open-set identification on the LFW dev split. See --help.
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { loadCalibration, saveCalibration } from '../facebank/calibration.ts';
 import { evaluateOpenSet, measureImpostorTail, type OpenSetSize } from '../facebank/eval/openset.ts';
-import { ENROLLED, MIN_IMAGES, readIdentities, splitIdentities } from '../facebank/eval/opensetSplit.ts';
-import { probeFaces } from '../facebank/eval/probeEmbeddings.ts';
-import { FacePool } from '../models/pool/facePool.ts';
-import { ConfigError, loadConfig } from '../server/config.ts';
-import { type Progress, progressBar } from '../server/progress.ts';
-import { modelId as modelIdOf, modelSha256 } from '../server/runtime.ts';
+import { ENROLLED, MIN_IMAGES } from '../facebank/eval/opensetSplit.ts';
 import { numberArg } from './args.ts';
+import { gallerySizes, loadOpenSetProbes, parseOpenSetCli, scriptConfig } from './opensetProbes.ts';
 
 const HELP = `Usage: npm run eval:openset -- [options]
 
@@ -36,25 +30,11 @@ facebank's SQLite cache is kept there too, so a second run takes seconds.
   -h, --help             this text
 `;
 
-function parseCli() {
-  try {
-    return parseArgs({
-      options: {
-        dir: { type: 'string', default: '../shared/testdata/lfw-dev/images' },
-        sizes: { type: 'string', default: '10,100,all' },
-        seed: { type: 'string', default: '1' },
-        scratch: { type: 'string', default: '.scratch/openset' },
-        'write-calibration': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`eval:openset: ${(err as Error).message}`);
-    process.exit(2);
-  }
-}
+const parseCli = () =>
+  parseOpenSetCli('eval:openset', HELP, {
+    seed: { type: 'string', default: '1' },
+    'write-calibration': { type: 'boolean', default: false },
+  });
 
 const pc = (x: number) => `${(x * 100).toFixed(2)}%`;
 
@@ -78,59 +58,18 @@ function table(rows: OpenSetSize[]): string {
 
 async function main(): Promise<void> {
   const v = parseCli();
-  if (v.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = scriptConfig();
   const seed = numberArg('seed', v.seed, { integer: true, allowZero: true });
-  const root = resolve(v.dir);
-  const split = splitIdentities(readIdentities(root));
-  const sizes = v.sizes
-    .split(',')
-    .map((s) => (s.trim() === 'all' ? split.gallery.length : numberArg('sizes', s.trim(), { integer: true })));
-  const scratch = resolve(v.scratch);
-  mkdirSync(scratch, { recursive: true });
-
-  // The facebank's own cache key and weights hash, so the scratch cache and the calibration match the server's.
-  const sha256 = modelSha256(config.embedder);
-  const modelId = modelIdOf(config.embedder);
-  const pool = await FacePool.start({
-    provider: config.executionProvider,
-    size: config.poolSize,
-    intraOpThreads: config.intraOpThreads,
-    maxQueue: 64,
-    embedder: config.embedder,
+  const asked = gallerySizes(v.sizes);
+  const started = performance.now();
+  const { split, root, scratch, modelId, sha256, pool, faces, images } = await loadOpenSetProbes({
+    dir: v.dir,
+    scratch: v.scratch,
+    config,
   });
+  const sizes = asked.map((s) => (s === 'all' ? split.gallery.length : s));
   const db = new Database(resolve(scratch, 'facebank.db'));
   try {
-    const paths = [...split.gallery, ...split.others].flatMap((i) => i.images);
-    let bar: Progress | undefined;
-    const started = performance.now();
-    const faces = await probeFaces({
-      pool,
-      root,
-      paths,
-      modelId,
-      settings: { minFaceSize: config.minFaceSize, flip: config.flip, maxPixels: config.maxImagePixels },
-      cacheFile: resolve(scratch, `probes-flip${config.flip ? 1 : 0}.json`),
-      concurrency: 2 * config.poolSize,
-      onProgress: (done, total, cached) => {
-        if (done === cached && done < total) return;
-        bar ??= progressBar('embedding probes', total);
-        bar.set(done);
-        if (done === total) bar.done();
-      },
-    });
     const embeddings = new Map([...faces].map(([p, f]) => [p, f?.embedding]));
     if (v['write-calibration']) {
       const c = measureImpostorTail(split, embeddings, config.embedder);
@@ -167,7 +106,6 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       return;
     }
-    const images = paths.length;
     const lines = [
       `Open-set identification — ${modelId} on ${pool.info.provider}, flip ${config.flip ? 'on' : 'off'}, ` +
         `${images} images in ${root}`,

@@ -141,9 +141,13 @@ export async function evaluateOpenSet(run: OpenSetRun): Promise<OpenSetSize[]> {
   return out;
 }
 
-function normalisedMean(vs: readonly Float32Array[]): Float32Array {
+/** The L2-normalised (weighted) mean of embeddings: a person's template as the Matcher builds it (unweighted). */
+export function normalisedMean(vs: readonly Float32Array[], weights?: readonly number[]): Float32Array {
   const out = new Float32Array(vs[0]!.length);
-  for (const v of vs) for (let k = 0; k < v.length; k++) out[k]! += v[k]!;
+  vs.forEach((v, i) => {
+    const w = weights?.[i] ?? 1;
+    for (let k = 0; k < v.length; k++) out[k]! += w * v[k]!;
+  });
   let n = 0;
   for (let k = 0; k < out.length; k++) n += out[k]! * out[k]!;
   const inv = n > 0 ? 1 / Math.sqrt(n) : 0;
