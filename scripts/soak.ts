@@ -8,7 +8,7 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Camera, PersonEvent } from '../server/schemas.ts';
+import { Camera, Health, PersonEvent } from '../server/schemas.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
 import { type DecoderSpawn, SoakCameras } from './soak/cameras.ts';
@@ -136,11 +136,33 @@ function rssAround(samples: Sample[], at: number): number | undefined {
   return window.length === 0 ? undefined : median(window);
 }
 
-/** From the server's /metrics: V8 heap used, and its event loop delay p99 / max since the previous scrape. */
-async function serverMetrics(
-  tally: Tally,
-  base: string,
-): Promise<{ heap: number | undefined; loopP99: number | undefined; loopMax: number | undefined }> {
+/** Least-squares slope of the server's RSS over the samples after `from`, in bytes per minute. */
+function rssTrend(samples: Sample[], from: number): number | undefined {
+  const points = samples.filter((s) => s.at >= from && s.rss !== undefined).map((s) => [s.at / 60_000, s.rss!]);
+  if (points.length < 3) return undefined;
+  const mx = points.reduce((sum, [x]) => sum + x!, 0) / points.length;
+  const my = points.reduce((sum, [, y]) => sum + y!, 0) / points.length;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x! - mx) * (y! - my);
+    den += (x! - mx) ** 2;
+  }
+  return den === 0 ? undefined : num / den;
+}
+
+interface ServerMetrics {
+  heap: number | undefined;
+  external: number | undefined;
+  loopP99: number | undefined;
+  loopMax: number | undefined;
+}
+
+/**
+ * From the server's /metrics: V8 heap used, memory outside it held by JS objects (Buffers), and the event loop
+ * delay p99 / max since the previous scrape.
+ */
+async function serverMetrics(tally: Tally, base: string): Promise<ServerMetrics> {
   const text = (await call(tally, base, 'metrics', { path: '/metrics', expect: 200 }))?.text;
   const value = (name: string) => {
     const m = text?.match(new RegExp(`^facerec_${name} (\\S+)$`, 'm'));
@@ -152,6 +174,7 @@ async function serverMetrics(
   };
   return {
     heap: value('nodejs_heap_size_used_bytes'),
+    external: value('nodejs_external_memory_bytes'),
     loopP99: seconds('nodejs_eventloop_lag_p99_seconds'),
     loopMax: seconds('nodejs_eventloop_lag_max_seconds'),
   };
@@ -287,7 +310,7 @@ async function main(): Promise<number> {
         ((s.at - t0) / 60_000).toFixed(1),
         mb(s.rss),
         `${mb(s.ffmpegRss)} (${s.ffmpegCount})`,
-        mb(metrics.heap),
+        `${mb(metrics.heap)} / ${mb(metrics.external)}`,
         `${ms(metrics.loopP99)} / ${ms(metrics.loopMax)}`,
         `${load.rec.ok}/${load.rec.sent}`,
         String(load.rec.wrong),
@@ -343,6 +366,9 @@ async function main(): Promise<number> {
     }
     const stored = await storedEvents(tally, base);
     const verdict = stored ? judgeEvents(watcher.events, stored) : undefined;
+    // Events the storage refused are counted by the server, never sent: produced, not stored.
+    const health = Health.safeParse((await call(tally, base, 'health', { path: '/api/health', expect: 200 }))?.json);
+    const dropped = health.success ? health.data.events.dropped : undefined;
     watcher.close();
     const exit = await server.stop();
     if (exit.code !== 0 || exit.forced) {
@@ -360,7 +386,9 @@ async function main(): Promise<number> {
     const rssEnd = rssAround(samples, endAt);
     const growth = rssRef && rssEnd ? (rssEnd - rssRef) / rssRef : undefined;
     const recoveries = cameras.recoveries;
-    const lost = verdict ? verdict.notStored + verdict.unpaired + verdict.gaps : undefined;
+    const lost =
+      verdict && dropped !== undefined ? verdict.notStored + verdict.unpaired + verdict.gaps + dropped : undefined;
+    const trend = rssTrend(samples, refAt);
     console.log(`\n${textTable(HEADER, rows)}`);
     if (verdict && verdict.notDelivered > 0) {
       tally.error('socket', `${verdict.notDelivered} stored events never reached the watcher (connected throughout)`);
@@ -379,7 +407,8 @@ async function main(): Promise<number> {
       console.log(
         `events: ${verdict.produced} produced (received by the watcher or stored), ${verdict.stored} stored ` +
           `(${[...verdict.perCamera.values()].join(' + ')} by camera); received but not stored ${verdict.notStored}, ` +
-          `appeared/left unpaired ${verdict.unpaired}, id gaps ${verdict.gaps}; stored but not delivered ${verdict.notDelivered}`,
+          `appeared/left unpaired ${verdict.unpaired}, id gaps ${verdict.gaps}, dropped by the server ${dropped ?? '?'}; ` +
+          `stored but not delivered ${verdict.notDelivered}`,
       );
     }
     if (recoveries.length > 0) {
@@ -407,6 +436,11 @@ async function main(): Promise<number> {
     for (const line of tally.details()) console.log(line);
 
     const refMinute = (runMs / 6 / 60_000).toFixed(1);
+    if (trend !== undefined) {
+      console.log(
+        `server RSS trend from minute ${refMinute} on: ${(trend / 2 ** 20).toFixed(2)} MB per minute (least squares over the ${SAMPLE_MS / 1000} s samples)`,
+      );
+    }
     const bars: Array<[string, boolean]> = [
       [
         `RSS growth from minute ${refMinute} to the end < ${RSS_GROWTH_MAX * 100}%: ${mb(rssRef)} → ${mb(rssEnd)} MB (${growth === undefined ? '-' : `${(growth * 100).toFixed(1)}%`})`,
@@ -438,7 +472,7 @@ const HEADER = [
   'min',
   'server RSS MB',
   'ffmpeg RSS MB (n)',
-  'heap MB',
+  'heap / external MB',
   'loop delay p99 / max ms',
   '/rec ok/sent',
   'wrong',
