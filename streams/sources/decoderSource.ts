@@ -53,6 +53,8 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   private liveSince: number | undefined;
   /** Set when this class kills the decoder, so the exit is explained by the reason, not by ffmpeg's last words. */
   private killReason: string | undefined;
+  /** A probe saw the input unreachable in this outage, and its return has not started a retry yet. */
+  private sawDown = false;
 
   constructor(options: DecoderSourceOptions) {
     super();
@@ -160,6 +162,7 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
     this.lastFrameAt = frame.capturedAt;
     if (this.state !== 'live') {
       this.liveSince = frame.capturedAt;
+      this.sawDown = false;
       this.setState('live');
       this.logger.info(
         { input: this.label, width: frame.image.width, height: frame.image.height, pid: decoder.pid },
@@ -199,20 +202,24 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   /**
    * During the backoff wait, checks every RETURN_PROBE_MS whether the input is reachable; after a "no", a "yes"
    * starts the retry at once. Only a change counts, so an input that is reachable but failing (a wrong path, a
-   * refused login) keeps its backoff instead of being retried four times a second.
+   * refused login) keeps its backoff instead of being retried four times a second. A "no" seen in an earlier wait
+   * of the same outage counts too: the backoff's own retry may be refused just before the input listens again,
+   * and its return must still cut the next wait short (it waited the whole backoff, up to 2 s, in the soak).
    */
   private watchForReturn(): void {
     const reachable = this.reachable?.bind(this);
     if (reachable === undefined) return;
-    let sawDown = false;
     let probing = false;
     this.returnWatch = setInterval(async () => {
       if (probing || this.retryTimer === undefined || this.stopped) return;
       probing = true;
       try {
         const up = await reachable();
-        if (!up) sawDown = true;
-        else if (sawDown && this.retryTimer !== undefined && !this.stopped) void this.attempt();
+        if (!up) this.sawDown = true;
+        else if (this.sawDown && this.retryTimer !== undefined && !this.stopped) {
+          this.sawDown = false;
+          void this.attempt();
+        }
       } finally {
         probing = false;
       }

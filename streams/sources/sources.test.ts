@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
 import { isAlive } from '../../test/support/processes.ts';
 import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../../test/support/rtspServer.ts';
-import type { StreamLogger } from '../logger.ts';
+import { type StreamLogger, silentLogger } from '../logger.ts';
 import type { CameraState, Frame } from '../types.ts';
 import type { DecoderSource } from './decoderSource.ts';
 import { killAllDecoders, liveFfmpegPids } from './ffmpegProcesses.ts';
@@ -250,6 +250,43 @@ describe('RtspSource', () => {
     const frames = await waitForFrames(source, 10, LOADED);
     // Sequence numbers go on across reconnects.
     expect(frames[0]!.seq).toBeGreaterThan(5);
+    await source.stop();
+  });
+
+  it('retries at once when the camera returns just after a retry of the backoff was refused', async () => {
+    // The race `npm run soak` found: the probes saw the camera down, then the backoff's own retry was refused a
+    // moment before the camera listened again, and the next wait ran its whole backoff. Here the TCP probe is
+    // scripted (it says "back" from the second ffmpeg attempt on, which nothing answers), so the race happens
+    // every time; ffmpeg and the retry logic are the real ones.
+    let back = false;
+    const attempts: number[] = [];
+    const failures: number[] = [];
+    class Returning extends RtspSource {
+      protected override decoderStarted(): void {
+        attempts.push(Date.now());
+        if (attempts.length === 2) back = true;
+      }
+      protected override reachable(): Promise<boolean> {
+        return Promise.resolve(back);
+      }
+    }
+    const logger: StreamLogger = {
+      ...silentLogger,
+      warn: (_details, message) => message === 'source failed; retrying' && failures.push(Date.now()),
+      debug: (_details, message) => message === 'source failed; retrying' && failures.push(Date.now()),
+    };
+    // Waits of 4 s then 8 s: the first one's probes see the camera down; a second wait run in full would be 8 s.
+    const url = `rtsp://127.0.0.1:${await freePort()}/cam`;
+    const source = watch(new Returning({ url, ...FAST, initialBackoffMs: 4000, maxBackoffMs: 60_000, logger }));
+    source.start();
+    await until('the third attempt', () => (attempts.length >= 3 ? true : undefined), 4000 + LOADED, source);
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(attempts[2]! - failures[1]!).toBeLessThanOrEqual(PROMISED_RECOVERY_MS);
+
+    // The return is used once: a camera that answers the probe but still fails keeps its backoff (16 s now).
+    await until('the third failure', () => (failures.length >= 3 ? true : undefined), LOADED, source);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(attempts).toHaveLength(3);
     await source.stop();
   });
 
