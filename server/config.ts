@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultFacePoolSettings } from '../models/pool/facePool.ts';
 import { DEFAULT_MIN_QUALITY } from '../models/quality.ts';
-import { CameraInput } from './schemas.ts';
+import type { CameraDefaults } from '../streams/cameras/cameraTypes.ts';
+import { CameraSettingsInput, MAX_FPS } from '../streams/cameras/settings.ts';
 
 /**
  * The accepted rate of false names: at most 1% of strangers (people not in the facebank) given some name. The
@@ -55,18 +56,15 @@ export const ConfigSchema = z.object({
   watchFacebank: bool.default(true),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Cameras from the config file (not settable from the environment): read-only over the API, never stored. */
-  cameras: z.array(CameraInput).default([]),
+  cameras: z.array(CameraSettingsInput).default([]),
   /** Live preview frames per second sent to Socket.IO subscribers, per camera (0: no previews). */
   previewFps: z.coerce.number().min(0).max(60).default(10),
   /** Width of the preview JPEGs (height keeps the aspect ratio). */
   previewWidth: int(64, 4096).default(640),
   /** Upper bound on detections per second for a camera that does not set its own. */
-  maxDetectFps: z.coerce.number().positive().max(120).default(10),
-  /**
-   * Detections per second for a browser webcam: its user waits for their own name (see
-   * streams/cameras/cameraTypes.ts).
-   */
-  webcamMaxDetectFps: z.coerce.number().positive().max(120).default(15),
+  maxDetectFps: z.coerce.number().positive().max(MAX_FPS).default(10),
+  /** Detections per second for a browser webcam: its user waits for their own name (README "Webcam latency"). */
+  webcamMaxDetectFps: z.coerce.number().positive().max(MAX_FPS).default(15),
   /** Smallest face looked for in camera frames, in frame pixels: larger than for photos, as video is costlier. */
   cameraMinFaceSize: int(12, 10_000).default(40),
   /** Person events (and their face crops) older than this many days are deleted (0: kept forever). */
@@ -104,6 +102,17 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   CAMERA_MIN_FACE_SIZE: 'cameraMinFaceSize',
   EVENTS_RETENTION_DAYS: 'eventsRetentionDays',
 };
+
+/** The camera settings of the config, as the camera registry takes them. */
+export function cameraDefaults(config: Config): CameraDefaults {
+  return {
+    maxDetectFps: config.maxDetectFps,
+    webcamMaxDetectFps: config.webcamMaxDetectFps,
+    previewFps: config.previewFps,
+    previewWidth: config.previewWidth,
+    minFaceSize: config.cameraMinFaceSize,
+  };
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
