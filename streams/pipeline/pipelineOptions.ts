@@ -32,6 +32,15 @@ export const VIDEO_DETECT_OPTIONS: Partial<DetectOptions> = {
  */
 export const MAX_EMBEDDINGS_PER_FRAME = 3;
 
+/** JPEG quality of the previews. */
+export const PREVIEW_QUALITY = 70;
+
+/**
+ * The best-face crop kept with a visit's event: the face box with 30% of its size added on each side, so the
+ * facebank can analyse it like any photo when it is enrolled (README "Unknown faces"), at most 320 px wide.
+ */
+export const EVENT_CROP = { margin: 0.3, maxWidth: 320, quality: 85 } as const;
+
 export interface PipelineOptions {
   cameraId: string;
   /** Shown in health. */
@@ -42,25 +51,14 @@ export interface PipelineOptions {
   matcher: Matcher;
   /** Person events are stored here before they are emitted (the id comes from the store). */
   events: EventsStore;
-  /** Detections per second at most (default 10). */
-  maxDetectFps?: number;
-  /**
-   * Frames of this camera analysed at once (default: 2, or 1 with a pool of one). Above 1, one camera can use
-   * two workers when the others leave them idle; results are put back in frame order before the tracker.
-   */
-  maxInFlight?: number;
-  /** Smallest face searched for, in frame pixels (default 40). */
-  minFaceSize?: number;
-  /** Previews per second (default 10; 0: none). */
-  previewFps?: number;
-  /** Preview width in pixels (default 640; never enlarged). */
-  previewWidth?: number;
-  /** Preview JPEG quality (default 70). */
-  previewQuality?: number;
-  /** Crop margin around the face box, as a fraction of its size on each side (default 0.3). */
-  cropMargin?: number;
-  /** Crops are at most this wide (default 320); JPEG quality 85. */
-  cropMaxWidth?: number;
+  /** Detections per second at most (the camera's own, else the server's MAX_DETECT_FPS). */
+  maxDetectFps: number;
+  /** Smallest face searched for, in frame pixels (CAMERA_MIN_FACE_SIZE). */
+  minFaceSize: number;
+  /** Previews per second (PREVIEW_FPS; 0: none). */
+  previewFps: number;
+  /** Preview width in pixels (PREVIEW_WIDTH; never enlarged). */
+  previewWidth: number;
   tracker?: Partial<TrackerOptions>;
   logger?: StreamLogger;
 }
