@@ -4,7 +4,7 @@
 //
 // Pixels and the buffer transfer. `pool.analyzeFrame` transfers the image's buffer to a worker thread, which
 // leaves it detached here. The pipeline never hands over a source frame's own buffer: each dispatched frame is
-// copied once (a plain memcpy, ~1 ms for 1280×720) and the COPY is transferred. The source frame stays intact
+// copied once (a plain memcpy) and the COPY is transferred. The source frame stays intact
 // for as long as the pipeline needs it, so:
 // - a preview is encoded (sharp resize + JPEG) straight from the source frame as it arrives, whether or not
 //   the frame is ever dispatched, and without a copy;

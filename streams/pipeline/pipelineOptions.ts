@@ -13,9 +13,9 @@ import type { SharedScheduler } from './sharedScheduler.ts';
  * P-Net candidates, which a cluttered 1280×720 frame has by the hundred, so the candidate stages are stricter
  * than for still images while O-Net's final gate is the same:
  * - score thresholds 0.7 / 0.8 / 0.7 (stills: 0.6 / 0.7 / 0.7);
- * - candidates of different pyramid levels merged from IoU 0.5 (stills: 0.7): 28–30% fewer candidates on the
- *   test scenes, and still all 42 faces of a 40-photo crowd at 1280×720;
- * - at most 200 candidates, against pathological clutter (that crowd has 355).
+ * - candidates of different pyramid levels merged from IoU 0.5 (stills: 0.7): fewer candidates, the same faces
+ *   (README "Live cameras");
+ * - at most 200 candidates, against pathological clutter.
  * A face the stricter stages miss in one frame keeps its track (tracks survive missed frames).
  */
 export const VIDEO_DETECT_OPTIONS: Partial<DetectOptions> = {
@@ -26,7 +26,7 @@ export const VIDEO_DETECT_OPTIONS: Partial<DetectOptions> = {
 
 /**
  * Faces embedded per video frame at most. A cut to a crowded scene brings many new faces at once, each wanting
- * an embedding (~15 ms on a CPU core) on each of its first frames; unbounded, that frame's lag doubles. With
+ * an embedding on each of its first frames; unbounded, that frame's lag doubles. With
  * the budget the largest are embedded first and the others in the next frames (settled faces are skipped), so
  * a sixth face is named a few frames later instead of every face being late.
  */
