@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { calibrationOf } from '../facebank/calibration.ts';
 import { Facebank } from '../facebank/facebank.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
+import { ConfigSchema, cameraDefaults } from '../server/config.ts';
 import { EventsStore } from '../streams/events.ts';
 import { CameraPipeline } from '../streams/pipeline/pipeline.ts';
 import { SharedScheduler } from '../streams/pipeline/sharedScheduler.ts';
@@ -163,7 +164,10 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
     secondsPerImage: SECONDS_PER_PHOTO,
   });
 
-  const events = new EventsStore(db);
+  // The product's settings, but for the rate: the clip is analysed frame by frame.
+  const defaults = ConfigSchema.parse({});
+  const camera = cameraDefaults(defaults);
+  const events = new EventsStore(db, { retentionDays: defaults.eventsRetentionDays });
   const scheduler = new SharedScheduler(2);
   const pipeline = new CameraPipeline({
     cameraId: 'eval',
@@ -174,7 +178,9 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
     matcher: facebank,
     events,
     maxDetectFps: FPS,
+    minFaceSize: camera.minFaceSize,
     previewFps: 0,
+    previewWidth: camera.previewWidth,
   });
   const detections: Detections[] = [];
   const emitted: PersonEvent[] = [];

@@ -1,12 +1,26 @@
 // Configuration: environment variables over an optional JSON config file over defaults, validated once at
-// start-up. Everything below server/ receives plain typed values from here, never process.env.
+// start-up. Every setting is described once below, in its section; its environment variable is its key in
+// UPPER_SNAKE_CASE, and the README's configuration table is rendered from here (`npm run docs:config`).
+// Everything below server/ receives plain, resolved values from here, never process.env.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultFacePoolSettings } from '../models/pool/facePool.ts';
 import { DEFAULT_MIN_QUALITY } from '../models/quality.ts';
-import { CameraInput } from './schemas.ts';
+import type { CameraDefaults } from '../streams/cameras/cameraTypes.ts';
+import { CameraSettingsInput, MAX_FPS } from '../streams/cameras/settings.ts';
+import {
+  choice,
+  decimal,
+  fileOnlyList,
+  flag,
+  integer,
+  optionalDecimal,
+  optionalText,
+  type Setting,
+  text,
+} from './configFields.ts';
 
 /**
  * The accepted rate of false names: at most 1% of strangers (people not in the facebank) given some name. The
@@ -15,95 +29,203 @@ import { CameraInput } from './schemas.ts';
  */
 export const DEFAULT_MATCH_FPIR = 0.01;
 
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const pool = defaultFacePoolSettings(availableParallelism());
 
-const poolDefaults = defaultFacePoolSettings(availableParallelism());
+const http = {
+  host: text({ default: 'localhost', description: 'interface to listen on (`0.0.0.0` for all)' }),
+  port: integer({ default: 5000, min: 0, max: 65535, description: 'HTTP port' }),
+  apiKey: optionalText({
+    minLength: 8,
+    shownDefault: 'none',
+    description: 'key for facebank changes (without one, they only answer clients on this machine)',
+  }),
+  recognitionRequiresKey: flag({ default: false, description: 'also require the key for recognition' }),
+  bodyLimitBytes: integer({
+    default: 20 * 1024 * 1024,
+    min: 1024,
+    max: 1024 ** 3,
+    description: 'largest request body (20 MB)',
+  }),
+  maxImagePixels: integer({
+    default: 40_000_000,
+    min: 1,
+    max: 1_000_000_000,
+    description: 'largest image, in pixels (decompression bombs are refused)',
+  }),
+  logLevel: choice({
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    description: 'pino log level',
+  }),
+};
+
+const facebank = {
+  facebankDir: text({ default: './facebank/people', description: 'the people folders' }),
+  databasePath: text({
+    default: './data/facerec.db',
+    description: 'SQLite database (embedding cache, cameras, events)',
+  }),
+  watchFacebank: flag({ default: true, description: 'apply facebank folder changes without a restart' }),
+  matchFpir: decimal({
+    default: DEFAULT_MATCH_FPIR,
+    above: 0,
+    max: 0.5,
+    description: 'accepted rate of strangers given a name (0.01: 1%); the threshold is derived from it',
+  }),
+  matchThreshold: optionalDecimal({
+    min: -1,
+    max: 1,
+    shownDefault: 'derived',
+    description: 'a fixed cosine threshold instead (overrides `MATCH_FPIR`; see Open-set below)',
+  }),
+};
+
+const inference = {
+  executionProvider: choice({
+    values: ['auto', 'cuda', 'cpu'],
+    default: pool.provider,
+    description: '`auto` (CUDA if available, else CPU), `cuda` (fail without it) or `cpu`',
+  }),
+  poolSize: integer({
+    default: pool.size,
+    min: 1,
+    max: 64,
+    shownDefault: 'CPU cores',
+    description: 'inference worker threads',
+  }),
+  intraOpThreads: integer({
+    default: pool.intraOpThreads,
+    min: 1,
+    max: 64,
+    description: "threads each worker's sessions may use",
+  }),
+  maxQueue: integer({
+    default: pool.maxQueue,
+    min: 1,
+    max: 10_000,
+    description: 'requests waiting for a worker before new ones get 503',
+  }),
+  embedder: text({ default: pool.embedder, description: 'embedding model name in `models/build/manifest.json`' }),
+};
+
+const detection = {
+  minFaceSize: integer({ default: 20, min: 12, max: 10_000, description: 'smallest face to detect, in pixels' }),
+  maxFaces: integer({
+    default: 0,
+    min: 0,
+    max: 1000,
+    description: 'at most this many faces per image, largest first (0: no limit)',
+  }),
+  minFaceQuality: decimal({
+    default: DEFAULT_MIN_QUALITY,
+    min: 0,
+    max: 1,
+    description: 'faces whose quality scores below this are `Unknown` and not enrolled (0: off; see Face quality)',
+  }),
+  flip: flag({ default: false, description: "add the mirrored face's embedding (about twice the embedding cost)" }),
+};
+
+const cameras = {
+  cameras: fileOnlyList({
+    item: CameraSettingsInput,
+    limits: '`name`, `url`, optional `enabled`, `maxDetectFps`, `inputFps` (as `POST /api/cameras`)',
+    description: 'cameras declared in the config file: read-only over the API, never stored (see Live cameras)',
+  }),
+  maxDetectFps: decimal({
+    default: 10,
+    above: 0,
+    max: MAX_FPS,
+    description: 'detections per second per camera, for cameras that set none',
+  }),
+  webcamMaxDetectFps: decimal({
+    default: 15,
+    above: 0,
+    max: MAX_FPS,
+    description: 'detections per second for a browser webcam (its user waits for their own name)',
+  }),
+  cameraMinFaceSize: integer({
+    default: 40,
+    min: 12,
+    max: 10_000,
+    description: 'smallest face looked for in camera frames, in frame pixels',
+  }),
+  previewFps: decimal({
+    default: 10,
+    min: 0,
+    max: 60,
+    description: 'live preview JPEGs per second per camera sent to Socket.IO subscribers (0: none)',
+  }),
+  previewWidth: integer({
+    default: 640,
+    min: 64,
+    max: 4096,
+    description: 'width of the preview JPEGs (the height keeps the aspect ratio)',
+  }),
+};
+
+const events = {
+  eventsRetentionDays: decimal({
+    default: 30,
+    min: 0,
+    max: 36_500,
+    description: 'person events and their crops are deleted after this many days (0: kept)',
+  }),
+};
+
+/** The settings by section, in the README's order. */
+export const SECTIONS = {
+  http: { title: 'HTTP server and API', settings: http },
+  facebank: { title: 'Facebank and matching', settings: facebank },
+  pool: { title: 'Inference pool', settings: inference },
+  detection: { title: 'Detection in photos', settings: detection },
+  cameras: { title: 'Live cameras', settings: cameras },
+  events: { title: 'Person events', settings: events },
+} satisfies Record<string, { title: string; settings: Record<string, Setting> }>;
+
+type Schemas<T extends Record<string, Setting>> = { [K in keyof T]: T[K]['schema'] };
+const schemas = <T extends Record<string, Setting>>(settings: T): Schemas<T> =>
+  Object.fromEntries(Object.entries(settings).map(([k, s]) => [k, s.schema])) as Schemas<T>;
 
 export const ConfigSchema = z.object({
-  host: z.string().min(1).default('localhost'),
-  port: int(0, 65535).default(5000),
-  facebankDir: z.string().min(1).default('./facebank/people'),
-  databasePath: z.string().min(1).default('./data/facerec.db'),
-  /** Required for routes that change the facebank; without one they only answer local clients. */
-  apiKey: z.string().min(8, 'API_KEY must be at least 8 characters').optional(),
-  /** Also require the API key for recognition (POST /rec, /id_info, /api/recognize). */
-  recognitionRequiresKey: bool.default(false),
-  /** A fixed cosine threshold; when set it wins over the one derived from matchFpir. */
-  matchThreshold: z.coerce.number().min(-1).max(1).optional(),
-  matchFpir: z.coerce
-    .number()
-    .gt(0, 'must be a rate above 0 (e.g. 0.01 for 1%)')
-    .max(0.5, 'must be a rate of at most 0.5 (e.g. 0.01 for 1%)')
-    .default(DEFAULT_MATCH_FPIR),
-  /**
-   * Faces whose quality (models/quality.ts: the weakest of size, sharpness, pose, detector confidence) scores
-   * below this are answered 'Unknown' and refused as facebank photos; 0.5 is the measured limits, 0 turns it off.
-   */
-  minFaceQuality: z.coerce.number().min(0).max(1).default(DEFAULT_MIN_QUALITY),
-  executionProvider: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
-  poolSize: int(1, 64).default(poolDefaults.size),
-  intraOpThreads: int(1, 64).default(poolDefaults.intraOpThreads),
-  maxQueue: int(1, 10_000).default(poolDefaults.maxQueue),
-  embedder: z.string().min(1).default(poolDefaults.embedder),
-  /** Add the mirrored face's embedding (about twice the embedding cost). */
-  flip: bool.default(false),
-  minFaceSize: int(12, 10_000).default(20),
-  maxFaces: int(0, 1000).default(0),
-  bodyLimitBytes: int(1024, 1024 ** 3).default(20 * 1024 * 1024),
-  maxImagePixels: int(1, 1_000_000_000).default(40_000_000),
-  watchFacebank: bool.default(true),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Cameras from the config file (not settable from the environment): read-only over the API, never stored. */
-  cameras: z.array(CameraInput).default([]),
-  /** Live preview frames per second sent to Socket.IO subscribers, per camera (0: no previews). */
-  previewFps: z.coerce.number().min(0).max(60).default(10),
-  /** Width of the preview JPEGs (height keeps the aspect ratio). */
-  previewWidth: int(64, 4096).default(640),
-  /** Upper bound on detections per second for a camera that does not set its own. */
-  maxDetectFps: z.coerce.number().positive().max(120).default(10),
-  /**
-   * Detections per second for a browser webcam: its user waits for their own name (see
-   * streams/cameras/cameraTypes.ts).
-   */
-  webcamMaxDetectFps: z.coerce.number().positive().max(120).default(15),
-  /** Smallest face looked for in camera frames, in frame pixels: larger than for photos, as video is costlier. */
-  cameraMinFaceSize: int(12, 10_000).default(40),
-  /** Person events (and their face crops) older than this many days are deleted (0: kept forever). */
-  eventsRetentionDays: z.coerce.number().min(0).max(36_500).default(30),
+  ...schemas(http),
+  ...schemas(facebank),
+  ...schemas(inference),
+  ...schemas(detection),
+  ...schemas(cameras),
+  ...schemas(events),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-/** Environment variable → config key. The README lists the same table. */
-export const ENV_KEYS: Record<string, keyof Config> = {
-  HOST: 'host',
-  PORT: 'port',
-  FACEBANK_DIR: 'facebankDir',
-  DATABASE_PATH: 'databasePath',
-  API_KEY: 'apiKey',
-  RECOGNITION_REQUIRES_KEY: 'recognitionRequiresKey',
-  MATCH_THRESHOLD: 'matchThreshold',
-  MATCH_FPIR: 'matchFpir',
-  MIN_FACE_QUALITY: 'minFaceQuality',
-  EXECUTION_PROVIDER: 'executionProvider',
-  POOL_SIZE: 'poolSize',
-  INTRA_OP_THREADS: 'intraOpThreads',
-  MAX_QUEUE: 'maxQueue',
-  EMBEDDER: 'embedder',
-  FLIP: 'flip',
-  MIN_FACE_SIZE: 'minFaceSize',
-  MAX_FACES: 'maxFaces',
-  BODY_LIMIT_BYTES: 'bodyLimitBytes',
-  MAX_IMAGE_PIXELS: 'maxImagePixels',
-  WATCH_FACEBANK: 'watchFacebank',
-  LOG_LEVEL: 'logLevel',
-  PREVIEW_FPS: 'previewFps',
-  PREVIEW_WIDTH: 'previewWidth',
-  MAX_DETECT_FPS: 'maxDetectFps',
-  WEBCAM_MAX_DETECT_FPS: 'webcamMaxDetectFps',
-  CAMERA_MIN_FACE_SIZE: 'cameraMinFaceSize',
-  EVENTS_RETENTION_DAYS: 'eventsRetentionDays',
+/** Every setting by its key. */
+export const SETTINGS: Record<keyof Config, Setting> = {
+  ...http,
+  ...facebank,
+  ...inference,
+  ...detection,
+  ...cameras,
+  ...events,
 };
+
+/** `maxDetectFps` → `MAX_DETECT_FPS`. */
+export function envName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+/** Environment variable → config key, for every setting the environment may give. */
+export const ENV_KEYS: Readonly<Record<string, keyof Config>> = Object.fromEntries(
+  (Object.keys(SETTINGS) as (keyof Config)[]).filter((k) => SETTINGS[k].env).map((k) => [envName(k), k]),
+);
+
+/** The `cameras` section as the camera registry takes it. */
+export function cameraDefaults(config: Config): CameraDefaults {
+  return {
+    maxDetectFps: config.maxDetectFps,
+    webcamMaxDetectFps: config.webcamMaxDetectFps,
+    previewFps: config.previewFps,
+    previewWidth: config.previewWidth,
+    minFaceSize: config.cameraMinFaceSize,
+  };
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -133,10 +255,13 @@ export function loadConfig(
   }
   const parsed = ConfigSchema.strict().safeParse({ ...fromFile, ...fromEnv, ...overrides });
   if (!parsed.success) {
-    const envName = (key: PropertyKey) => Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? String(key);
     const problems = parsed.error.issues.map((i) => {
-      const key = i.path[0];
-      return key === undefined ? i.message : `${envName(key)} (${String(key)}): ${i.message}`;
+      const [key, ...rest] = i.path.map(String);
+      if (key === undefined) return i.message;
+      const where = [key, ...rest].join('.');
+      return key in SETTINGS && SETTINGS[key as keyof Config].env
+        ? `${envName(key)} (${where}): ${i.message}`
+        : `${where}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }

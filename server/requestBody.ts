@@ -6,17 +6,18 @@ import { HttpError } from './errors.ts';
 /** Validation messages from schemas.ts that have their own stable codes. */
 const CODES: Record<string, string> = { 'not valid base64': 'invalid_base64', 'the image is empty': 'empty_image' };
 
-function validationError(error: z.ZodError): HttpError {
+function validationError(error: z.ZodError, code: string): HttpError {
   const issue = error.issues[0];
   const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-  return new HttpError(
-    400,
-    CODES[issue?.message ?? ''] ?? 'invalid_request',
-    `${where}${issue?.message ?? 'invalid request'}`,
-  );
+  return new HttpError(400, CODES[issue?.message ?? ''] ?? code, `${where}${issue?.message ?? 'invalid request'}`);
 }
 
-export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+/** `code` is the error code of a body that does not match `schema` (e.g. invalid_camera for camera settings). */
+export async function jsonBody<S extends z.ZodType>(
+  c: Context,
+  schema: S,
+  code = 'invalid_request',
+): Promise<z.output<S>> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError(
@@ -34,7 +35,7 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
     throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw validationError(parsed.error);
+  if (!parsed.success) throw validationError(parsed.error, code);
   return parsed.data;
 }
 

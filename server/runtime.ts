@@ -9,7 +9,7 @@ import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { CameraRegistry } from '../streams/cameras/registry.ts';
 import { EventFaces } from '../streams/eventFaces.ts';
-import type { Config } from './config.ts';
+import { type Config, cameraDefaults } from './config.ts';
 
 /** What every command needs. */
 export interface CoreRuntime {
@@ -120,13 +120,7 @@ export async function openRuntime(
             matcher: facebank,
             logger,
             poolSize: config.poolSize,
-            defaults: {
-              maxDetectFps: config.maxDetectFps,
-              webcamMaxDetectFps: config.webcamMaxDetectFps,
-              previewFps: config.previewFps,
-              previewWidth: config.previewWidth,
-              minFaceSize: config.cameraMinFaceSize,
-            },
+            defaults: cameraDefaults(config),
             eventsRetentionDays: config.eventsRetentionDays,
             configCameras: config.cameras,
           });

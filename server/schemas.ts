@@ -1,5 +1,6 @@
 // Request and response shapes: the same zod schemas validate requests and generate /api/openapi.json.
 import { z } from 'zod';
+import { CameraSettingsInput, CameraSettingsPatch } from '../streams/cameras/settings.ts';
 
 /** Standard or URL-safe base64, optionally as a data: URL; whitespace (line breaks) is ignored. */
 export const Base64Image = z
@@ -154,39 +155,9 @@ export const ErrorBody = z
 
 // ---- cameras and events (streams/)
 
-const cameraFields = {
-  name: z.string().meta({ description: 'a label for people (1–100 characters)' }),
-  url: z.string().meta({
-    description:
-      'rtsp:// or rtsps:// URL (credentials allowed: they are never logged or sent back) or a local video file path',
-  }),
-  enabled: z.boolean().meta({ description: 'decode and analyse this camera (default true)' }),
-  maxDetectFps: z.number().positive().meta({ description: 'upper bound on detections per second for this camera' }),
-  inputFps: z
-    .number()
-    .min(0)
-    .meta({ description: "frames per second read from the source (0: the source's own rate)" }),
-};
+export const CameraInput = CameraSettingsInput.meta({ id: 'CameraInput' });
 
-export const CameraInput = z
-  .strictObject({
-    name: cameraFields.name,
-    url: cameraFields.url,
-    enabled: cameraFields.enabled.optional(),
-    maxDetectFps: cameraFields.maxDetectFps.optional(),
-    inputFps: cameraFields.inputFps.optional(),
-  })
-  .meta({ id: 'CameraInput' });
-
-export const CameraPatch = z
-  .strictObject({
-    name: cameraFields.name.optional(),
-    url: cameraFields.url.optional(),
-    enabled: cameraFields.enabled.optional(),
-    maxDetectFps: cameraFields.maxDetectFps.optional(),
-    inputFps: cameraFields.inputFps.optional(),
-  })
-  .meta({ id: 'CameraPatch', description: 'the fields to change' });
+export const CameraPatch = CameraSettingsPatch.meta({ id: 'CameraPatch', description: 'the fields to change' });
 
 const CameraKind = z.enum(['rtsp', 'file', 'webrtc']);
 

@@ -323,7 +323,7 @@ describe('events on a read-only filesystem (real SQLite, a tmpfs remounted read-
   it('drops and counts an event it cannot store, with a StorageError, and keeps what was stored', () => {
     const path = join(dir, 'events.db');
     const rw = new Database(path);
-    const first = new EventsStore(rw);
+    const first = new EventsStore(rw, { retentionDays: 30 });
     const event = { type: 'person_appeared' as const, cameraId: 'cam', trackId: 1, name: 'penny', score: 0.8, at: 1 };
     const stored = first.insert(event);
     first.close();
@@ -331,7 +331,7 @@ describe('events on a read-only filesystem (real SQLite, a tmpfs remounted read-
     // Nothing is open for writing any more, so the kernel lets the filesystem become read-only.
     run('mount', '-o', 'remount,ro', dir);
     db = new Database(path);
-    const store = new EventsStore(db);
+    const store = new EventsStore(db, { retentionDays: 30 });
     let thrown: unknown;
     try {
       store.insert({ ...event, trackId: 2 });

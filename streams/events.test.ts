@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventsStore } from './events.ts';
+import { EventsStore, type EventsStoreOptions } from './events.ts';
 import type { PersonEvent } from './types.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -14,8 +14,8 @@ const jpeg = (n: number) => new Uint8Array([0xff, 0xd8, n, 0xff, 0xd9]);
 
 describe('EventsStore', () => {
   const stores: EventsStore[] = [];
-  const open = (db: Database.Database, o: ConstructorParameters<typeof EventsStore>[1] = {}) => {
-    const s = new EventsStore(db, { now: () => T0, ...o });
+  const open = (db: Database.Database, o: Partial<EventsStoreOptions> = {}) => {
+    const s = new EventsStore(db, { now: () => T0, retentionDays: 30, ...o });
     stores.push(s);
     return s;
   };

@@ -45,8 +45,8 @@ export interface EventQuery {
 }
 
 export interface EventsStoreOptions {
-  /** Events older than this many days are deleted on open and every hour (default 30; 0: keep forever). */
-  retentionDays?: number;
+  /** Events older than this many days are deleted on open and every hour (EVENTS_RETENTION_DAYS; 0: kept). */
+  retentionDays: number;
   /** Crops are kept for the most recent this many events only (default 10 000). */
   maxCrops?: number;
   /** Time source for retention (tests). */
@@ -103,9 +103,9 @@ export class EventsStore {
 
   constructor(
     private readonly db: Database,
-    options: EventsStoreOptions = {},
+    options: EventsStoreOptions,
   ) {
-    this.retentionDays = options.retentionDays ?? 30;
+    this.retentionDays = options.retentionDays;
     this.maxCrops = options.maxCrops ?? 10_000;
     this.now = options.now ?? Date.now;
     this.drops = new EventDrops(options.logger);

@@ -1,6 +1,7 @@
-// Cameras and person events over HTTP. The registry (streams/cameras/registry.ts) validates and runs the cameras; this
-// is transport only. Reads need the API key whenever one is configured (they show who was where, like the
-// Socket.IO hub); writes need it like facebank writes (and, without a key, come from this machine only).
+// Cameras and person events over HTTP. Camera settings are checked with the registry's own schema
+// (streams/cameras/settings.ts) and run by the registry; this is transport only. Reads need the API key whenever
+// one is configured (they show who was where, like the Socket.IO hub); writes need it like facebank writes (and,
+// without a key, come from this machine only).
 import { Hono } from 'hono';
 import { requireKey } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
@@ -16,12 +17,12 @@ export function cameraRoutes({ config, cameras }: AppDeps): Hono {
 
   app.get('/', read, (c) => c.json(cameras.list()));
   app.post('/', write, async (c) => {
-    const input = await jsonBody(c, CameraInput);
+    const input = await jsonBody(c, CameraInput, 'invalid_camera');
     return c.json(await cameras.add(input), 201);
   });
   app.get('/:id', read, (c) => c.json(cameras.get(c.req.param('id'))));
   app.patch('/:id', write, async (c) => {
-    const patch = await jsonBody(c, CameraPatch);
+    const patch = await jsonBody(c, CameraPatch, 'invalid_camera');
     return c.json(await cameras.update(c.req.param('id'), patch));
   });
   app.delete('/:id', write, async (c) => {

@@ -1,14 +1,6 @@
 // What the camera registry takes and shows, its defaults, and its errors.
 import type { CameraHealth, CameraKind, CameraSettings } from '../types.ts';
 
-export interface CameraInput {
-  name: string;
-  url: string;
-  enabled?: boolean;
-  maxDetectFps?: number;
-  inputFps?: number;
-}
-
 /** Where a camera comes from: the API (persisted), the config file, or a live session (ephemeral). */
 export type CameraOrigin = 'api' | 'config' | 'session';
 
@@ -24,32 +16,16 @@ export interface CameraView extends Omit<CameraSettings, 'url'> {
   health: CameraHealth;
 }
 
+/** The server-wide camera settings (the config's `cameras` section), resolved: every one is given. */
 export interface CameraDefaults {
+  /** For a camera that sets no maxDetectFps of its own. */
   maxDetectFps: number;
-  /**
-   * For browser webcams (ephemeral cameras): a person waits for their own name, and the tracker names a face
-   * after 3 detections, so the rate sets most of the webcam-to-name latency (about 380 ms p95 at 10/s, 240 ms
-   * at 15/s on 2 cores; `npm run bench:webrtc`).
-   */
+  /** For browser webcams (session cameras): a person waits for their own name (README "Webcam latency"). */
   webcamMaxDetectFps: number;
-  /** 0: the source's own rate. */
-  inputFps: number;
-  /** Decode width (height keeps the aspect ratio); 0: the source's own size. */
-  inputWidth: number;
   previewFps: number;
   previewWidth: number;
   minFaceSize: number;
 }
-
-export const DEFAULT_CAMERA_SETTINGS: Readonly<CameraDefaults> = {
-  maxDetectFps: 10,
-  webcamMaxDetectFps: 15,
-  inputFps: 0,
-  inputWidth: 0,
-  previewFps: 10,
-  previewWidth: 640,
-  minFaceSize: 40,
-};
 
 export type CameraErrorCode = 'camera_not_found' | 'invalid_camera' | 'camera_read_only';
 

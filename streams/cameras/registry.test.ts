@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Matcher as TemplateMatcher } from '../../facebank/matcher.ts';
 import type { Matcher } from '../../facebank/recognize.ts';
 import { queryEmbedding, usePool } from '../../facebank/testing.ts';
+import { ConfigSchema, cameraDefaults } from '../../server/config.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
 import { isAlive } from '../../test/support/processes.ts';
 import { personImage } from '../../test/support/testdata.ts';
@@ -98,7 +99,9 @@ describe('CameraRegistry', () => {
       pool: pool(),
       matcher,
       poolSize: 2,
-      defaults: { minFaceSize: 40, previewFps: 5 },
+      defaults: { ...cameraDefaults(ConfigSchema.parse({})), previewFps: 5 },
+      eventsRetentionDays: 30,
+      configCameras: [],
       ...o,
     });
     registries.push(registry);

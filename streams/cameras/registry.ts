@@ -22,16 +22,11 @@ import { RtspSource } from '../sources/rtspSource.ts';
 import type { TrackerOptions } from '../tracking/trackerOptions.ts';
 import type { CameraHealth, CameraKind, CameraSettings, Detections, FrameSource, PersonEvent } from '../types.ts';
 import { CameraStore } from './cameraStore.ts';
-import {
-  type CameraDefaults,
-  CameraError,
-  type CameraInput,
-  type CameraView,
-  DEFAULT_CAMERA_SETTINGS,
-} from './cameraTypes.ts';
+import { type CameraDefaults, CameraError, type CameraView } from './cameraTypes.ts';
 import { type Entry, healthOf, newEntry, viewOf } from './entry.ts';
 import { FailedSource } from './failedSource.ts';
 import { randomSlug, slugOf } from './ids.ts';
+import type { CameraInput, CameraPatch } from './settings.ts';
 import { checkUrl, configCameraSettings, kindOfUrl, parseInput } from './validation.ts';
 
 export interface RegistryOptions {
@@ -41,10 +36,10 @@ export interface RegistryOptions {
   logger?: Logger;
   /** Scheduler capacity: frames in flight at once over all cameras. */
   poolSize: number;
-  defaults?: Partial<CameraDefaults>;
-  eventsRetentionDays?: number;
+  defaults: CameraDefaults;
+  eventsRetentionDays: number;
   /** Declared in the config file: started, not persisted, not removable via the API. */
-  configCameras?: CameraInput[];
+  configCameras: readonly CameraInput[];
   /** Default: RtspSource for rtsp:// (and other URL schemes, which it reports as unsupported), FileSource for paths. */
   createSource?: (settings: CameraSettings) => FrameSource;
   /** Tracker tuning for every camera (tests; the defaults suit the product). */
@@ -78,9 +73,9 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   private constructor(private readonly o: RegistryOptions) {
     super();
     this.logger = o.logger;
-    this.defaults = { ...DEFAULT_CAMERA_SETTINGS, ...stripUndefined(o.defaults ?? {}) };
+    this.defaults = o.defaults;
     this.store = new CameraStore(o.db);
-    this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays ?? 30, logger: this.streamLogger() });
+    this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays, logger: this.streamLogger() });
     this.scheduler = new SharedScheduler(o.poolSize, undefined, this.streamLogger());
     this.createSource = o.createSource ?? ((s) => this.defaultSource(s));
   }
@@ -88,7 +83,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   /** Loads persisted cameras and config cameras, and starts the enabled ones. */
   static async open(o: RegistryOptions): Promise<CameraRegistry> {
     const registry = new CameraRegistry(o);
-    registry.loadConfigCameras(o.configCameras ?? []);
+    registry.loadConfigCameras(o.configCameras);
     registry.loadPersisted();
     for (const entry of registry.entries.values()) if (entry.settings.enabled) registry.startPipeline(entry);
     registry.logger?.info(
@@ -121,9 +116,9 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
         id,
         name: fields.name,
         url,
-        enabled: fields.enabled ?? true,
+        enabled: fields.enabled,
         maxDetectFps: fields.maxDetectFps ?? this.defaults.maxDetectFps,
-        inputFps: fields.inputFps ?? this.defaults.inputFps,
+        inputFps: fields.inputFps,
       };
       this.store.insert(settings, Date.now());
       const entry = newEntry(settings, 'api');
@@ -135,7 +130,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     });
   }
 
-  update(id: string, patch: Partial<CameraInput>): Promise<CameraView> {
+  update(id: string, patch: CameraPatch): Promise<CameraView> {
     return this.mutex.run(async () => {
       this.assertOpen();
       const entry = this.entry(id);
@@ -155,9 +150,9 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
         id,
         name: fields.name,
         url,
-        enabled: fields.enabled ?? old.enabled,
+        enabled: fields.enabled,
         maxDetectFps: fields.maxDetectFps ?? old.maxDetectFps,
-        inputFps: fields.inputFps ?? old.inputFps,
+        inputFps: fields.inputFps,
       };
       this.store.update(next);
       entry.settings = next;
@@ -249,12 +244,12 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   // --- internals ------------------------------------------------------------------------------------------
 
   private loadConfigCameras(inputs: readonly CameraInput[]): void {
-    for (const input of inputs) {
-      const name = String(input?.name ?? '').trim() || 'camera';
-      const base = `cfg-${slugOf(name)}`;
+    for (const raw of inputs) {
+      const input = parseInput(raw);
+      const base = `cfg-${slugOf(input.name)}`;
       let id = base;
       for (let n = 2; this.entries.has(id); n++) id = `${base}-${n}`;
-      const settings = configCameraSettings(input, id, name, this.defaults, this.logger);
+      const settings = configCameraSettings(input, id, this.defaults.maxDetectFps);
       this.entries.set(id, newEntry(settings, 'config'));
     }
   }
@@ -274,7 +269,6 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
 
   private defaultSource(s: CameraSettings): FrameSource {
     const common = {
-      ...(this.defaults.inputWidth > 0 ? { width: this.defaults.inputWidth } : {}),
       fps: this.decodeFps(s),
       logger: this.streamLogger(s.id),
     };
@@ -376,8 +370,4 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     if (!this.logger) return undefined;
     return camera ? this.logger.child({ camera }) : this.logger;
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,22 +1,10 @@
-// Camera settings from the API and from the config file, checked.
+// Camera settings from the API and from the config file, checked against the one schema (settings.ts).
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
-import type { StreamLogger } from '../logger.ts';
 import { redactUrl } from '../sources/credentials.ts';
 import type { CameraKind, CameraSettings } from '../types.ts';
-import { type CameraDefaults, CameraError, type CameraInput } from './cameraTypes.ts';
-
-export const MAX_DETECT_FPS = 60;
-export const MAX_INPUT_FPS = 120;
-
-const InputSchema = z.object({
-  name: z.string().trim().min(1, 'the name is empty').max(100, 'the name is longer than 100 characters'),
-  url: z.string().trim().min(1, 'the URL is empty').max(4096),
-  enabled: z.boolean().optional(),
-  maxDetectFps: z.number().gt(0, 'must be above 0').max(MAX_DETECT_FPS).optional(),
-  inputFps: z.number().min(0).max(MAX_INPUT_FPS).optional(),
-});
+import { CameraError } from './cameraTypes.ts';
+import { CameraSettingsInput, type CheckedCameraInput } from './settings.ts';
 
 export const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 export const RTSP_SCHEME = /^rtsps?:\/\//i;
@@ -59,8 +47,8 @@ export function checkUrl(raw: string): string {
   return file;
 }
 
-export function parseInput(input: unknown): z.infer<typeof InputSchema> {
-  const parsed = InputSchema.safeParse(input);
+export function parseInput(input: unknown): CheckedCameraInput {
+  const parsed = CameraSettingsInput.safeParse(input);
   if (!parsed.success) {
     const message = parsed.error.issues
       .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
@@ -71,31 +59,10 @@ export function parseInput(input: unknown): z.infer<typeof InputSchema> {
 }
 
 /**
- * A config-file camera's settings. Never throws: a bad value falls back to the default (with a warning), a bad
- * URL shows up as the camera's lastError.
+ * A config-file camera's settings: its fields were checked with the config (the same schema); a bad URL shows
+ * up as the camera's lastError rather than stopping the server.
  */
-export function configCameraSettings(
-  input: CameraInput,
-  id: string,
-  name: string,
-  defaults: Pick<CameraDefaults, 'maxDetectFps' | 'inputFps'>,
-  logger: StreamLogger | undefined,
-): CameraSettings {
-  const fps = (value: unknown, min: number, max: number, fallback: number, field: string) => {
-    if (value === undefined) return fallback;
-    if (typeof value === 'number' && value >= min && value <= max && (field !== 'maxDetectFps' || value > 0)) {
-      return value;
-    }
-    logger?.warn({ camera: id, [field]: value }, `config camera ${name}: invalid ${field}; using ${fallback}`);
-    return fallback;
-  };
-  const url = String(input?.url ?? '').trim();
-  return {
-    id,
-    name,
-    url: url && !URL_SCHEME.test(url) ? path.resolve(url) : url,
-    enabled: input.enabled ?? true,
-    maxDetectFps: fps(input.maxDetectFps, 0, MAX_DETECT_FPS, defaults.maxDetectFps, 'maxDetectFps'),
-    inputFps: fps(input.inputFps, 0, MAX_INPUT_FPS, defaults.inputFps, 'inputFps'),
-  };
+export function configCameraSettings(input: CheckedCameraInput, id: string, maxDetectFps: number): CameraSettings {
+  const { url, maxDetectFps: own, ...rest } = input;
+  return { id, ...rest, url: URL_SCHEME.test(url) ? url : path.resolve(url), maxDetectFps: own ?? maxDetectFps };
 }

@@ -13,7 +13,7 @@ import type { Facebank } from '../../facebank/facebank.ts';
 import { Matcher as TemplateMatcher } from '../../facebank/matcher.ts';
 import { bankOptions, MAX_PIXELS, openBank, queryEmbedding, seed, usePool } from '../../facebank/testing.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
-import { DEFAULT_MATCH_FPIR } from '../../server/config.ts';
+import { ConfigSchema, cameraDefaults, DEFAULT_MATCH_FPIR } from '../../server/config.ts';
 import { makeTestClip } from '../../test/support/clips.ts';
 import { PEOPLE, type Person, personImage } from '../../test/support/testdata.ts';
 import { EventsStore } from '../events.ts';
@@ -55,7 +55,7 @@ function useCutClip(
 ): { run: () => Run; everyone: () => TemplateMatcher; pool: () => FacePool } {
   const { pool } = usePool();
   const db = new Database(':memory:');
-  const events = new EventsStore(db);
+  const events = new EventsStore(db, { retentionDays: ConfigSchema.parse({}).eventsRetentionDays });
   const detections: Detections[] = [];
   const emitted: PersonEvent[] = [];
   let dir: string | undefined;
@@ -102,6 +102,7 @@ function useCutClip(
       // Faces are ~430 px: skipping the small pyramid levels keeps the frame rate up on a loaded machine.
       minFaceSize: 160,
       previewFps: 0,
+      previewWidth: cameraDefaults(ConfigSchema.parse({})).previewWidth,
       // A person comes back (loop − 2 s) of clip time after leaving; frames reach the pipeline late and bunched
       // on a loaded machine, so the visit's hold-back is kept well under that for each loop to be a new visit.
       tracker: { cooldownMs: 3000 },

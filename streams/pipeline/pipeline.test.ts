@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Matcher as TemplateMatcher } from '../../facebank/matcher.ts';
 import type { Matcher } from '../../facebank/recognize.ts';
 import { queryEmbedding, usePool } from '../../facebank/testing.ts';
+import { ConfigSchema, cameraDefaults } from '../../server/config.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../../test/support/testdata.ts';
 import { EventsStore } from '../events.ts';
@@ -54,6 +55,9 @@ async function makeClip(dir: string): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The product's settings for cameras and events. */
+const DEFAULTS = ConfigSchema.parse({});
+const CAMERA = cameraDefaults(DEFAULTS);
 
 describe('CameraPipeline on a live file camera', () => {
   const { pool } = usePool();
@@ -61,7 +65,7 @@ describe('CameraPipeline on a live file camera', () => {
   let clip: string;
   let matcher: Matcher;
   const db = new Database(':memory:');
-  const events = new EventsStore(db);
+  const events = new EventsStore(db, { retentionDays: DEFAULTS.eventsRetentionDays });
 
   // Everything the pipeline emitted, and when.
   const detections: { at: number; d: Detections }[] = [];
@@ -97,6 +101,7 @@ describe('CameraPipeline on a live file camera', () => {
       matcher,
       events,
       maxDetectFps: 10,
+      minFaceSize: CAMERA.minFaceSize,
       previewFps: 10,
       previewWidth: 320,
       // A short cooldown, so leonard's visit ends within the run.
@@ -276,7 +281,7 @@ describe('CameraPipeline when one face replaces another in place', () => {
   const emitted: PersonEvent[] = [];
   let clip: TempClip | undefined;
   const db = new Database(':memory:');
-  const events = new EventsStore(db);
+  const events = new EventsStore(db, { retentionDays: DEFAULTS.eventsRetentionDays });
 
   beforeAll(async () => {
     const [made, templates] = await Promise.all([
@@ -299,7 +304,9 @@ describe('CameraPipeline when one face replaces another in place', () => {
       matcher: { match: (embedding) => bank.match(embedding, THRESHOLD) },
       events,
       maxDetectFps: 10,
+      minFaceSize: CAMERA.minFaceSize,
       previewFps: 0,
+      previewWidth: CAMERA.previewWidth,
       tracker: { cooldownMs: 1000 },
     });
     pipeline.on('detections', (d) => detections.push(d));

@@ -4,7 +4,7 @@
 //
 // Pixels and the buffer transfer. `pool.analyzeFrame` transfers the image's buffer to a worker thread, which
 // leaves it detached here. The pipeline never hands over a source frame's own buffer: each dispatched frame is
-// copied once (a plain memcpy, ~1 ms for 1280×720) and the COPY is transferred. The source frame stays intact
+// copied once (a plain memcpy) and the COPY is transferred. The source frame stays intact
 // for as long as the pipeline needs it, so:
 // - a preview is encoded (sharp resize + JPEG) straight from the source frame as it arrives, whether or not
 //   the frame is ever dispatched, and without a copy;
@@ -23,7 +23,13 @@ import { FaceTracker } from '../tracking/tracker.ts';
 import type { TrackerDetection } from '../tracking/trackerTypes.ts';
 import type { CameraHealth, CameraKind, CameraState, Detections, Frame, FrameSource, PersonEvent } from '../types.ts';
 import { cutRegion, encodeJpeg, type KeptCrop } from './crops.ts';
-import { MAX_EMBEDDINGS_PER_FRAME, type PipelineOptions, VIDEO_DETECT_OPTIONS } from './pipelineOptions.ts';
+import {
+  EVENT_CROP,
+  MAX_EMBEDDINGS_PER_FRAME,
+  type PipelineOptions,
+  PREVIEW_QUALITY,
+  VIDEO_DETECT_OPTIONS,
+} from './pipelineOptions.ts';
 import { type PreviewJob, type PreviewMessage, PreviewQueue } from './previews.ts';
 import type { CameraCounters, CameraScheduleOptions } from './scheduler.ts';
 import type { SharedScheduler } from './sharedScheduler.ts';
@@ -58,8 +64,6 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private maxDetectFps: number;
   private readonly maxInFlight: number;
   private readonly minFaceSize: number;
-  private readonly cropMargin: number;
-  private readonly cropMaxWidth: number;
 
   private state: CameraState = 'stopped';
   private running = false;
@@ -94,21 +98,21 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     this.logger = o.logger ?? silentLogger;
     this.tracker = new FaceTracker({ match: (embedding) => this.matchOf(embedding) }, o.tracker);
     this.key = `${o.cameraId}#${nextPipelineKey++}`;
-    this.maxDetectFps = o.maxDetectFps ?? 10;
-    this.maxInFlight = Math.max(1, o.maxInFlight ?? Math.min(2, o.scheduler.capacity));
-    this.minFaceSize = o.minFaceSize ?? 40;
+    this.maxDetectFps = o.maxDetectFps;
+    // Above 1, one camera can use two workers when the others leave them idle; results are put back in frame
+    // order before the tracker.
+    this.maxInFlight = Math.max(1, Math.min(2, o.scheduler.capacity));
+    this.minFaceSize = o.minFaceSize;
     this.previews = new PreviewQueue({
       cameraId: o.cameraId,
-      fps: o.previewFps ?? 10,
-      width: o.previewWidth ?? 640,
-      quality: o.previewQuality ?? 70,
+      fps: o.previewFps,
+      width: o.previewWidth,
+      quality: PREVIEW_QUALITY,
       logger: this.logger,
       predict: (at) => this.tracker.predict(at),
       running: () => this.running,
       emit: (preview) => this.publish('preview', preview),
     });
-    this.cropMargin = o.cropMargin ?? 0.3;
-    this.cropMaxWidth = o.cropMaxWidth ?? 320;
   }
 
   /** Subscribes to the source, joins the scheduler and starts the source. Once only. */
@@ -283,7 +287,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     for (let i = 0; i < update.faces.length; i++) {
       if (!update.best[i]) continue;
       const face = update.faces[i]!;
-      const image = cutRegion(frame.image, face.box, this.cropMargin);
+      const image = cutRegion(frame.image, face.box, EVENT_CROP.margin);
       if (image) this.crops.set(face.trackId, { image });
     }
     const out: Detections = {
@@ -351,7 +355,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   }
 
   private encodeCrop(crop: KeptCrop): Promise<Uint8Array | undefined> {
-    crop.jpeg ??= encodeJpeg(crop.image, this.cropMaxWidth, 85).then(
+    crop.jpeg ??= encodeJpeg(crop.image, EVENT_CROP.maxWidth, EVENT_CROP.quality).then(
       (e) => e.data,
       () => undefined,
     );

@@ -13,9 +13,9 @@ import type { SharedScheduler } from './sharedScheduler.ts';
  * P-Net candidates, which a cluttered 1280×720 frame has by the hundred, so the candidate stages are stricter
  * than for still images while O-Net's final gate is the same:
  * - score thresholds 0.7 / 0.8 / 0.7 (stills: 0.6 / 0.7 / 0.7);
- * - candidates of different pyramid levels merged from IoU 0.5 (stills: 0.7): 28–30% fewer candidates on the
- *   test scenes, and still all 42 faces of a 40-photo crowd at 1280×720;
- * - at most 200 candidates, against pathological clutter (that crowd has 355).
+ * - candidates of different pyramid levels merged from IoU 0.5 (stills: 0.7): fewer candidates, the same faces
+ *   (README "Live cameras");
+ * - at most 200 candidates, against pathological clutter.
  * A face the stricter stages miss in one frame keeps its track (tracks survive missed frames).
  */
 export const VIDEO_DETECT_OPTIONS: Partial<DetectOptions> = {
@@ -26,11 +26,20 @@ export const VIDEO_DETECT_OPTIONS: Partial<DetectOptions> = {
 
 /**
  * Faces embedded per video frame at most. A cut to a crowded scene brings many new faces at once, each wanting
- * an embedding (~15 ms on a CPU core) on each of its first frames; unbounded, that frame's lag doubles. With
+ * an embedding on each of its first frames; unbounded, that frame's lag doubles. With
  * the budget the largest are embedded first and the others in the next frames (settled faces are skipped), so
  * a sixth face is named a few frames later instead of every face being late.
  */
 export const MAX_EMBEDDINGS_PER_FRAME = 3;
+
+/** JPEG quality of the previews. */
+export const PREVIEW_QUALITY = 70;
+
+/**
+ * The best-face crop kept with a visit's event: the face box with 30% of its size added on each side, so the
+ * facebank can analyse it like any photo when it is enrolled (README "Unknown faces"), at most 320 px wide.
+ */
+export const EVENT_CROP = { margin: 0.3, maxWidth: 320, quality: 85 } as const;
 
 export interface PipelineOptions {
   cameraId: string;
@@ -42,25 +51,14 @@ export interface PipelineOptions {
   matcher: Matcher;
   /** Person events are stored here before they are emitted (the id comes from the store). */
   events: EventsStore;
-  /** Detections per second at most (default 10). */
-  maxDetectFps?: number;
-  /**
-   * Frames of this camera analysed at once (default: 2, or 1 with a pool of one). Above 1, one camera can use
-   * two workers when the others leave them idle; results are put back in frame order before the tracker.
-   */
-  maxInFlight?: number;
-  /** Smallest face searched for, in frame pixels (default 40). */
-  minFaceSize?: number;
-  /** Previews per second (default 10; 0: none). */
-  previewFps?: number;
-  /** Preview width in pixels (default 640; never enlarged). */
-  previewWidth?: number;
-  /** Preview JPEG quality (default 70). */
-  previewQuality?: number;
-  /** Crop margin around the face box, as a fraction of its size on each side (default 0.3). */
-  cropMargin?: number;
-  /** Crops are at most this wide (default 320); JPEG quality 85. */
-  cropMaxWidth?: number;
+  /** Detections per second at most (the camera's own, else the server's MAX_DETECT_FPS). */
+  maxDetectFps: number;
+  /** Smallest face searched for, in frame pixels (CAMERA_MIN_FACE_SIZE). */
+  minFaceSize: number;
+  /** Previews per second (PREVIEW_FPS; 0: none). */
+  previewFps: number;
+  /** Preview width in pixels (PREVIEW_WIDTH; never enlarged). */
+  previewWidth: number;
   tracker?: Partial<TrackerOptions>;
   logger?: StreamLogger;
 }
