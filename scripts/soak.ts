@@ -9,12 +9,13 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Camera, Health, PersonEvent } from '../server/schemas.ts';
+import { childProcesses, rssBytes } from '../test/support/processes.ts';
+import { type ServerProcess, spawnServer } from '../test/support/serverProcess.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
 import { type DecoderSpawn, SoakCameras } from './soak/cameras.ts';
 import { Dashboard, type EventMessage, Watcher } from './soak/dashboards.ts';
 import { ENROL_PHOTOS, FacebankLoad, MAX_IN_FLIGHT } from './soak/facebankLoad.ts';
-import { childProcesses, rssBytes, type SoakServer, startSoakServer } from './soak/serverProcess.ts';
 import { call, Tally } from './soak/tally.ts';
 import { median, textTable } from './stats.ts';
 
@@ -93,6 +94,8 @@ const POOL_SIZE =
 const SEEDED: Person[] = ['amy', 'howard', 'penny', 'raj'];
 /** Enrolled and removed in turn over the API; the first two are in the folder at the start. */
 const CHURN: Person[] = ['bernadette', 'leonard', 'sheldon', 'stuart'];
+/** A first start builds the model cache and scans the facebank: minutes on a loaded machine. */
+const START_TIMEOUT_MS = 180_000;
 const SAMPLE_MS = 10_000;
 const RSS_GROWTH_MAX = 0.05;
 const RECOVERY_MAX_MS = 5000;
@@ -120,7 +123,7 @@ interface Sample {
   ffmpegCount: number;
 }
 
-function sample(server: SoakServer): Sample {
+function sample(server: ServerProcess): Sample {
   const decoders = childProcesses(server.pid).filter((p) => p.comm.startsWith('ffmpeg'));
   return {
     at: Date.now(),
@@ -251,7 +254,7 @@ function judgeEvents(received: Map<number, EventMessage>, stored: EventMessage[]
 async function main(): Promise<number> {
   const root = await mkdtemp(join(tmpdir(), 'facerec-soak-'));
   const tally = new Tally();
-  let server: SoakServer | undefined;
+  let server: ServerProcess | undefined;
   let cameras: SoakCameras | undefined;
   let watcher: Watcher | undefined;
   try {
@@ -269,15 +272,19 @@ async function main(): Promise<number> {
     };
     // Debug: the ffmpeg spawns split each recovery into its steps (a few lines per camera restart).
     const spawns: DecoderSpawn[] = [];
-    server = await startSoakServer(root, { ...config, logLevel: 'debug' }, (line) => {
-      // Errors as they happen (a long run's end is far); warnings are summed up at the end.
-      if (line.level >= 50) console.log(`[server error] ${line.raw.slice(0, 500)}`);
-      if (line.msg === 'ffmpeg decoder started' && line.input) {
-        spawns.push({ input: line.input, at: line.time });
-        if (spawns.length > 1000) spawns.splice(0, 500);
-      }
+    server = spawnServer({
+      config: { ...config, logLevel: 'debug' },
+      configDir: root,
+      onLine: (line) => {
+        // Errors as they happen (a long run's end is far); warnings are summed up at the end.
+        if (line.level >= 50) console.log(`[server error] ${line.raw.slice(0, 500)}`);
+        if (line.msg === 'ffmpeg decoder started' && line.input) {
+          spawns.push({ input: line.input, at: line.time });
+          if (spawns.length > 1000) spawns.splice(0, 500);
+        }
+      },
     });
-    const base = server.url;
+    const base = await server.listeningWithin(START_TIMEOUT_MS);
     watcher = new Watcher(base, tally);
     await watcher.connected();
     console.log(

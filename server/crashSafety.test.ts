@@ -197,7 +197,7 @@ async function runLane({ root, cycles, seed, photos, clip, servers }: LaneOption
     cycleMs: [],
   };
   const spawn = () => {
-    const proc = spawnServer(env);
+    const proc = spawnServer({ env });
     servers.add(proc);
     void proc.exited.then(() => servers.delete(proc));
     return proc;
@@ -249,7 +249,7 @@ async function runLane({ root, cycles, seed, photos, clip, servers }: LaneOption
       figures.cycleMs.push(performance.now() - cycleStart);
       continue;
     }
-    const url = await listening(proc);
+    const url = await proc.listeningWithin(START_WITHIN_MS);
     await checkRestarted(url, cycle);
     if (cycle === 0) {
       const res = await fetch(`${url}/api/cameras`, {
@@ -293,7 +293,10 @@ async function runLane({ root, cycles, seed, photos, clip, servers }: LaneOption
         if (status >= 500) {
           body = await res.text();
           await sleep(100);
-          body += `\n${proc.output.filter((l) => l.includes('"level":50')).join('\n')}`;
+          body += `\n${proc.problems
+            .filter((l) => l.level >= 50)
+            .map((l) => l.raw)
+            .join('\n')}`;
         }
       } catch {
         break; // killed with this operation in flight
@@ -329,31 +332,13 @@ async function runLane({ root, cycles, seed, photos, clip, servers }: LaneOption
 
   // A last start: the state after the final kill is checked like every other.
   const last = spawn();
-  await checkRestarted(await listening(last), cycles);
+  await checkRestarted(await last.listeningWithin(START_WITHIN_MS), cycles);
   await last.kill();
   figures.events = events.size;
   return figures;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The server's URL once it listens; a start that fails or hangs fails the test with the server's last words. */
-async function listening(proc: ServerProcess): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the server did not listen within ${START_WITHIN_MS} ms`)),
-      START_WITHIN_MS,
-    );
-  });
-  try {
-    return await Promise.race([proc.listening, hung]);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${proc.output.slice(-30).join('\n')}`);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function lifeMs(random: () => number): number {
   const [from, to] = random() < LONG_LIVES ? LONG_LIFE_MS : SHORT_LIFE_MS;

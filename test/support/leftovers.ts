@@ -1,34 +1,20 @@
 // Run after every test file (vitest setupFiles): the file must leave no process of its own behind (ffmpeg, the
 // RTSP test server, Chromium, …). One left running would load the machine for the files after it, whose timing
 // then fails for no fault of theirs. Processes get a few seconds to finish exiting.
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll } from 'vitest';
+import { type ProcEntry, processTable } from './processes.ts';
 
 /** esbuild's service process is vitest's own (kept for the whole run), not a test's. */
 const OURS_NOT = /^esbuild$/;
 
-interface Proc {
-  pid: number;
-  comm: string;
-}
+type Proc = Pick<ProcEntry, 'pid' | 'comm'>;
 
 /** Descendants of this process (Linux /proc; empty elsewhere). */
 export function descendants(root = process.pid): Proc[] {
-  if (process.platform !== 'linux') return [];
   const byParent = new Map<number, Proc[]>();
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      if (fields[0] === 'Z') continue; // exited, waiting to be reaped
-      const ppid = Number(fields[1]);
-      byParent.set(ppid, [...(byParent.get(ppid) ?? []), { pid, comm }]);
-    } catch {
-      // gone meanwhile
-    }
+  for (const { pid, ppid, comm, state } of processTable()) {
+    if (state === 'Z') continue; // exited, waiting to be reaped
+    byParent.set(ppid, [...(byParent.get(ppid) ?? []), { pid, comm }]);
   }
   const out: Proc[] = [];
   const walk = (pid: number) => {

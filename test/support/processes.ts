@@ -1,3 +1,6 @@
+// Processes seen through Linux /proc: for "nothing left behind" tests and the soak's memory and decoder figures.
+import { readdirSync, readFileSync } from 'node:fs';
+
 // Whether a process still exists (signal 0 checks without signalling), for "nothing left behind" tests.
 export function isAlive(pid: number): boolean {
   try {
@@ -5,5 +8,55 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+export interface ProcEntry {
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** /proc state letter: R, S, D, Z (exited, waiting to be reaped), … */
+  state: string;
+}
+
+/** Every process of the machine (empty off Linux). */
+export function processTable(): ProcEntry[] {
+  if (process.platform !== 'linux') return [];
+  const out: ProcEntry[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // comm may hold spaces and parentheses: it ends at the last ") ".
+      const close = stat.lastIndexOf(') ');
+      const fields = stat.slice(close + 2).split(' ');
+      out.push({
+        pid,
+        ppid: Number(fields[1]),
+        comm: stat.slice(stat.indexOf('(') + 1, close),
+        state: fields[0] ?? '',
+      });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** The processes whose parent is `pid`, with their command names. */
+export function childProcesses(pid: number): Array<{ pid: number; comm: string }> {
+  return processTable()
+    .filter((p) => p.ppid === pid)
+    .map(({ pid, comm }) => ({ pid, comm }));
+}
+
+/** Resident set of a process in bytes (VmRSS), or undefined once it has gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB$/m);
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }
