@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, realpath } from 'node:fs/promises';
 import type { Database } from 'better-sqlite3';
-import type { Logger } from 'pino';
+import type { Logger } from '../models/logger.ts';
 import { assessQuality, DEFAULT_MIN_QUALITY, type QualityMeasures, qualityMessage } from '../models/quality.ts';
 import { type Analyzer, analyzeImage, embedOneFace } from './analysis.ts';
 import {
@@ -572,7 +572,7 @@ export class Facebank extends EventEmitter {
   private cacheWrite(write: () => void): void {
     try {
       write();
-      if (this.cacheFailing) this.o.logger?.info('facebank: the cache can be written again');
+      if (this.cacheFailing) this.o.logger?.info({}, 'facebank: the cache can be written again');
       this.cacheFailing = false;
     } catch (err) {
       const problem = storageProblem(err);

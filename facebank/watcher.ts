@@ -8,10 +8,7 @@
 // needs no dependency (chokidar 4 does the same per-directory watching in general form).
 import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
-
-export interface WatcherLogger {
-  warn(details: object, message: string): void;
-}
+import type { Logger } from '../models/logger.ts';
 
 export class TreeWatcher {
   private root: FSWatcher | undefined;
@@ -24,7 +21,7 @@ export class TreeWatcher {
     private readonly dir: string,
     private readonly onChange: () => void,
     private readonly debounceMs: number,
-    private readonly logger?: WatcherLogger,
+    private readonly logger?: Logger,
   ) {}
 
   start(people: ReadonlyMap<string, number>): void {

@@ -1,29 +1,14 @@
 // Dropped events are counted one by one but logged per streak: once at the start, at most once a minute while
 // it lasts, and once at its end.
+
 import { describe, expect, it } from 'vitest';
+import { recordingLogger } from '../test/support/recordingLogger.ts';
 import { DROP_LOG_INTERVAL_MS, EventDrops } from './eventDrops.ts';
-import type { StreamLogger } from './logger.ts';
-
-interface Line {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  details: Record<string, unknown>;
-  message: string;
-}
-
-function recorder(): { logger: StreamLogger; lines: Line[] } {
-  const lines: Line[] = [];
-  const at =
-    (level: Line['level']) =>
-    (details: object, message: string): void => {
-      lines.push({ level, details: details as Record<string, unknown>, message });
-    };
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
-}
 
 describe('EventDrops', () => {
   it('counts every drop, by problem and camera, and logs a streak of 500 drops over 2.5 minutes in 4 lines', () => {
     let now = 1_000_000;
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const drops = new EventDrops(logger, () => now);
     const start = now;
     // 500 events over 150 s from two cameras, storage full.

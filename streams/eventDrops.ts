@@ -3,7 +3,7 @@
 // Logged per streak, not per event: once when dropping starts, a summary at most once a minute while it lasts,
 // and once when events are stored again.
 import type { StorageProblem } from '../facebank/storageError.ts';
-import type { StreamLogger } from './logger.ts';
+import type { Logger } from '../models/logger.ts';
 import type { CameraHealth } from './types.ts';
 
 /** While events are being dropped, a summary is logged at most this often. */
@@ -35,7 +35,7 @@ export class EventDrops {
   private lastLogAt = 0;
 
   constructor(
-    private readonly logger: StreamLogger | undefined,
+    private readonly logger: Logger | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 

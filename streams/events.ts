@@ -3,8 +3,8 @@
 // period, and crops are kept for the most recent events only, so the file cannot grow without bound.
 import type { Database, Statement } from 'better-sqlite3';
 import { asStorageError, storageProblem } from '../facebank/storageError.ts';
+import type { Logger } from '../models/logger.ts';
 import { EventDrops } from './eventDrops.ts';
-import type { StreamLogger } from './logger.ts';
 import type { PersonEvent } from './types.ts';
 
 /** Idempotent. `at` is epoch milliseconds; crops live in their own table so listing never reads them. */
@@ -52,7 +52,7 @@ export interface EventsStoreOptions {
   /** Time source for retention (tests). */
   now?: () => number;
   /** Where dropped events are reported (see EventDrops). */
-  logger?: StreamLogger;
+  logger?: Logger;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -2,9 +2,10 @@
 import { availableParallelism } from 'node:os';
 import type { AnalyzeOptions } from '../analyze.ts';
 import type { RgbImage } from '../image.ts';
+import type { Logger } from '../logger.ts';
 import type { ProviderPreference } from '../runtime/session.ts';
 import type { FaceRequest, FaceResult, FaceWorkerInfo, FaceWorkerInit } from './faceWorker.ts';
-import { type PoolLogger, type PoolStats, WorkerPool } from './workerPool.ts';
+import { type PoolStats, WorkerPool } from './workerPool.ts';
 
 export interface FacePoolSettings {
   provider: ProviderPreference;
@@ -15,7 +16,7 @@ export interface FacePoolSettings {
   /** Requests allowed to wait for a free worker before callers get an OverloadError. */
   maxQueue: number;
   embedder: string;
-  logger?: PoolLogger;
+  logger?: Logger;
 }
 
 /** One worker per core with one intra-op thread each: on a CPU this gives the best throughput. */

@@ -1,15 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { recordingLogger } from '../../test/support/recordingLogger.ts';
 import type { TestInfo, TestInit, TestRequest, TestResponse } from './testWorker.ts';
-import {
-  OverloadError,
-  PoolClosedError,
-  type PoolLogger,
-  type PoolOptions,
-  WorkerCrashError,
-  WorkerPool,
-} from './workerPool.ts';
+import { OverloadError, PoolClosedError, type PoolOptions, WorkerCrashError, WorkerPool } from './workerPool.ts';
 
 type TestPool = WorkerPool<TestInit, TestRequest, TestResponse, TestInfo>;
 
@@ -20,18 +14,8 @@ function osThreads(): number | undefined {
   return existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : undefined;
 }
 
-interface LogLine {
-  level: 'warn' | 'error';
-  details: object;
-  message: string;
-}
-
 const pools: TestPool[] = [];
-let logs: LogLine[] = [];
-const logger: PoolLogger = {
-  warn: (details, message) => logs.push({ level: 'warn', details, message }),
-  error: (details, message) => logs.push({ level: 'error', details, message }),
-};
+let recorded = recordingLogger();
 
 async function startPool(options: Partial<PoolOptions<TestInit>> = {}): Promise<TestPool> {
   const pool = await WorkerPool.start<TestInit, TestRequest, TestResponse, TestInfo>({
@@ -40,7 +24,7 @@ async function startPool(options: Partial<PoolOptions<TestInit>> = {}): Promise<
     init: { label: 'test' },
     maxQueue: 4,
     name: 'test pool',
-    logger,
+    logger: recorded.logger,
     ...options,
   });
   pools.push(pool);
@@ -65,7 +49,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
-  logs = [];
+  recorded = recordingLogger();
   const baseline = baselineThreads;
   if (baseline === undefined) return;
   // A terminated worker's OS thread can take a moment to disappear after its exit event.
@@ -162,8 +146,8 @@ describe('WorkerPool', () => {
     expect(next.total).toBe(1);
 
     expect(pool.stats()).toMatchObject({ size: 1, crashes: 1, restartFailures: 0, completed: 2, failed: 1 });
-    expect(logs).toHaveLength(1);
-    expect(logs[0]?.level).toBe('warn');
+    expect(recorded.lines).toHaveLength(1);
+    expect(recorded.lines[0]?.level).toBe('warn');
   });
 
   test('a replacement that fails setup leaves its slot empty while the other threads keep serving', async () => {
@@ -175,7 +159,7 @@ describe('WorkerPool', () => {
     await expect(pool.run({ kind: 'crash' })).rejects.toBeInstanceOf(WorkerCrashError);
     await vi.waitFor(() => expect(pool.stats().restartFailures).toBe(1), { timeout: 10_000 });
     expect(pool.stats()).toMatchObject({ size: 1, slots: 2, emptySlots: 1, crashes: 1 });
-    expect(logs.map((l) => l.level)).toEqual(['warn', 'error']);
+    expect(recorded.lines.map((l) => l.level)).toEqual(['warn', 'error']);
 
     const [x, y] = await Promise.all([
       pool.run({ kind: 'sum', values: new Float64Array([1]) }),
@@ -196,7 +180,7 @@ describe('WorkerPool', () => {
       size: 2,
       init: { label: 'broken', failSetup: true },
       maxQueue: 1,
-      logger,
+      logger: recorded.logger,
     }).then(
       () => undefined,
       (e: unknown) => e,
@@ -244,6 +228,6 @@ describe('WorkerPool', () => {
     await expect(pool.run({ kind: 'busy', ms: 1 })).rejects.toBeInstanceOf(PoolClosedError);
     await pool.close(); // idempotent
     expect(pool.stats()).toMatchObject({ size: 0, busy: 0, queued: 0, failed: 3, rejected: 1 });
-    expect(logs).toEqual([]); // terminating on close is not a crash
+    expect(recorded.lines).toEqual([]); // terminating on close is not a crash
   });
 });

@@ -1,6 +1,7 @@
 // A fixed set of worker threads, each holding its own model sessions, because onnxruntime's session.run blocks
 // the thread that calls it. This is the only module that owns worker threads; workers use ./workerHost.ts.
 import { type Transferable, Worker } from 'node:worker_threads';
+import type { Logger } from '../logger.ts';
 import type { RequestMessage, SerializedError, WorkerMessage } from './workerHost.ts';
 
 export interface PoolOptions<Init> {
@@ -15,12 +16,7 @@ export interface PoolOptions<Init> {
   /** Appears in error messages, logs and thread names. */
   name?: string;
   /** Crashes and failed restarts are reported here; pino's logger fits. Defaults to the console. */
-  logger?: PoolLogger;
-}
-
-export interface PoolLogger {
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
+  logger?: Logger;
 }
 
 export interface PoolStats {
@@ -178,7 +174,7 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
   /** What the first thread's setup reported (e.g. the execution provider). */
   readonly info: Info;
   private readonly name: string;
-  private readonly logger: PoolLogger;
+  private readonly logger: Logger;
   /** undefined = a slot whose replacement failed setup and stays empty. */
   private readonly slots: Array<Thread<Req, Res, Info> | undefined>;
   private readonly queue: Array<Job<Req, Res>> = [];
@@ -415,7 +411,10 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
   }
 }
 
-const consoleLogger: PoolLogger = {
+const consoleLogger: Logger = {
+  debug: () => {},
+  info: () => {},
   warn: (details, message) => console.warn(message, details),
   error: (details, message) => console.error(message, details),
+  child: () => consoleLogger,
 };

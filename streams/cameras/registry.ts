@@ -7,12 +7,11 @@
 // the camera's state ('reconnecting') with lastError in clear words, and its source keeps retrying.
 import { EventEmitter } from 'node:events';
 import type { Database } from 'better-sqlite3';
-import type { Logger } from 'pino';
 import { Mutex } from '../../facebank/mutex.ts';
 import type { Matcher } from '../../facebank/recognize.ts';
+import type { Logger } from '../../models/logger.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
 import { EventsStore } from '../events.ts';
-import type { StreamLogger } from '../logger.ts';
 import { CameraPipeline } from '../pipeline/pipeline.ts';
 import type { PreviewMessage } from '../pipeline/previews.ts';
 import { SharedScheduler } from '../pipeline/sharedScheduler.ts';
@@ -366,7 +365,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     if (this.closing) throw new Error('the camera registry is closed');
   }
 
-  private streamLogger(camera?: string): StreamLogger | undefined {
+  private streamLogger(camera?: string): Logger | undefined {
     if (!this.logger) return undefined;
     return camera ? this.logger.child({ camera }) : this.logger;
   }

@@ -1,9 +1,9 @@
 // What a CameraPipeline is given, and the detection settings it uses for video.
 import type { Matcher } from '../../facebank/recognize.ts';
+import type { Logger } from '../../models/logger.ts';
 import type { DetectOptions } from '../../models/mtcnn/detector.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
 import type { EventsStore } from '../events.ts';
-import type { StreamLogger } from '../logger.ts';
 import type { TrackerOptions } from '../tracking/trackerOptions.ts';
 import type { FrameSource } from '../types.ts';
 import type { SharedScheduler } from './sharedScheduler.ts';
@@ -60,5 +60,5 @@ export interface PipelineOptions {
   /** Preview width in pixels (PREVIEW_WIDTH; never enlarged). */
   previewWidth: number;
   tracker?: Partial<TrackerOptions>;
-  logger?: StreamLogger;
+  logger?: Logger;
 }

@@ -2,7 +2,7 @@
 // (its own detections) or skipped by the scheduler (the tracker's predicted boxes at the frame's capture time).
 // Previews are emitted in frame order, so a skipped frame's prediction is taken after every earlier frame has
 // updated the tracker. Boxes in a preview are scaled to the preview's size (its detections' width/height).
-import type { StreamLogger } from '../logger.ts';
+import type { Logger } from '../../models/logger.ts';
 import type { Detections, Frame, TrackedFace } from '../types.ts';
 import { type Encoded, encodeJpeg } from './crops.ts';
 
@@ -42,7 +42,7 @@ export interface PreviewQueueOptions {
   width: number;
   /** JPEG quality. */
   quality: number;
-  logger: StreamLogger;
+  logger: Logger;
   /** The tracker's boxes at a time, for a frame whose detection was skipped. */
   predict(at: number): TrackedFace[];
   /** False once the pipeline stops: no preview is emitted after that. */

@@ -1,5 +1,5 @@
 // The scheduler shared by every camera.
-import { type StreamLogger, silentLogger } from '../logger.ts';
+import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { Frame } from '../types.ts';
 import {
   type CameraCounters,
@@ -20,7 +20,7 @@ export class SharedScheduler {
   private readonly driver: SchedulerDriver<Frame>;
   private readonly handlers = new Map<string, (frame: Frame) => Promise<void>>();
 
-  constructor(capacity: number, clock: SchedulerClock = systemClock, logger: StreamLogger = silentLogger) {
+  constructor(capacity: number, clock: SchedulerClock = systemClock, logger: Logger = silentLogger) {
     this.scheduler = new FrameScheduler<Frame>(capacity);
     this.driver = runScheduler(
       this.scheduler,

@@ -1,6 +1,6 @@
 // A supervised decoder: what RtspSource, FileSource and WebRtcSource share.
 import { EventEmitter } from 'node:events';
-import { type StreamLogger, silentLogger } from '../logger.ts';
+import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { CameraKind, CameraState, Frame, FrameSource } from '../types.ts';
 import { explainFfmpegErrors, FfmpegError } from './ffmpegErrors.ts';
 import { type DecoderExit, type RawDecoder, type RawDecoderOptions, spawnRawDecoder } from './rawDecoder.ts';
@@ -20,7 +20,7 @@ export interface DecoderSourceOptions {
   /** A run live at least this long resets the backoff (default 10 s). */
   resetBackoffAfterMs?: number;
   killGraceMs?: number;
-  logger?: StreamLogger;
+  logger?: Logger;
 }
 
 type SourceEvents = { frame: [Frame]; state: [CameraState, (string | undefined)?] };
@@ -39,7 +39,7 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   reconnects = 0;
   lastFrameAt: number | undefined;
 
-  protected readonly logger: StreamLogger;
+  protected readonly logger: Logger;
   protected readonly opts: Required<Omit<DecoderSourceOptions, 'logger' | 'width'>> & { width: number | undefined };
   private decoder: RawDecoder | undefined;
   private started = false;

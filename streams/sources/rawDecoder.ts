@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { type StreamLogger, silentLogger } from '../logger.ts';
+import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { Frame } from '../types.ts';
 import { redactUrl, secretsOf } from './credentials.ts';
 import { type FfmpegVersion, ffmpegInfo, rtspTimeoutFlag } from './ffmpegBinary.ts';
@@ -39,7 +39,7 @@ export interface RawDecoderOptions {
   nextSeq?: () => number;
   /** SIGTERM → SIGKILL delay of kill() (default 2 s). */
   killGraceMs?: number;
-  logger?: StreamLogger;
+  logger?: Logger;
 }
 
 export interface DecoderExit {

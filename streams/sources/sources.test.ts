@@ -4,10 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Logger, silentLogger } from '../../models/logger.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
 import { isAlive } from '../../test/support/processes.ts';
+import { recordingLogger } from '../../test/support/recordingLogger.ts';
 import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../../test/support/rtspServer.ts';
-import { type StreamLogger, silentLogger } from '../logger.ts';
 import type { CameraState, Frame } from '../types.ts';
 import type { DecoderSource } from './decoderSource.ts';
 import { killAllDecoders, liveFfmpegPids } from './ffmpegProcesses.ts';
@@ -85,16 +86,6 @@ function waitForFrames(source: DecoderSource, count: number, timeoutMs: number):
     timeoutMs,
     source,
   ).finally(() => source.off('frame', onFrame));
-}
-
-function recordingLogger(): { logger: StreamLogger; text: () => string } {
-  const lines: string[] = [];
-  const record = (level: string) => (details: object, message: string) =>
-    lines.push(`${level} ${message} ${JSON.stringify(details)}`);
-  return {
-    logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
-    text: () => lines.join('\n'),
-  };
 }
 
 /** Our own child processes, as the OS sees them (pgrep -P; pgrep leaves itself out). */
@@ -270,7 +261,7 @@ describe('RtspSource', () => {
         return Promise.resolve(back);
       }
     }
-    const logger: StreamLogger = {
+    const logger: Logger = {
       ...silentLogger,
       warn: (_details, message) => message === 'source failed; retrying' && failures.push(Date.now()),
       debug: (_details, message) => message === 'source failed; retrying' && failures.push(Date.now()),

@@ -1,10 +1,10 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { StreamLogger } from './logger.ts';
+import type { Logger } from './logger.ts';
 
-describe('StreamLogger', () => {
+describe('Logger', () => {
   it('takes a pino logger', () => {
-    const logger: StreamLogger = pino({ level: 'silent' });
+    const logger: Logger = pino({ level: 'silent' });
     expect(typeof logger.warn).toBe('function');
   });
 });
