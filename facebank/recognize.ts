@@ -16,14 +16,15 @@ export interface Recognition {
   timings: FaceResult['timings'] & { match?: number };
 }
 
-export interface Matcher {
+/** What names an embedding: the facebank (whose templates change), or a `Matcher` over fixed templates. */
+export interface FaceNamer {
   match(embedding: Float32Array): Match;
 }
 
 /** `minQuality`: faces whose quality scores below it are answered 'Unknown' (0: no quality gate). */
 export async function recognizeImage(
   pool: Pick<FacePool, 'analyzeEncoded'>,
-  matcher: Matcher,
+  matcher: FaceNamer,
   bytes: Uint8Array,
   maxPixels: number,
   options: AnalyzeOptions,

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Matcher as TemplateMatcher } from '../../facebank/matcher.ts';
-import type { Matcher } from '../../facebank/recognize.ts';
+import type { FaceNamer } from '../../facebank/recognize.ts';
 import { queryEmbedding, usePool } from '../../facebank/testing.ts';
 import { ConfigSchema, cameraDefaults } from '../../server/config.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
@@ -89,7 +89,7 @@ describe('CameraRegistry', () => {
   const { pool } = usePool();
   let dir: string;
   let clip: TempClip;
-  let matcher: Matcher;
+  let matcher: FaceNamer;
   let db: Database.Database;
   const registries: CameraRegistry[] = [];
 

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { Database } from 'better-sqlite3';
 import { Mutex } from '../../facebank/mutex.ts';
-import type { Matcher } from '../../facebank/recognize.ts';
+import type { FaceNamer } from '../../facebank/recognize.ts';
 import type { Logger } from '../../models/logger.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
 import { EventsStore } from '../events.ts';
@@ -31,7 +31,7 @@ import { checkUrl, configCameraSettings, kindOfUrl, parseInput } from './validat
 export interface RegistryOptions {
   db: Database;
   pool: Pick<FacePool, 'analyzeFrame' | 'stats'>;
-  matcher: Matcher;
+  matcher: FaceNamer;
   logger?: Logger;
   /** Scheduler capacity: frames in flight at once over all cameras. */
   poolSize: number;

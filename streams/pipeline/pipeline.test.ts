@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Matcher as TemplateMatcher } from '../../facebank/matcher.ts';
-import type { Matcher } from '../../facebank/recognize.ts';
+import type { FaceNamer } from '../../facebank/recognize.ts';
 import { queryEmbedding, usePool } from '../../facebank/testing.ts';
 import { ConfigSchema, cameraDefaults } from '../../server/config.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
@@ -63,7 +63,7 @@ describe('CameraPipeline on a live file camera', () => {
   const { pool } = usePool();
   let dir: string;
   let clip: string;
-  let matcher: Matcher;
+  let matcher: FaceNamer;
   const db = new Database(':memory:');
   const events = new EventsStore(db, { retentionDays: DEFAULTS.eventsRetentionDays });
 

@@ -13,7 +13,7 @@
 //   JPEG once, lazily, when an event needs it.
 // How a preview waits for its frame's fate and keeps frame order: previews.ts.
 import { EventEmitter } from 'node:events';
-import type { Matcher } from '../../facebank/recognize.ts';
+import type { FaceNamer } from '../../facebank/recognize.ts';
 import type { RgbImage } from '../../models/image.ts';
 import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
@@ -55,7 +55,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private readonly source: FrameSource;
   private readonly sched: SharedScheduler;
   private readonly pool: Pick<FacePool, 'analyzeFrame'>;
-  private readonly matcher: Matcher;
+  private readonly matcher: FaceNamer;
   private readonly events: EventsStore;
   private readonly logger: Logger;
   private readonly tracker: FaceTracker;

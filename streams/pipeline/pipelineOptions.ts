@@ -1,5 +1,5 @@
 // What a CameraPipeline is given, and the detection settings it uses for video.
-import type { Matcher } from '../../facebank/recognize.ts';
+import type { FaceNamer } from '../../facebank/recognize.ts';
 import type { Logger } from '../../models/logger.ts';
 import type { DetectOptions } from '../../models/mtcnn/detector.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
@@ -48,7 +48,7 @@ export interface PipelineOptions {
   source: FrameSource;
   scheduler: SharedScheduler;
   pool: Pick<FacePool, 'analyzeFrame'>;
-  matcher: Matcher;
+  matcher: FaceNamer;
   /** Person events are stored here before they are emitted (the id comes from the store). */
   events: EventsStore;
   /** Detections per second at most (the camera's own, else the server's MAX_DETECT_FPS). */
