@@ -37,6 +37,80 @@ export function modelId(embedder: string): string {
   return `${embedder}@${modelSha256(embedder).slice(0, 16)}`;
 }
 
+/** The one SQLite database, in WAL mode with every commit synced. */
+function openDatabase(path: string): Database.Database {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // A database already in WAL mode opens with synchronous=NORMAL (this build's default), whose commits reach the
+  // disk only at the next checkpoint: a power cut could lose events or negatives the API had already answered
+  // with. FULL syncs the log at every commit.
+  db.pragma('synchronous = FULL');
+  return db;
+}
+
+async function startPool(config: Config, logger: Logger, id: string): Promise<FacePool> {
+  const pool = await FacePool.start({
+    provider: config.executionProvider,
+    size: config.poolSize,
+    intraOpThreads: config.intraOpThreads,
+    maxQueue: config.maxQueue,
+    embedder: config.embedder,
+    logger,
+  });
+  const { provider, fallbackReason } = pool.info;
+  if (fallbackReason) logger.warn({ provider, reason: fallbackReason }, `inference runs on the CPU: ${fallbackReason}`);
+  logger.info(
+    { provider, workers: config.poolSize, intraOpThreads: config.intraOpThreads, embedder: id },
+    `inference pool ready on ${provider.toUpperCase()}`,
+  );
+  return pool;
+}
+
+async function openFacebank(
+  config: Config,
+  logger: Logger,
+  db: Database.Database,
+  pool: FacePool,
+  id: string,
+): Promise<Facebank> {
+  let lastLog = 0;
+  let lastDone = -1;
+  const facebank = await Facebank.open(
+    {
+      dir: config.facebankDir,
+      db,
+      analyzer: pool,
+      modelId: id,
+      threshold: config.matchThreshold,
+      fpir: config.matchFpir,
+      calibration: loadCalibration(modelSha256(config.embedder)),
+      minQuality: config.minFaceQuality,
+      maxPixels: config.maxImagePixels,
+      flip: config.flip,
+      concurrency: config.poolSize * 2,
+      watch: config.watchFacebank,
+      logger,
+    },
+    ({ done, total, cached }) => {
+      // The loader reports the start and the end; with nothing to load, both are 0/0: log that once.
+      if (done === total ? done !== lastDone : Date.now() - lastLog > 1000) {
+        lastLog = Date.now();
+        lastDone = done;
+        logger.info({ done, total, cached }, `loading facebank: ${done}/${total} images (${cached} from cache)`);
+      }
+    },
+  );
+  const fb = facebank.stats();
+  logger.info(
+    { dir: resolve(config.facebankDir), ...fb },
+    `facebank ready: ${fb.people} people, ${fb.templates} face templates`,
+  );
+  const op = facebank.operatingPoint;
+  logger.info({ ...op }, `match threshold ${op.threshold.toFixed(3)}: ${op.reason}`);
+  return facebank;
+}
+
 /**
  * Opens the database, the pool and the facebank, then the cameras (which start decoding at once); one-off
  * commands pass `{ cameras: false }`, so they never start the cameras a running server is watching.
@@ -49,68 +123,12 @@ export async function openRuntime(
   options: { cameras?: boolean } = {},
 ): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces }> {
   const id = modelId(config.embedder);
-  const calibration = loadCalibration(modelSha256(config.embedder));
-  mkdirSync(dirname(resolve(config.databasePath)), { recursive: true });
-  const db = new Database(config.databasePath);
-  db.pragma('journal_mode = WAL');
-  // A database already in WAL mode opens with synchronous=NORMAL (this build's default), whose commits reach the
-  // disk only at the next checkpoint: a power cut could lose events or negatives the API had already answered
-  // with. FULL syncs the log at every commit.
-  db.pragma('synchronous = FULL');
-
+  const db = openDatabase(config.databasePath);
   let pool: FacePool | undefined;
   let facebank: Facebank | undefined;
   try {
-    pool = await FacePool.start({
-      provider: config.executionProvider,
-      size: config.poolSize,
-      intraOpThreads: config.intraOpThreads,
-      maxQueue: config.maxQueue,
-      embedder: config.embedder,
-      logger,
-    });
-    const { provider, fallbackReason } = pool.info;
-    if (fallbackReason)
-      logger.warn({ provider, reason: fallbackReason }, `inference runs on the CPU: ${fallbackReason}`);
-    logger.info(
-      { provider, workers: config.poolSize, intraOpThreads: config.intraOpThreads, embedder: id },
-      `inference pool ready on ${provider.toUpperCase()}`,
-    );
-
-    let lastLog = 0;
-    let lastDone = -1;
-    facebank = await Facebank.open(
-      {
-        dir: config.facebankDir,
-        db,
-        analyzer: pool,
-        modelId: id,
-        threshold: config.matchThreshold,
-        fpir: config.matchFpir,
-        calibration,
-        minQuality: config.minFaceQuality,
-        maxPixels: config.maxImagePixels,
-        flip: config.flip,
-        concurrency: config.poolSize * 2,
-        watch: config.watchFacebank,
-        logger,
-      },
-      ({ done, total, cached }) => {
-        // The loader reports the start and the end; with nothing to load, both are 0/0: log that once.
-        if (done === total ? done !== lastDone : Date.now() - lastLog > 1000) {
-          lastLog = Date.now();
-          lastDone = done;
-          logger.info({ done, total, cached }, `loading facebank: ${done}/${total} images (${cached} from cache)`);
-        }
-      },
-    );
-    const fb = facebank.stats();
-    logger.info(
-      { dir: resolve(config.facebankDir), ...fb },
-      `facebank ready: ${fb.people} people, ${fb.templates} face templates`,
-    );
-    const op = facebank.operatingPoint;
-    logger.info({ ...op }, `match threshold ${op.threshold.toFixed(3)}: ${op.reason}`);
+    pool = await startPool(config, logger, id);
+    facebank = await openFacebank(config, logger, db, pool, id);
     const cameras =
       options.cameras === false
         ? undefined
