@@ -2,6 +2,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import sharp from 'sharp';
 
 export interface MetricsSources {
   queueDepth(): number;
@@ -46,6 +47,12 @@ export class Metrics {
     gauge('facerec_inference_queue_depth', 'Requests waiting for an inference worker', sources.queueDepth);
     gauge('facerec_inference_busy_workers', 'Inference workers running a request', sources.busyWorkers);
     gauge('facerec_facebank_templates', 'Face templates in the facebank', sources.facebankTemplates);
+    // libvips keeps one operation cache for the whole process (every worker thread's decodes included).
+    gauge(
+      'facerec_image_cache_bytes',
+      "libvips' operation cache (sharp.cache())",
+      () => sharp.cache().memory.current * 2 ** 20,
+    );
   }
 
   middleware(): MiddlewareHandler {
