@@ -184,16 +184,17 @@ class Inputs {
 
   /** The varied run's next request. */
   async next(): Promise<Probe> {
+    // Photos are 12%: a 4000 px one takes seconds of the pool, and 10,000 requests should take tens of minutes.
     const r = this.random();
-    if (r < 0.35) return this.photo();
-    if (r < 0.45) return this.mutated();
-    if (r < 0.53) return this.truncated();
-    if (r < 0.6) return this.randomBytes();
-    if (r < 0.65) return this.svg();
-    if (r < 0.67) return photoProbe('over the pixel limit', this.overLimit!, this.random, [400]);
-    if (r < 0.68) return this.bodyTooLarge();
-    if (r < 0.73) return this.giantHeader();
-    if (r < 0.88) return this.badJson();
+    if (r < 0.12) return this.photo();
+    if (r < 0.24) return this.mutated();
+    if (r < 0.34) return this.truncated();
+    if (r < 0.44) return this.randomBytes();
+    if (r < 0.5) return this.svg();
+    if (r < 0.53) return photoProbe('over the pixel limit', this.overLimit!, this.random, [400]);
+    if (r < 0.54) return this.bodyTooLarge();
+    if (r < 0.62) return this.giantHeader();
+    if (r < 0.84) return this.badJson();
     return this.badRoute();
   }
 
