@@ -1,19 +1,13 @@
 // `npm run bench:http`: POST /rec over real HTTP with autocannon against a real server.
-// The server runs as a child process (`node --import tsx server/main.ts`, configured through a temporary config
-// file), so its RSS is its own and its event loop is not the load generator's; both still share the machine's
-// cores. Its facebank is a temporary folder with images 1–2 of the eight test people.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+// The server runs as a child process (scripts/serverProcess.ts): its RSS is its own.
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { ENV_KEYS } from '../server/config.ts';
 import { oneFacePhoto } from '../test/support/photos.ts';
-import { PEOPLE, personImage } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
+import { type ServerProcess, serverRss, startServerProcess } from './serverProcess.ts';
 
 const HELP = `Usage: npm run bench:http [-- options]
 
@@ -49,87 +43,7 @@ const LEVELS = args.concurrency.split(',').map((c) => numberArg('concurrency', c
 const REQUESTS = numberArg('requests', args.requests, { integer: true, allowZero: true });
 const POOL = args.pool === undefined ? undefined : numberArg('pool', args.pool, { integer: true });
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Starts server/main.ts with only our config: facerec's environment variables in this shell are not passed on. */
-async function startServer(dir: string): Promise<Server> {
-  const facebankDir = join(dir, 'people');
-  for (const person of PEOPLE) {
-    await mkdir(join(facebankDir, person), { recursive: true });
-    for (const n of [1, 2]) await copyFile(personImage(person, n), join(facebankDir, person, `${person}${n}.png`));
-  }
-  const configFile = join(dir, 'facerec.config.json');
-  await writeFile(
-    configFile,
-    JSON.stringify({
-      host: '127.0.0.1',
-      port: 0,
-      facebankDir,
-      databasePath: join(dir, 'facerec.db'),
-      executionProvider: 'cpu',
-      watchFacebank: false,
-      logLevel: 'info',
-      ...(POOL === undefined ? {} : { poolSize: POOL }),
-    }),
-  );
-  const env: NodeJS.ProcessEnv = { ...process.env, CONFIG_FILE: configFile };
-  for (const name of Object.keys(ENV_KEYS)) delete env[name];
-
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server/main.ts')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  const url = await new Promise<string>((ok, fail) => {
-    const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => fail(new Error('the server did not start within 120 s')), 120_000);
-    exited.then((code) => fail(new Error(`the server exited with code ${code} before listening`)));
-    lines.on('line', (line) => {
-      let record: { level?: number; msg?: string; url?: string };
-      try {
-        record = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if ((record.level ?? 0) >= 40) console.error(`[server] ${record.msg}`);
-      if (record.url !== undefined && /listening/.test(record.msg ?? '')) {
-        clearTimeout(timer);
-        ok(record.url);
-      }
-    });
-  });
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
-  return {
-    url,
-    child,
-    stop: async () => {
-      process.off('exit', kill);
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(kill, 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
-}
-
-/** The server's resident set, as its own /metrics reports it (prom-client's process metrics). */
-async function serverRss(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = text.match(/^facerec_process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m);
-  if (!m) throw new Error('facerec_process_resident_memory_bytes is missing from /metrics');
-  return Number(m[1]);
-}
 
 interface Row {
   connections: number;
@@ -188,9 +102,9 @@ async function main(): Promise<void> {
   const jpeg = await oneFacePhoto();
   const body = JSON.stringify({ file: jpeg.toString('base64') });
   const dir = await mkdtemp(join(tmpdir(), 'facerec-bench-http-'));
-  let server: Server | undefined;
+  let server: ServerProcess | undefined;
   try {
-    server = await startServer(dir);
+    server = await startServerProcess(dir, POOL === undefined ? {} : { poolSize: POOL });
     const { url } = server;
     const health = (await (await fetch(`${url}/api/health`)).json()) as {
       provider: string;

@@ -2,6 +2,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import sharp from 'sharp';
 
 export interface MetricsSources {
   queueDepth(): number;
@@ -64,6 +65,12 @@ export class Metrics {
       },
     });
     for (const reason of Object.keys(sources.eventsDropped())) dropped.inc({ reason }, 0);
+    // libvips keeps one operation cache for the whole process (every worker thread's decodes included).
+    gauge(
+      'facerec_image_cache_bytes',
+      "libvips' operation cache (sharp.cache())",
+      () => sharp.cache().memory.current * 2 ** 20,
+    );
   }
 
   middleware(): MiddlewareHandler {

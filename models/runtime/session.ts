@@ -45,6 +45,12 @@ function options(provider: Provider, threads: number): ort.InferenceSession.Sess
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // Our inputs change shape with every photo (pyramid levels, box batches). onnxruntime's CPU arena keeps every
+    // block it ever grew to and never hands it back, and the memory patterns are cached per input shape: after a
+    // warm-up on photos of 64 to 4000 px the server held 8.2 GB (0.7 GB without them), and it went on growing
+    // with new sizes (`npm run bench:memory`). Plain allocations are freed after each run instead.
+    enableCpuMemArena: false,
+    enableMemPattern: false,
     // Every session owns its thread pool, and idle pool threads spin-wait by default. With the detector's
     // seven sessions run back to back, the spinning threads starved the working ones: with 2 threads per
     // session the 640×480 analysis took 148 ms instead of 42 ms with 1.
