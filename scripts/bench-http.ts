@@ -1,5 +1,5 @@
 // `npm run bench:http`: POST /rec over real HTTP with autocannon against a real server.
-// The server runs as a child process (scripts/serverProcess.ts): its RSS is its own.
+// The server runs as a child process (scripts/benchServer.ts): its RSS is its own.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { oneFacePhoto } from '../test/support/photos.ts';
 import { numberArg } from './args.ts';
-import { type ServerProcess, serverRss, startServerProcess } from './serverProcess.ts';
+import { type BenchServer, serverRss, startBenchServer } from './benchServer.ts';
 
 const HELP = `Usage: npm run bench:http [-- options]
 
@@ -102,9 +102,9 @@ async function main(): Promise<void> {
   const jpeg = await oneFacePhoto();
   const body = JSON.stringify({ file: jpeg.toString('base64') });
   const dir = await mkdtemp(join(tmpdir(), 'facerec-bench-http-'));
-  let server: ServerProcess | undefined;
+  let server: BenchServer | undefined;
   try {
-    server = await startServerProcess(dir, POOL === undefined ? {} : { poolSize: POOL });
+    server = await startBenchServer(dir, POOL === undefined ? {} : { poolSize: POOL });
     const { url } = server;
     const health = (await (await fetch(`${url}/api/health`)).json()) as {
       provider: string;

@@ -1,5 +1,5 @@
 // `npm run bench:memory`: the server's memory under varied and hostile input. A real server runs as a child
-// process (scripts/serverProcess.ts) with two file cameras; it is warmed up on real photos of many sizes, then
+// process (scripts/benchServer.ts) with two file cameras; it is warmed up on real photos of many sizes, then
 // sent N varied requests (real photos at random sizes and aspect ratios, mutated and truncated JPEG/PNG, random
 // bytes, SVG, oversized images and bodies, giant headers, bad JSON, bad routes). Every answer must be of the
 // right kind (no 5xx, no dropped connection) and the facebank unchanged. It prints the server's RSS after the
@@ -16,7 +16,7 @@ import { makeTestClip } from '../test/support/clips.ts';
 import { seededRandom } from '../test/support/random.ts';
 import { LFW_DEV_DIR, MTCNN_REFERENCE_DIR, PEOPLE, personImage, SCENES } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
-import { type ServerProcess, serverMetric, startServerProcess } from './serverProcess.ts';
+import { type BenchServer, serverMetric, startBenchServer } from './benchServer.ts';
 import { textTable } from './stats.ts';
 
 const HELP = `Usage: npm run bench:memory [-- options]
@@ -337,11 +337,11 @@ async function optionalMetric(url: string, name: string): Promise<number | undef
   }
 }
 
-async function sample(server: ServerProcess, label: string): Promise<Sample> {
+async function sample(server: BenchServer, label: string): Promise<Sample> {
   const vipsCache = await optionalMetric(server.url, 'facerec_image_cache_bytes');
   return {
     label,
-    ...procStatus(server.child.pid!),
+    ...procStatus(server.process.pid),
     heapMain: await serverMetric(server.url, 'facerec_nodejs_heap_size_used_bytes'),
     ...(vipsCache === undefined ? {} : { vipsCache }),
   };
@@ -403,7 +403,7 @@ async function facebankState(url: string): Promise<string> {
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'facerec-bench-memory-'));
-  let server: ServerProcess | undefined;
+  let server: BenchServer | undefined;
   try {
     const inputs = new Inputs(SEED);
     await inputs.prepare();
@@ -412,7 +412,7 @@ async function main(): Promise<void> {
       join(dir, 'people.mp4'),
     );
     const cameras = Array.from({ length: CAMERAS }, (_, i) => ({ name: `bench ${i + 1}`, url: clip }));
-    server = await startServerProcess(
+    server = await startBenchServer(
       dir,
       { cameras, ...(POOL === undefined ? {} : { poolSize: POOL }) },
       { startEnv: !args['malloc-default'] },
@@ -505,7 +505,9 @@ async function main(): Promise<void> {
       ...wrong.slice(0, 20),
       ...(wrong.length > 20 ? [`… and ${wrong.length - 20} more wrong answers`] : []),
       ...(facebankAfter === facebank ? [] : ['the facebank changed']),
-      ...(server.child.exitCode === null ? [] : [`the server exited (${server.child.exitCode})`]),
+      ...(server.process.exit === undefined
+        ? []
+        : [`the server exited (${server.process.exit.code ?? server.process.exit.signal})`]),
     ];
     if (failures.length > 0) {
       console.error(`\nFAILED:\n  ${failures.join('\n  ')}`);
