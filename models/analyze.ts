@@ -93,8 +93,13 @@ export type AnalyzeTimings = Partial<
 
 export async function loadFaceModels(settings: SessionSettings, embedderName = 'mobilefacenet'): Promise<FaceModels> {
   const open = async (name: string) => (await openSession(modelPath(name), settings)).session;
-  const [resize, crop24, crop48, pnet, rnet, onet] = await Promise.all(
-    ['resize', 'crop24', 'crop48', 'pnet', 'rnet', 'onet'].map(open),
+  // allSettled: a thread must not post its setup failure (and be terminated) while other sessions are still
+  // being created, or onnxruntime's callback into the dead thread aborts the process (see workerPool's retire).
+  const opened = await Promise.allSettled(['resize', 'crop24', 'crop48', 'pnet', 'rnet', 'onet'].map(open));
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [resize, crop24, crop48, pnet, rnet, onet] = opened.map((o) =>
+    o.status === 'fulfilled' ? o.value : undefined,
   );
   // The embedder is the heaviest model: its provider is the one reported.
   const embedder = await openSession(modelPath(embedderName), settings);

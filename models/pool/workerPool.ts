@@ -114,6 +114,18 @@ class Thread<Req, Res, Info> {
   readonly ready: Promise<Info>;
   /** Resolves with the exit code once the thread is gone. */
   readonly exited: Promise<number>;
+  /** Settles when the thread next posts a message or exits: a running request's answer, or setup's outcome. */
+  nextMessage(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.worker.off('message', done);
+        this.worker.off('exit', done);
+        resolve();
+      };
+      this.worker.once('message', done);
+      this.worker.once('exit', done);
+    });
+  }
   state: 'starting' | 'ready' | 'exited' = 'starting';
   job: Job<Req, Res> | undefined;
   private lastError: Error | undefined;
@@ -223,8 +235,8 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
     try {
       infos = await Promise.all(threads.map((t) => t.ready));
     } catch (err) {
-      await Promise.all(threads.map((t) => t.worker.terminate()));
-      await Promise.all(threads.map((t) => t.exited));
+      // The other threads may still be creating sessions: let them settle before terminating (see retire()).
+      await Promise.all(threads.map((t) => retire(t, t.ready.then(noop, noop), name, consoleLogger)));
       throw err;
     }
     pool = new WorkerPool<Init, Req, Res, Info>(options, threads, infos[0] as Info);
@@ -298,9 +310,20 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
       job.reject(new PoolClosedError(`${this.name} was closed before this request ran`));
     }
     const threads = this.slots.filter((t) => t !== undefined);
-    // Running requests are rejected in onDeath once their thread exits.
-    await Promise.all(threads.map((t) => t.worker.terminate()));
-    await Promise.all(threads.map((t) => t.exited));
+    await Promise.all(
+      threads.map((thread) => {
+        // The caller hears at once; the thread itself is only terminated once its native work is over.
+        const job = thread.job;
+        thread.job = undefined;
+        if (job) {
+          this.counts.failed++;
+          job.reject(new PoolClosedError(`${this.name} was closed while this request was running`));
+        }
+        const busy =
+          thread.state === 'starting' ? thread.ready.then(noop, noop) : job ? thread.nextMessage() : undefined;
+        return retire(thread, busy, this.name, this.logger);
+      }),
+    );
   }
 
   private refuse(err: Error): Promise<Res> {
@@ -334,6 +357,8 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
   }
 
   private onResult(thread: Thread<Req, Res, Info>, msg: Extract<WorkerMessage<Res, Info>, { type: 'result' }>): void {
+    // A request rejected by close() may still answer while its thread is being retired.
+    if (this.closing) return;
     const job = thread.job;
     if (job === undefined || job.id !== msg.id) {
       this.logger.error(
@@ -409,6 +434,41 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
       },
     );
   }
+}
+
+/** How long close() lets a running request or setup finish before terminating its thread regardless. */
+export const RETIRE_GRACE_MS = 10_000;
+
+const noop = (): void => {};
+
+/**
+ * Terminates a thread once `busy` (its running request or setup) has settled. onnxruntime and sharp end
+ * asynchronous native work by calling back into the thread's JavaScript; a thread terminated before that
+ * callback makes the addon throw a Napi::Error outside JavaScript, which aborts the whole process
+ * (std::terminate, exit 134) instead of closing the pool.
+ */
+async function retire<Req, Res, Info>(
+  thread: Thread<Req, Res, Info>,
+  busy: Promise<void> | undefined,
+  name: string,
+  logger: Logger,
+): Promise<void> {
+  if (busy !== undefined && thread.state !== 'exited') {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), RETIRE_GRACE_MS);
+    });
+    const outcome = await Promise.race([busy, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      logger.warn(
+        { pool: name, slot: thread.slot, graceMs: RETIRE_GRACE_MS },
+        `${name} thread #${thread.slot} still busy after ${RETIRE_GRACE_MS} ms; terminating it anyway`,
+      );
+    }
+  }
+  await thread.worker.terminate();
+  await thread.exited;
 }
 
 const consoleLogger: Logger = {
