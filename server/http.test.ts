@@ -670,6 +670,19 @@ describe('enrolment over HTTP (no API key: local writes allowed), then a restart
     expect(last).toMatchObject({ done: 2, total: 2, cached: 2 });
     expect((await rec(server, await photo(personImage('howard', 4)))).names).toEqual([GRACE]);
   });
+
+  it('embeds the facebank again when FLIP changes how embeddings are made, and reuses each cache after', async () => {
+    const lastProgress = (from: number) =>
+      server.logs.slice(from).filter((l) => typeof l.cached === 'number' && typeof l.total === 'number').at(-1);
+    let from = server.logs.length;
+    await server.restart({ flip: true });
+    expect(lastProgress(from)).toMatchObject({ done: 2, total: 2, cached: 0 });
+    expect((await rec(server, await photo(personImage('howard', 4)))).names).toEqual([GRACE]);
+
+    from = server.logs.length;
+    await server.restart({ flip: false });
+    expect(lastProgress(from)).toMatchObject({ done: 2, total: 2, cached: 2 });
+  });
 });
 
 describe('fromOwnPage (writes and sockets without an API key are for this server’s pages only)', () => {

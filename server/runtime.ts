@@ -32,9 +32,12 @@ export function modelSha256(embedder: string): string {
   return readManifest()!.models[embedder]!.sha256;
 }
 
-/** Identifies the embedder's weights, so cached facebank embeddings from another model are never reused. */
-export function modelId(embedder: string): string {
-  return `${embedder}@${modelSha256(embedder).slice(0, 16)}`;
+/**
+ * Identifies how embeddings are made (the embedder's weights, and whether the mirrored face is added), so
+ * cached facebank, negative and event-face embeddings made another way are never reused or compared.
+ */
+export function embeddingId(embedder: string, flip: boolean): string {
+  return `${embedder}@${modelSha256(embedder).slice(0, 16)}${flip ? '+flip' : ''}`;
 }
 
 /** The one SQLite database, in WAL mode with every commit synced. */
@@ -122,7 +125,7 @@ export async function openRuntime(
   logger: Logger,
   options: { cameras?: boolean } = {},
 ): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces }> {
-  const id = modelId(config.embedder);
+  const id = embeddingId(config.embedder, config.flip);
   const db = openDatabase(config.databasePath);
   let pool: FacePool | undefined;
   let facebank: Facebank | undefined;
