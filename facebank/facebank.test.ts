@@ -371,6 +371,21 @@ describe('enrolment', () => {
     await expectAgreement(fb, db, dir);
   });
 
+  test('a failing change listener does not turn a written enrolment into an error', async () => {
+    const throwing = () => {
+      throw new Error('listener bug');
+    };
+    fb.on('changed', throwing);
+    try {
+      const img = await fb.addImage('Stuart', await readFile(personImage('stuart', 2)), 'stuart2.png');
+      expect(img).toMatchObject({ person: 'Stuart', file: 'stuart2.png', status: 'embedded' });
+    } finally {
+      fb.off('changed', throwing);
+    }
+    expect(await readdir(join(dir, 'Stuart'))).toEqual(['stuart1.png', 'stuart2.png']);
+    await expectAgreement(fb, db, dir);
+  });
+
   test('random bytes, truncated images and unsupported formats are invalid_image and not written', async () => {
     const before = await onDisk(dir);
     expect(await errorCode(fb.addImage('Penny', randomBytes(4096), 'noise.png'))).toBe('invalid_image');

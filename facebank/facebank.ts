@@ -602,7 +602,12 @@ export class Facebank extends EventEmitter {
   }
 
   private changed(reason: ChangeEvent['reason']): void {
-    this.emit('changed', { reason } satisfies ChangeEvent);
+    // The change is already on disk and in the cache: a listener's failure must not turn it into an error answer.
+    try {
+      this.emit('changed', { reason } satisfies ChangeEvent);
+    } catch (err) {
+      this.o.logger?.error({ err, reason }, 'facebank: a listener of facebank changes failed');
+    }
   }
 
   private rebuildMatcher(): void {
