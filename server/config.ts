@@ -122,7 +122,11 @@ const detection = {
     max: 1,
     description: 'faces whose quality scores below this are `Unknown` and not enrolled (0: off; see Face quality)',
   }),
-  flip: flag({ default: false, description: "add the mirrored face's embedding (about twice the embedding cost; a change embeds the facebank again once)" }),
+  flip: flag({
+    default: false,
+    description:
+      "add the mirrored face's embedding (about twice the embedding cost; a change embeds the facebank again once)",
+  }),
 };
 
 const cameras = {
