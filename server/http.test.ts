@@ -673,7 +673,10 @@ describe('enrolment over HTTP (no API key: local writes allowed), then a restart
 
   it('embeds the facebank again when FLIP changes how embeddings are made, and reuses each cache after', async () => {
     const lastProgress = (from: number) =>
-      server.logs.slice(from).filter((l) => typeof l.cached === 'number' && typeof l.total === 'number').at(-1);
+      server.logs
+        .slice(from)
+        .filter((l) => typeof l.cached === 'number' && typeof l.total === 'number')
+        .at(-1);
     let from = server.logs.length;
     await server.restart({ flip: true });
     expect(lastProgress(from)).toMatchObject({ done: 2, total: 2, cached: 0 });
