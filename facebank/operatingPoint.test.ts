@@ -42,6 +42,7 @@ describe('deriveOperatingPoint', () => {
     expect(op.source).toBe('calibration');
     const none = deriveOperatingPoint({ fpir: 0.01, people: 5, impostorScores: scores });
     expect(none).toMatchObject({ source: 'fallback', threshold: FALLBACK_THRESHOLD });
+    expect(none.reason).toMatch(/too alike/);
   });
 
   test('the threshold rises with the number of people, from the calibration', () => {
@@ -76,6 +77,7 @@ describe('deriveOperatingPoint', () => {
     expect(deriveOperatingPoint({ fpir: 0.01, people: 1, impostorScores: [] })).toMatchObject({
       threshold: FALLBACK_THRESHOLD,
       source: 'fallback',
+      reason: expect.stringMatching(/too few people/),
     });
   });
 });

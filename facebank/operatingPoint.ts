@@ -85,6 +85,9 @@ export function deriveOperatingPoint(i: OperatingPointInput): OperatingPoint {
     source: 'fallback',
     fpir,
     people,
-    reason: `no calibration for this model and too few people to measure impostor scores: ${FALLBACK_THRESHOLD}`,
+    reason:
+      n >= 2 * MIN_TAIL_COUNT
+        ? `no calibration for this model, and the facebank's ${n} cross-person scores are too alike to measure a tail (the same photo enrolled under several names?): ${FALLBACK_THRESHOLD}`
+        : `no calibration for this model and too few people to measure impostor scores: ${FALLBACK_THRESHOLD}`,
   };
 }
