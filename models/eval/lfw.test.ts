@@ -8,7 +8,6 @@ import { defaultFacePoolSettings, FacePool } from '../pool/facePool.ts';
 import {
   centralFace,
   evaluateLfw,
-  LFW_DEFAULT_FLIP,
   type LfwReport,
   NO_FACE_SCORE,
   ratesAt,
@@ -61,7 +60,8 @@ describe('LFW View 1 (pairsDevTest, threshold fitted on pairsDevTrain)', () => {
       dir: LFW_DEV_DIR,
       pairsFile: join(LFW_DEV_DIR, 'pairsDevTest.txt'),
       fitFile: join(LFW_DEV_DIR, 'pairsDevTrain.txt'),
-      flip: LFW_DEFAULT_FLIP,
+      // What the server does by default (FLIP off), and about a quarter cheaper than with the mirrored crops.
+      flip: false,
     });
     const t = report.threshold!;
     console.info(
