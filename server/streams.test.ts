@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFfmpegPids } from '../streams/sources/ffmpegProcesses.ts';
-import type { CameraHealth, Detections, TrackedFace } from '../streams/types.ts';
+import type { CameraHealth } from '../streams/types.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { isAlive } from '../test/support/processes.ts';
 import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../test/support/rtspServer.ts';
@@ -14,10 +14,12 @@ import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 import type {
   ClientToServerEvents,
+  DetectionsMessage,
   PersonEventMessage,
   PreviewMeta,
   ServerToClientEvents,
   SubscribeAck,
+  TrackedFaceMessage,
 } from './live/protocol.ts';
 
 // ---- helpers: every wait is bounded
@@ -81,7 +83,7 @@ type Subscribed = Exclude<SubscribeAck, { error: string }>;
 
 /** A Socket.IO client that keeps what it receives (the last few hundred messages of each kind). */
 class Client {
-  readonly detections: Detections[] = [];
+  readonly detections: DetectionsMessage[] = [];
   readonly previews: Array<{ meta: PreviewMeta; jpeg: Buffer; at: number }> = [];
   readonly events: PersonEventMessage[] = [];
   readonly health: Array<{ at: number; cameras: CameraHealth[] }> = [];
@@ -139,7 +141,7 @@ class Client {
   }
 }
 
-const named = (faces: readonly TrackedFace[]) => faces.map((f) => f.name).filter((n) => n !== 'Unknown');
+const named = (faces: readonly TrackedFaceMessage[]) => faces.map((f) => f.name).filter((n) => n !== 'Unknown');
 
 // ---- the tests
 

@@ -11,6 +11,7 @@ import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.
 import { attachHub, type Hub } from './hub.ts';
 import type {
   ClientToServerEvents,
+  DetectionsMessage,
   PersonEventMessage,
   PreviewMeta,
   ServerToClientEvents,
@@ -50,13 +51,13 @@ const detections = (cameraId: string, seq: number): Detections => ({
   frameTime: Date.now(),
   width: 640,
   height: 480,
-  faces: [{ trackId: 1, box: [10, 20, 110, 140], name: 'penny', score: 0.8, predicted: false }],
+  faces: [{ trackId: 1, box: { x1: 10, y1: 20, x2: 110, y2: 140 }, name: 'penny', score: 0.8, predicted: false }],
 });
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 interface Received {
-  detections: Detections[];
+  detections: DetectionsMessage[];
   previews: Array<{ meta: PreviewMeta; jpeg: Buffer }>;
   events: PersonEventMessage[];
   health: number;
@@ -191,6 +192,8 @@ describe('Socket.IO hub', () => {
 
     await until('everything on a', () => a.got.events.length === 2 && a.got.previews.length === 1);
     expect(a.got.detections.map((d) => d.seq)).toEqual([7]);
+    // On the wire a box is [x1, y1, x2, y2].
+    expect(a.got.detections[0]!.faces[0]!.box).toEqual([10, 20, 110, 140]);
     const [preview] = a.got.previews;
     expect(preview!.meta).toEqual({ cameraId: 'cam1', seq: 7, detections: expect.objectContaining({ seq: 7 }) });
     expect(Buffer.isBuffer(preview!.jpeg)).toBe(true);

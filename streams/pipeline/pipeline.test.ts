@@ -146,7 +146,7 @@ describe('CameraPipeline on a live file camera', () => {
       expect([d.width, d.height]).toEqual([WIDTH, HEIGHT]);
       for (const f of d.faces) {
         expect(['penny', 'leonard', 'Unknown']).toContain(f.name);
-        if (f.name !== 'Unknown') expect(f.name).toBe(isPenny(f.box[0], f.box[2], d.width) ? 'penny' : 'leonard');
+        if (f.name !== 'Unknown') expect(f.name).toBe(isPenny(f.box.x1, f.box.x2, d.width) ? 'penny' : 'leonard');
       }
     }
     // Frames go through in order.
@@ -159,9 +159,9 @@ describe('CameraPipeline on a live file camera', () => {
     const pennyPath: string[] = [];
     for (const { d } of detections) {
       for (const f of d.faces) {
-        if (!isPenny(f.box[0], f.box[2], d.width)) continue;
+        if (!isPenny(f.box.x1, f.box.x2, d.width)) continue;
         pennyIds.add(f.trackId);
-        pennyPath.push(`${d.frameTime - startedAt}ms #${f.trackId} ${f.name ?? '-'} x${Math.round(f.box[0])}`);
+        pennyPath.push(`${d.frameTime - startedAt}ms #${f.trackId} ${f.name ?? '-'} x${Math.round(f.box.x1)}`);
       }
     }
     // Penny is on screen the whole run, through the loop: one track.
@@ -170,7 +170,7 @@ describe('CameraPipeline on a live file camera', () => {
     const leonardIds: number[] = [];
     for (const { d } of detections) {
       for (const f of d.faces) {
-        if (!isPenny(f.box[0], f.box[2], d.width) && leonardIds.at(-1) !== f.trackId) leonardIds.push(f.trackId);
+        if (!isPenny(f.box.x1, f.box.x2, d.width) && leonardIds.at(-1) !== f.trackId) leonardIds.push(f.trackId);
       }
     }
     expect(leonardIds.length).toBeGreaterThanOrEqual(1);
@@ -205,7 +205,7 @@ describe('CameraPipeline on a live file camera', () => {
         expect(p.detections.faces.map((f) => f.trackId)).toEqual(processed.faces.map((f) => f.trackId));
         p.detections.faces.forEach((f, i) => {
           const box = processed.faces[i]!.box;
-          for (let k = 0; k < 4; k++) expect(f.box[k]).toBeCloseTo(box[k]! / 2, 3);
+          for (const k of ['x1', 'y1', 'x2', 'y2'] as const) expect(f.box[k]).toBeCloseTo(box[k] / 2, 3);
         });
       } else {
         predicted++;
@@ -223,7 +223,7 @@ describe('CameraPipeline on a live file camera', () => {
     expect(withPenny.length).toBeGreaterThan(10);
     for (const { p } of withPenny) {
       const f = p.detections.faces.find((x) => x.name === 'penny')!;
-      expect((f.box[0] + f.box[2]) / 2).toBeLessThan(160);
+      expect((f.box.x1 + f.box.x2) / 2).toBeLessThan(160);
     }
   });
 
