@@ -1,4 +1,5 @@
 // What the camera registry takes and shows, its defaults, and its errors.
+import { CodedError } from '../../models/codedError.ts';
 import type { CameraHealth, CameraKind, CameraSettings } from '../types.ts';
 
 /** Where a camera comes from: the API (persisted), the config file, or a live session (ephemeral). */
@@ -29,12 +30,6 @@ export interface CameraDefaults {
 
 export type CameraErrorCode = 'camera_not_found' | 'invalid_camera' | 'camera_read_only';
 
-export class CameraError extends Error {
+export class CameraError extends CodedError<CameraErrorCode> {
   override name = 'CameraError';
-  constructor(
-    readonly code: CameraErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

@@ -3,6 +3,7 @@
 // them into an ffmpeg decoder's stdin; decoded frames then flow like any camera's. Key frames are asked for (PLI)
 // whenever a decoder starts and after a loss. The session ends when the peer connection fails, closes, or stays
 // disconnected; `ended` says so, and whoever added the camera removes it.
+
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
@@ -11,6 +12,7 @@ import {
   useOPUS,
   usePCMU,
 } from 'werift';
+import { CodedError } from '../../models/codedError.ts';
 import { percentile } from '../pipeline/stats.ts';
 import type { Frame } from '../types.ts';
 import { DecoderSource, type DecoderSourceOptions } from './decoderSource.ts';
@@ -29,14 +31,8 @@ export type { VideoCodec } from './webrtcDepacketizer.ts';
 
 export type WebRtcErrorCode = 'invalid_offer' | 'no_video' | 'unsupported_codec';
 
-export class WebRtcError extends Error {
+export class WebRtcError extends CodedError<WebRtcErrorCode> {
   override name = 'WebRtcError';
-  constructor(
-    readonly code: WebRtcErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface WebRtcSourceOptions extends DecoderSourceOptions {

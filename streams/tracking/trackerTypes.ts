@@ -1,5 +1,4 @@
 // What goes into and comes out of a FaceTracker (tracker.ts).
-
 import type { Box } from '../../models/box.ts';
 import type { Point } from '../../models/mtcnn/detector.ts';
 import type { PersonEvent, TrackedFace } from '../types.ts';
