@@ -123,6 +123,7 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
     modelId: 'mobilefacenet@eval-tracks',
     threshold: o.threshold,
     fpir: o.fpir,
+    minQuality: ConfigSchema.parse({}).minFaceQuality,
     calibration: calibrationOf('mobilefacenet'),
     maxPixels: 40_000_000,
     flip: false,
