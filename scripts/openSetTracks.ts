@@ -15,6 +15,7 @@ import { EventsStore } from '../streams/events.ts';
 import { CameraPipeline } from '../streams/pipeline/pipeline.ts';
 import { SharedScheduler } from '../streams/pipeline/sharedScheduler.ts';
 import { FileSource } from '../streams/sources/fileSource.ts';
+import { DECODER_TIMINGS } from '../streams/sources/sourceDefaults.ts';
 import type { Detections, PersonEvent } from '../streams/types.ts';
 import { makeTestClip, writeEmptyImage } from '../test/support/clips.ts';
 
@@ -173,7 +174,7 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
   const pipeline = new CameraPipeline({
     cameraId: 'eval',
     name: 'LFW tracks',
-    source: new FileSource({ path: clip }),
+    source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip }),
     scheduler,
     pool: o.pool,
     matcher: facebank,

@@ -17,8 +17,8 @@ export interface WebrtcOptions {
   iceHostAddresses?: string[];
   /** Webcams at once, over all pages (default 8). */
   maxSessions?: number;
-  /** Passed to each source (tests shorten timeouts). */
-  source?: Omit<WebRtcSourceOptions, 'iceHostAddresses' | 'logger'>;
+  /** Passed to each source (server/config.ts webcamSourceDefaults). */
+  source: Omit<WebRtcSourceOptions, 'iceHostAddresses' | 'logger'>;
 }
 
 export interface Webrtc {
@@ -76,7 +76,7 @@ export function attachWebrtc({
   logger,
   iceHostAddresses = ['127.0.0.1'],
   maxSessions = 8,
-  source = {},
+  source,
 }: WebrtcOptions): Webrtc {
   const log = logger.child({ component: 'webrtc' });
   const webcams = new Webcams(io, registry, log);

@@ -268,6 +268,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
 
   private defaultSource(s: CameraSettings): FrameSource {
     const common = {
+      ...this.defaults.sourceTimings,
       fps: this.decodeFps(s),
       logger: this.streamLogger(s.id),
     };

@@ -18,6 +18,7 @@ import { makeTestClip } from '../../test/support/clips.ts';
 import { PEOPLE, type Person, personImage } from '../../test/support/testdata.ts';
 import { EventsStore } from '../events.ts';
 import { FileSource } from '../sources/fileSource.ts';
+import { DECODER_TIMINGS } from '../sources/sourceDefaults.ts';
 import type { Detections, PersonEvent } from '../types.ts';
 import { CameraPipeline } from './pipeline.ts';
 import { SharedScheduler } from './sharedScheduler.ts';
@@ -93,7 +94,7 @@ function useCutClip(
     const pipeline = new CameraPipeline({
       cameraId: 'door',
       name: 'Door',
-      source: new FileSource({ path: clip }),
+      source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip }),
       scheduler,
       pool: pool(),
       matcher: bank,

@@ -18,6 +18,7 @@ import { type Person, personImage, SCENES } from '../../test/support/testdata.ts
 import { EventsStore } from '../events.ts';
 import { liveFfmpegPids, runFfmpeg } from '../sources/ffmpegProcesses.ts';
 import { FileSource } from '../sources/fileSource.ts';
+import { DECODER_TIMINGS } from '../sources/sourceDefaults.ts';
 import type { CameraHealth, Detections, PersonEvent } from '../types.ts';
 import { CameraPipeline } from './pipeline.ts';
 import type { PreviewMessage } from './previews.ts';
@@ -95,7 +96,7 @@ describe('CameraPipeline on a live file camera', () => {
     const pipeline = new CameraPipeline({
       cameraId: 'cam1',
       name: 'Test clip',
-      source: new FileSource({ path: clip }),
+      source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip }),
       scheduler,
       pool: pool(),
       matcher,
@@ -298,7 +299,7 @@ describe('CameraPipeline when one face replaces another in place', () => {
     const pipeline = new CameraPipeline({
       cameraId: 'cuts',
       name: 'Cuts',
-      source: new FileSource({ path: clip.path }),
+      source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip.path }),
       scheduler,
       pool: pool(),
       matcher: { match: (embedding) => bank.match(embedding, THRESHOLD) },

@@ -37,8 +37,8 @@ export interface RawDecoderOptions {
   realtime?: boolean;
   /** Sequence numbers for frames; default 0, 1, 2… for this process. Sources pass theirs to span reconnects. */
   nextSeq?: () => number;
-  /** SIGTERM → SIGKILL delay of kill() (default 2 s). */
-  killGraceMs?: number;
+  /** SIGTERM → SIGKILL delay of kill(). */
+  killGraceMs: number;
   logger?: Logger;
 }
 
@@ -54,12 +54,15 @@ export interface DecoderExit {
 
 type DecoderEvents = { frame: [Frame]; exit: [DecoderExit] };
 
-function inputKind(opts: RawDecoderOptions): 'rtsp' | 'file' | 'stdin' {
+function inputKind(opts: Omit<RawDecoderOptions, 'killGraceMs'>): 'rtsp' | 'file' | 'stdin' {
   return opts.kind ?? (/^rtsps?:\/\//i.test(opts.input) ? 'rtsp' : 'file');
 }
 
 /** ffmpeg's arguments for a decoder (exported for tests; contains the URL as given, credentials included). */
-export function decoderArgs(opts: RawDecoderOptions, version: FfmpegVersion = ffmpegInfo().version): string[] {
+export function decoderArgs(
+  opts: Omit<RawDecoderOptions, 'killGraceMs'>,
+  version: FfmpegVersion = ffmpegInfo().version,
+): string[] {
   const kind = inputKind(opts);
   // -nostdin turns off ffmpeg's keyboard commands only; a pipe:0 input is still read.
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning'];
@@ -116,7 +119,7 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
     const logger = opts.logger ?? silentLogger;
     const secrets = secretsOf(opts.input);
     const label = redactUrl(opts.input);
-    this.killGraceMs = opts.killGraceMs ?? 2000;
+    this.killGraceMs = opts.killGraceMs;
     let seq = 0;
     const nextSeq = opts.nextSeq ?? (() => seq++);
 
