@@ -11,7 +11,7 @@ import { calibrationOf } from '../facebank/calibration.ts';
 import { Facebank } from '../facebank/facebank.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import { ConfigSchema, cameraDefaults } from '../server/config.ts';
-import { EventsStore } from '../streams/events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../streams/events.ts';
 import { CameraPipeline } from '../streams/pipeline/pipeline.ts';
 import { SharedScheduler } from '../streams/pipeline/sharedScheduler.ts';
 import { FileSource } from '../streams/sources/fileSource.ts';
@@ -169,7 +169,7 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
   // The product's settings, but for the rate: the clip is analysed frame by frame.
   const defaults = ConfigSchema.parse({});
   const camera = cameraDefaults(defaults);
-  const events = new EventsStore(db, { retentionDays: defaults.eventsRetentionDays });
+  const events = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: defaults.eventsRetentionDays });
   const scheduler = new SharedScheduler(2);
   const pipeline = new CameraPipeline({
     cameraId: 'eval',

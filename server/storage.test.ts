@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../facebank/storageError.ts';
-import { EventsStore } from '../streams/events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../streams/events.ts';
 import type { Detections } from '../streams/types.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
@@ -323,7 +323,7 @@ describe('events on a read-only filesystem (real SQLite, a tmpfs remounted read-
   it('drops and counts an event it cannot store, with a StorageError, and keeps what was stored', () => {
     const path = join(dir, 'events.db');
     const rw = new Database(path);
-    const first = new EventsStore(rw, { retentionDays: 30 });
+    const first = new EventsStore(rw, { maxCrops: MAX_EVENT_CROPS, retentionDays: 30 });
     const event = { type: 'person_appeared' as const, cameraId: 'cam', trackId: 1, name: 'penny', score: 0.8, at: 1 };
     const stored = first.insert(event);
     first.close();
@@ -331,7 +331,7 @@ describe('events on a read-only filesystem (real SQLite, a tmpfs remounted read-
     // Nothing is open for writing any more, so the kernel lets the filesystem become read-only.
     run('mount', '-o', 'remount,ro', dir);
     db = new Database(path);
-    const store = new EventsStore(db, { retentionDays: 30 });
+    const store = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: 30 });
     let thrown: unknown;
     try {
       store.insert({ ...event, trackId: 2 });

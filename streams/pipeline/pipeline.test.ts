@@ -15,7 +15,7 @@ import { queryEmbedding, usePool } from '../../facebank/testing.ts';
 import { ConfigSchema, cameraDefaults } from '../../server/config.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../../test/support/testdata.ts';
-import { EventsStore } from '../events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../events.ts';
 import { liveFfmpegPids, runFfmpeg } from '../sources/ffmpegProcesses.ts';
 import { FileSource } from '../sources/fileSource.ts';
 import { DECODER_TIMINGS } from '../sources/sourceDefaults.ts';
@@ -66,7 +66,7 @@ describe('CameraPipeline on a live file camera', () => {
   let clip: string;
   let matcher: FaceNamer;
   const db = new Database(':memory:');
-  const events = new EventsStore(db, { retentionDays: DEFAULTS.eventsRetentionDays });
+  const events = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: DEFAULTS.eventsRetentionDays });
 
   // Everything the pipeline emitted, and when.
   const detections: { at: number; d: Detections }[] = [];
@@ -282,7 +282,7 @@ describe('CameraPipeline when one face replaces another in place', () => {
   const emitted: PersonEvent[] = [];
   let clip: TempClip | undefined;
   const db = new Database(':memory:');
-  const events = new EventsStore(db, { retentionDays: DEFAULTS.eventsRetentionDays });
+  const events = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: DEFAULTS.eventsRetentionDays });
 
   beforeAll(async () => {
     const [made, templates] = await Promise.all([
