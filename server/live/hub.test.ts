@@ -11,7 +11,6 @@ import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.
 import { attachHub, type Hub } from './hub.ts';
 import type {
   ClientToServerEvents,
-  DetectionsMessage,
   PersonEventMessage,
   PreviewMeta,
   ServerToClientEvents,
@@ -57,7 +56,7 @@ const detections = (cameraId: string, seq: number): Detections => ({
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 interface Received {
-  detections: DetectionsMessage[];
+  detections: Parameters<ServerToClientEvents['detections']>[0][];
   previews: Array<{ meta: PreviewMeta; jpeg: Buffer }>;
   events: PersonEventMessage[];
   health: number;
