@@ -25,7 +25,7 @@ export interface RawDecoderOptions {
   width?: number;
   /** Output frame rate (ffmpeg's fps filter). 0 or unset: every frame of the source. */
   fps?: number;
-  /** RTSP: ffmpeg's own socket timeout, a backstop for the watchdogs in DecoderSource (default 10 s). */
+  /** RTSP: ffmpeg's own socket timeout, a backstop for the watchdogs in DecoderSource (unset: ffmpeg's own). */
   socketTimeoutMs?: number;
   /**
    * RTSP: 'quick' (default) reads the stream's format from the camera's SDP and first packet; 'full' lets ffmpeg
@@ -73,9 +73,12 @@ export function decoderArgs(
     args.push('-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '1');
     args.push('-f', opts.stdinFormat ?? 'h264', '-i', 'pipe:0');
   } else if (kind === 'rtsp') {
-    const timeoutUs = String(Math.round((opts.socketTimeoutMs ?? 10_000) * 1000));
     // TCP: no UDP ports to open, no loss-induced smearing; video only: no SETUP for audio tracks.
-    args.push('-rtsp_transport', 'tcp', rtspTimeoutFlag(version), timeoutUs, '-allowed_media_types', 'video');
+    const timeout =
+      opts.socketTimeoutMs === undefined
+        ? []
+        : [rtspTimeoutFlag(version), String(Math.round(opts.socketTimeoutMs * 1000))];
+    args.push('-rtsp_transport', 'tcp', ...timeout, '-allowed_media_types', 'video');
     // ffmpeg's default analysis held the first frame back ~1.8 s (measured on ffmpeg 5.1 against the test camera;
     // 0.2 s with the quick probe): a camera that comes back must be live within seconds.
     if ((opts.probe ?? 'quick') === 'quick') args.push('-probesize', '32', '-analyzeduration', '1');
