@@ -30,11 +30,6 @@ export interface EncodedFrame {
   firstPacketAt: number;
 }
 
-/** A missing packet is given up on once this many later packets are held… */
-const MAX_HELD_PACKETS = 64;
-/** …or once the oldest held packet has waited this long. */
-const MAX_WAIT_MS = 40;
-
 export interface DepacketizerStats {
   frames: number;
   keyframes: number;
@@ -72,6 +67,11 @@ interface FrameInProgress {
   inFragment: boolean;
   broken: boolean;
 }
+
+/** A missing packet is given up on once this many later packets are held… */
+const MAX_HELD_PACKETS = 64;
+/** …or once the oldest held packet has waited this long. */
+const MAX_WAIT_MS = 40;
 
 export class Depacketizer {
   readonly stats: DepacketizerStats = { frames: 0, keyframes: 0, lostPackets: 0, droppedFrames: 0 };
