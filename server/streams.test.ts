@@ -12,6 +12,7 @@ import { isAlive } from '../test/support/processes.ts';
 import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../test/support/rtspServer.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
+import { until } from '../test/support/waits.ts';
 import type {
   ClientToServerEvents,
   DetectionsMessage,
@@ -60,20 +61,6 @@ async function api<T = unknown>(
   const type = res.headers.get('content-type') ?? '';
   const body = (type.includes('json') ? await res.json() : new Uint8Array(await res.arrayBuffer())) as T;
   return { status: res.status, body, headers: res.headers };
-}
-
-async function until<T>(
-  what: string,
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,6 +8,7 @@ import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.ts';
+import { until as waitUntil } from '../../test/support/waits.ts';
 import { attachHub, type Hub } from './hub.ts';
 import type {
   ClientToServerEvents,
@@ -94,15 +95,8 @@ async function ack(socket: ClientSocket, event: 'subscribe' | 'unsubscribe', req
   return socket.timeout(3000).emitWithAck(event, request);
 }
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = <T>(what: string, check: () => T | undefined | false, timeoutMs = 3000) =>
+  waitUntil(what, check, timeoutMs, 20);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
