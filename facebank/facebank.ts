@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, realpath } from 'node:fs/promises';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from '../models/logger.ts';
-import { assessQuality, DEFAULT_MIN_QUALITY, type QualityMeasures, qualityMessage } from '../models/quality.ts';
+import { assessQuality, type QualityMeasures, qualityMessage } from '../models/quality.ts';
 import { type Analyzer, analyzeImage, embedOneFace } from './analysis.ts';
 import {
   createDir,
@@ -72,9 +72,9 @@ export interface FacebankOptions {
   calibration?: ImpostorTail | undefined;
   /**
    * Faces scoring below this quality (models/quality.ts) are refused by addImage and flagged 'poor_quality' in
-   * the folders (not used for matching). Default DEFAULT_MIN_QUALITY; 0 accepts every face.
+   * the folders (not used for matching); 0 accepts every face. The server passes its minFaceQuality setting.
    */
-  minQuality?: number;
+  minQuality: number;
   maxPixels: number;
   flip: boolean;
   /** Analyses in flight during a scan. */
@@ -238,7 +238,7 @@ export class Facebank extends EventEmitter {
 
   /** The quality below which faces are not enrolled (and, in recognition, not named). */
   get minQuality(): number {
-    return this.o.minQuality ?? DEFAULT_MIN_QUALITY;
+    return this.o.minQuality;
   }
 
   /** The absolute facebank directory (symlinks resolved). */

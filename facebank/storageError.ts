@@ -3,6 +3,8 @@
 // 507 with a message that says what could not be saved and what to do, instead of a 500. It lives in facebank/
 // because that is the lowest layer that writes user data; streams/ (events) and server/ import it from here.
 
+import { CodedError } from '../models/codedError.ts';
+
 /** full: no space (or quota) left; unwritable: read-only filesystem or no permission to write. */
 export type StorageProblem = 'full' | 'unwritable';
 
@@ -37,10 +39,11 @@ const ADVICE: Record<StorageProblem, string> = {
   unwritable: 'the storage is read-only or the server may not write to it; make the data directory writable and retry',
 };
 
-export class StorageError extends Error {
+/** The stable code clients see (the HTTP API answers 507 with it; `facerec enroll` prints it as the status). */
+export type StorageErrorCode = 'storage_full' | 'storage_unwritable';
+
+export class StorageError extends CodedError<StorageErrorCode> {
   override name = 'StorageError';
-  /** The stable code clients see (the HTTP API answers 507 with it; `facerec enroll` prints it as the status). */
-  readonly code: 'storage_full' | 'storage_unwritable';
   /** The underlying code (ENOSPC, SQLITE_FULL, EROFS, ...), for logs. */
   readonly detail: string;
   constructor(
@@ -49,8 +52,9 @@ export class StorageError extends Error {
     readonly what: string,
     cause?: unknown,
   ) {
-    super(`could not save ${what}: ${ADVICE[problem]}`, { cause });
-    this.code = problem === 'full' ? 'storage_full' : 'storage_unwritable';
+    super(problem === 'full' ? 'storage_full' : 'storage_unwritable', `could not save ${what}: ${ADVICE[problem]}`, {
+      cause,
+    });
     this.detail = codeOf(cause) ?? problem;
   }
 }

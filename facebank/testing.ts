@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll } from 'vitest';
 import type { AnalyzeOptions } from '../models/analyze.ts';
 import { FacePool } from '../models/pool/facePool.ts';
+import { DEFAULT_MIN_QUALITY } from '../models/quality.ts';
 import { PEOPLE, type Person, personImage } from '../test/support/testdata.ts';
 import { analyzeOptions, classifyFaces } from './analysis.ts';
 import { type ChangeEvent, Facebank, type FacebankOptions, type LoadProgress } from './facebank.ts';
@@ -91,6 +92,7 @@ export function bankOptions(
     fpir: 0.01,
     maxPixels: MAX_PIXELS,
     flip: false,
+    minQuality: DEFAULT_MIN_QUALITY,
     concurrency: 2,
     watch: false,
     ...o,

@@ -1,6 +1,7 @@
 // Public types of the facebank and its one error class.
 
 /** What analysing an image found (cached per content and model). */
+import { CodedError } from '../models/codedError.ts';
 export type AnalysisStatus = 'embedded' | 'crop_fallback' | 'several_faces' | 'invalid_image';
 
 export const ANALYSIS_STATUSES: readonly AnalysisStatus[] = [
@@ -79,12 +80,6 @@ export type FacebankErrorCode =
   | 'negative_not_found'
   | 'poor_quality';
 
-export class FacebankError extends Error {
+export class FacebankError extends CodedError<FacebankErrorCode> {
   override name = 'FacebankError';
-  constructor(
-    readonly code: FacebankErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

@@ -1,11 +1,11 @@
 // One call from an image to faces with boxes, landmarks and embeddings, over sessions opened once.
 import type * as ort from 'onnxruntime-node';
 import { arcfaceTemplate } from './align.ts';
+import { type Box, iou } from './box.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
 import { faceSignature, SAME_LOOK_MIN, signatureSimilarity } from './faceSignature.ts';
 import type { RgbImage } from './image.ts';
 import { modelPath } from './manifest.ts';
-import { iou } from './mtcnn/boxes.ts';
 import {
   type DetectedFace,
   type DetectOptions,
@@ -49,7 +49,7 @@ export interface AnalyzeOptions {
    * given with its `signature` (and the `signatures` option on) is skipped only while the detection still
    * looks like it (signature similarity ≥ `knownLookAlike`): another face in its place is embedded at once.
    */
-  skipEmbeddingNear?: Array<{ x1: number; y1: number; x2: number; y2: number; signature?: Float32Array }>;
+  skipEmbeddingNear?: Array<Box & { signature?: Float32Array }>;
   /** See skipEmbeddingNear (default SAME_LOOK_MIN). */
   knownLookAlike?: number;
   /**
@@ -197,7 +197,7 @@ export async function analyze(
   const known = options.skipEmbeddingNear ?? [];
   const lookAlike = options.knownLookAlike ?? SAME_LOOK_MIN;
   const isKnown = (f: DetectedFace & { signature?: Float32Array }, k: (typeof known)[number]): boolean =>
-    iou({ ...f.box, score: 0 }, { ...k, score: 0 }) >= KNOWN_FACE_IOU &&
+    iou(f.box, k) >= KNOWN_FACE_IOU &&
     (!k.signature || !f.signature || signatureSimilarity(k.signature, f.signature) >= lookAlike);
   // Faces come largest first (detectFaces sorts them), so a budget keeps the largest.
   const wanted = inImage

@@ -1,5 +1,6 @@
 // Decodes any image sharp reads (JPEG, PNG, WebP, …) into packed RGB, with EXIF orientation applied.
 import sharp from 'sharp';
+import { CodedError } from './codedError.ts';
 
 /** Packed 8-bit RGB, row-major, no padding: the one pixel format the models' code passes around. */
 export interface RgbImage {
@@ -10,14 +11,8 @@ export interface RgbImage {
 
 export type ImageErrorCode = 'empty_image' | 'invalid_image' | 'truncated_image' | 'image_too_large';
 
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends CodedError<ImageErrorCode> {
   override name = 'ImageDecodeError';
-  constructor(
-    readonly code: ImageErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface DecodeOptions {

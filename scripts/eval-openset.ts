@@ -82,10 +82,7 @@ async function main(): Promise<void> {
       split,
       root,
       embeddings,
-      quality: {
-        measures: new Map([...faces].map(([p, f]) => [p, f?.quality])),
-        minQuality: config.minFaceQuality,
-      },
+      quality: { measures: new Map([...faces].map(([p, f]) => [p, f?.quality])) },
       bank: {
         db,
         analyzer: pool,
@@ -95,6 +92,7 @@ async function main(): Promise<void> {
         calibration,
         maxPixels: config.maxImagePixels,
         flip: config.flip,
+        minQuality: config.minFaceQuality,
       },
       scratchDir: scratch,
       sizes,

@@ -11,10 +11,11 @@ import { calibrationOf } from '../facebank/calibration.ts';
 import { Facebank } from '../facebank/facebank.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import { ConfigSchema, cameraDefaults } from '../server/config.ts';
-import { EventsStore } from '../streams/events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../streams/events.ts';
 import { CameraPipeline } from '../streams/pipeline/pipeline.ts';
 import { SharedScheduler } from '../streams/pipeline/sharedScheduler.ts';
 import { FileSource } from '../streams/sources/fileSource.ts';
+import { DECODER_TIMINGS } from '../streams/sources/sourceDefaults.ts';
 import type { Detections, PersonEvent } from '../streams/types.ts';
 import { makeTestClip, writeEmptyImage } from '../test/support/clips.ts';
 
@@ -123,6 +124,7 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
     modelId: 'mobilefacenet@eval-tracks',
     threshold: o.threshold,
     fpir: o.fpir,
+    minQuality: ConfigSchema.parse({}).minFaceQuality,
     calibration: calibrationOf('mobilefacenet'),
     maxPixels: 40_000_000,
     flip: false,
@@ -167,12 +169,12 @@ export async function evaluateOpenSetTracks(o: TrackEvalOptions): Promise<TrackE
   // The product's settings, but for the rate: the clip is analysed frame by frame.
   const defaults = ConfigSchema.parse({});
   const camera = cameraDefaults(defaults);
-  const events = new EventsStore(db, { retentionDays: defaults.eventsRetentionDays });
+  const events = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: defaults.eventsRetentionDays });
   const scheduler = new SharedScheduler(2);
   const pipeline = new CameraPipeline({
     cameraId: 'eval',
     name: 'LFW tracks',
-    source: new FileSource({ path: clip }),
+    source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip }),
     scheduler,
     pool: o.pool,
     matcher: facebank,

@@ -10,6 +10,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { serveUntilSignal } from './main.ts';
 import { progressBar } from './progress.ts';
 import { type CoreRuntime, openRuntime } from './runtime.ts';
+import { boxArray } from './wire.ts';
 
 const HELP: Record<string, string> = {
   main: `Usage: facerec <command> [options]
@@ -145,7 +146,7 @@ async function recognize(args: string[], config: Config): Promise<void> {
             name: f.match.name,
             similarity: f.match.score,
             margin: f.match.margin,
-            box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map(Math.round),
+            box: boxArray(f.box).map(Math.round),
             quality: { score: f.quality.score, verdict: f.quality.verdict, reasons: f.quality.reasons },
             ...(f.unknownReason ? { unknownReason: f.unknownReason } : {}),
           })),

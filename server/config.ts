@@ -10,6 +10,8 @@ import { defaultFacePoolSettings } from '../models/pool/facePool.ts';
 import { DEFAULT_MIN_QUALITY } from '../models/quality.ts';
 import type { CameraDefaults } from '../streams/cameras/cameraTypes.ts';
 import { CameraSettingsInput, MAX_FPS } from '../streams/cameras/settings.ts';
+import { DECODER_TIMINGS, WEBCAM_SETTINGS } from '../streams/sources/sourceDefaults.ts';
+import type { WebRtcSourceOptions } from '../streams/sources/webrtcSource.ts';
 import {
   choice,
   decimal,
@@ -228,7 +230,14 @@ export function cameraDefaults(config: Config): CameraDefaults {
     previewFps: config.previewFps,
     previewWidth: config.previewWidth,
     minFaceSize: config.cameraMinFaceSize,
+    sourceTimings: DECODER_TIMINGS,
   };
+}
+
+/** What each browser webcam's source is given besides its ICE addresses and logger. */
+export function webcamSourceDefaults(): Omit<WebRtcSourceOptions, 'iceHostAddresses' | 'logger'> {
+  // A webcam is decoded at the rate the browser sends.
+  return { ...DECODER_TIMINGS, ...WEBCAM_SETTINGS, fps: 0 };
 }
 
 export class ConfigError extends Error {

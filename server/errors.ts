@@ -2,16 +2,17 @@
 // Typed errors from below server/ are recognised by name (they may have crossed a worker boundary).
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { asStorageError } from '../facebank/storageError.ts';
+import { CodedError } from '../models/codedError.ts';
 
-export class HttpError extends Error {
+export class HttpError extends CodedError {
   override name = 'HttpError';
   constructor(
     readonly status: ContentfulStatusCode,
-    readonly code: string,
+    code: string,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

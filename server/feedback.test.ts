@@ -4,9 +4,9 @@
 // negative survives a restart, follows a rename and is undone by DELETE. Events are stored in the server's own
 // events store with a JPEG crop, as the camera pipeline stores them.
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { makePeopleClip } from '../test/support/clips.ts';
+import { storePhotoEvent } from '../test/support/events.ts';
 import { useTestServer } from '../test/support/server.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 
@@ -67,19 +67,8 @@ async function recognize(person: Person, n: number): Promise<Face> {
   return body.faces[0]!;
 }
 
-/** Stores a person_appeared event with the photo as its crop JPEG (what the pipeline keeps), returns its id. */
-async function storeEvent(person: Person, n: number, name: string): Promise<number> {
-  const crop = await sharp(personImage(person, n)).jpeg({ quality: 85 }).toBuffer();
-  return server.runtime.cameras.events.insert({
-    type: 'person_appeared',
-    cameraId: 'door',
-    trackId: n,
-    name,
-    score: 0.5,
-    at: Date.now(),
-    crop: new Uint8Array(crop),
-  });
-}
+const storeEvent = (person: Person, n: number, name: string) =>
+  storePhotoEvent(server, { person, n }, { name, score: 0.5 });
 
 describe('not this person', () => {
   it('stops that name for that face and other photos of it, keeps the person, survives a restart, and undoes', async () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { blur } from '../test/support/degrade.ts';
 import { type TestServer, useTestServer } from '../test/support/server.ts';
 import { LFW_DEV_DIR, PEOPLE, type Person, personImage, SCENES } from '../test/support/testdata.ts';
+import { until } from '../test/support/waits.ts';
 import { fromOwnPage, isLocal } from './auth.ts';
 
 // ---- helpers
@@ -91,14 +92,6 @@ function expectError(r: Reply, status: number, code: string): void {
 async function expectStillServing(server: TestServer, headers: Record<string, string> = {}): Promise<void> {
   const r = await rec(server, await photo(personImage('penny', 3)), headers);
   expect(r.names?.length).toBe(1);
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
 }
 
 async function filesOnDisk(server: TestServer, person: string): Promise<string[]> {
@@ -381,7 +374,7 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
 
     await rm(join(server.dirs.facebank, gone), { recursive: true });
     await rescanned;
-    await waitFor('the health check to show 7 people', async () => (await health()).facebank.people === 7);
+    await until('the health check to show 7 people', async () => (await health()).facebank.people === 7, 15_000, 100);
     expect((await health()).facebank.images).toBe(14);
     expect(server.runtime.facebank.people().map((p) => p.name)).not.toContain(gone);
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { createApp } from './app.ts';
-import type { Config } from './config.ts';
+import { type Config, webcamSourceDefaults } from './config.ts';
 import { attachHub, type Hub } from './live/hub.ts';
 import { attachWebrtc, type Webrtc } from './live/webrtc.ts';
 import { Metrics } from './metrics.ts';
@@ -43,7 +43,7 @@ export async function startServer(
   // Socket.IO on the same server and port: live detections, previews, events and health.
   const hub = attachHub({ server, registry: cameras, apiKey: config.apiKey, logger });
   // Browser webcams: signalling on the hub's connections, one ephemeral camera per publishing page.
-  const webrtc = attachWebrtc({ io: hub.io, registry: cameras, logger });
+  const webrtc = attachWebrtc({ io: hub.io, registry: cameras, logger, source: webcamSourceDefaults() });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url }, `facerec listening on ${url}`);

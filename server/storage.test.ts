@@ -12,11 +12,12 @@ import Database from 'better-sqlite3';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../facebank/storageError.ts';
-import { EventsStore } from '../streams/events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../streams/events.ts';
 import type { Detections } from '../streams/types.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { PEOPLE, type Person, personImage } from '../test/support/testdata.ts';
+import { until } from '../test/support/waits.ts';
 
 const ENROLLED: Person[] = ['penny', 'raj'];
 
@@ -64,15 +65,8 @@ async function fill(file: string): Promise<void> {
   }
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms: number) =>
+  until(what, probe, ms, 100);
 
 interface Answer<T> {
   status: number;
@@ -159,7 +153,7 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
     expect(added.status, JSON.stringify(added.body)).toBe(201);
     cameraId = added.body.id;
     // Stored while there is room, a stranger's visit among them (for the unknown-faces gallery below).
-    await until(
+    await waitFor(
       'a stored visit by an Unknown',
       async () => {
         const unknown = await api<unknown[]>(server!.url, 'GET', `/api/events?camera=${cameraId}&name=Unknown`);
@@ -202,7 +196,7 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
 
     // Events: dropped and counted, live detections still pushed, the camera still live.
     const fullAt = Date.now();
-    const dropping = await until(
+    const dropping = await waitFor(
       'dropped events',
       async () => {
         const h = await health();
@@ -214,7 +208,7 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
     expect(dropping.byCamera[cameraId]).toBe(dropping.dropped);
     // Detection goes on: detections keep being pushed after the drops.
     const droppedAt = dropping.lastDropAt ?? Number.POSITIVE_INFINITY;
-    await until(
+    await waitFor(
       '3 detections pushed after an event was dropped',
       () => detectionsSince(droppedAt) >= 3 || undefined,
       20_000,
@@ -252,7 +246,7 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
     expect((await statfs(data)).bavail).toBe(0);
     const people = await api<{ name: string }[]>(server!.url, 'GET', '/api/people');
     expect(people.body.map((p) => p.name)).toEqual(ENROLLED);
-    await until(
+    await waitFor(
       'events dropped after the restart',
       async () => ((await health()).dropped >= 1 ? true : undefined),
       30_000,
@@ -266,7 +260,7 @@ describe('full and read-only storage (a 4 MB tmpfs as the data directory, real s
     expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
     const person = await api<{ images: { status: string }[] }>(server!.url, 'GET', '/api/people/sheldon');
     expect(person.body.images.map((i) => i.status)).toEqual(['embedded']);
-    await until(
+    await waitFor(
       'an event stored after the space came back',
       async () => {
         const ids = await eventIds();
@@ -323,7 +317,7 @@ describe('events on a read-only filesystem (real SQLite, a tmpfs remounted read-
   it('drops and counts an event it cannot store, with a StorageError, and keeps what was stored', () => {
     const path = join(dir, 'events.db');
     const rw = new Database(path);
-    const first = new EventsStore(rw, { retentionDays: 30 });
+    const first = new EventsStore(rw, { maxCrops: MAX_EVENT_CROPS, retentionDays: 30 });
     const event = { type: 'person_appeared' as const, cameraId: 'cam', trackId: 1, name: 'penny', score: 0.8, at: 1 };
     const stored = first.insert(event);
     first.close();
@@ -331,7 +325,7 @@ describe('events on a read-only filesystem (real SQLite, a tmpfs remounted read-
     // Nothing is open for writing any more, so the kernel lets the filesystem become read-only.
     run('mount', '-o', 'remount,ro', dir);
     db = new Database(path);
-    const store = new EventsStore(db, { retentionDays: 30 });
+    const store = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: 30 });
     let thrown: unknown;
     try {
       store.insert({ ...event, trackId: 2 });

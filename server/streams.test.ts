@@ -6,18 +6,21 @@ import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFfmpegPids } from '../streams/sources/ffmpegProcesses.ts';
-import type { CameraHealth, Detections, TrackedFace } from '../streams/types.ts';
+import type { CameraHealth } from '../streams/types.ts';
 import { makePeopleClip, type TempClip } from '../test/support/clips.ts';
 import { isAlive } from '../test/support/processes.ts';
 import { freePort, type RtspTestServer, startRtspServer, stopAllRtspServers } from '../test/support/rtspServer.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
+import { until } from '../test/support/waits.ts';
 import type {
   ClientToServerEvents,
+  DetectionsMessage,
   PersonEventMessage,
   PreviewMeta,
   ServerToClientEvents,
   SubscribeAck,
+  TrackedFaceMessage,
 } from './live/protocol.ts';
 
 // ---- helpers: every wait is bounded
@@ -60,20 +63,6 @@ async function api<T = unknown>(
   return { status: res.status, body, headers: res.headers };
 }
 
-async function until<T>(
-  what: string,
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -81,7 +70,7 @@ type Subscribed = Exclude<SubscribeAck, { error: string }>;
 
 /** A Socket.IO client that keeps what it receives (the last few hundred messages of each kind). */
 class Client {
-  readonly detections: Detections[] = [];
+  readonly detections: DetectionsMessage[] = [];
   readonly previews: Array<{ meta: PreviewMeta; jpeg: Buffer; at: number }> = [];
   readonly events: PersonEventMessage[] = [];
   readonly health: Array<{ at: number; cameras: CameraHealth[] }> = [];
@@ -139,7 +128,7 @@ class Client {
   }
 }
 
-const named = (faces: readonly TrackedFace[]) => faces.map((f) => f.name).filter((n) => n !== 'Unknown');
+const named = (faces: readonly TrackedFaceMessage[]) => faces.map((f) => f.name).filter((n) => n !== 'Unknown');
 
 // ---- the tests
 

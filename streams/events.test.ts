@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventsStore, type EventsStoreOptions } from './events.ts';
+import { EventsStore, type EventsStoreOptions, MAX_EVENT_CROPS } from './events.ts';
 import type { PersonEvent } from './types.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -15,7 +15,7 @@ const jpeg = (n: number) => new Uint8Array([0xff, 0xd8, n, 0xff, 0xd9]);
 describe('EventsStore', () => {
   const stores: EventsStore[] = [];
   const open = (db: Database.Database, o: Partial<EventsStoreOptions> = {}) => {
-    const s = new EventsStore(db, { now: () => T0, retentionDays: 30, ...o });
+    const s = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, now: () => T0, retentionDays: 30, ...o });
     stores.push(s);
     return s;
   };

@@ -47,13 +47,16 @@ export interface EventQuery {
 export interface EventsStoreOptions {
   /** Events older than this many days are deleted on open and every hour (EVENTS_RETENTION_DAYS; 0: kept). */
   retentionDays: number;
-  /** Crops are kept for the most recent this many events only (default 10 000). */
-  maxCrops?: number;
+  /** Crops are kept for the most recent this many events only (the server keeps MAX_EVENT_CROPS). */
+  maxCrops: number;
   /** Time source for retention (tests). */
   now?: () => number;
   /** Where dropped events are reported (see EventDrops). */
   logger?: Logger;
 }
+
+/** The crops the server keeps: those of the most recent 10 000 events. */
+export const MAX_EVENT_CROPS = 10_000;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
@@ -106,7 +109,7 @@ export class EventsStore {
     options: EventsStoreOptions,
   ) {
     this.retentionDays = options.retentionDays;
-    this.maxCrops = options.maxCrops ?? 10_000;
+    this.maxCrops = options.maxCrops;
     this.now = options.now ?? Date.now;
     this.drops = new EventDrops(options.logger);
     if (!(this.retentionDays >= 0)) throw new Error(`retentionDays must be 0 or more; got ${this.retentionDays}`);

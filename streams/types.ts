@@ -1,4 +1,5 @@
 // The shapes that flow through a camera pipeline: source → scheduler → inference → tracker → hub.
+import type { Box } from '../models/box.ts';
 import type { RgbImage } from '../models/image.ts';
 import type { Point } from '../models/mtcnn/detector.ts';
 
@@ -48,8 +49,6 @@ export interface CameraHealth {
   /** Person events of this camera not stored since the start (storage full or read-only); absent when none. */
   eventsDropped?: number;
 }
-
-export type Box = [x1: number, y1: number, x2: number, y2: number];
 
 export interface TrackedFace {
   trackId: number;

@@ -64,7 +64,7 @@ describe(`open-set identification: ${PEOPLE} LFW dev people enrolled, ${STRANGER
       split,
       root,
       embeddings,
-      quality: { measures: new Map([...faces].map(([p, f]) => [p, f?.quality])), minQuality: DEFAULT_MIN_QUALITY },
+      quality: { measures: new Map([...faces].map(([p, f]) => [p, f?.quality])) },
       bank: {
         db,
         analyzer: pool,
@@ -73,6 +73,7 @@ describe(`open-set identification: ${PEOPLE} LFW dev people enrolled, ${STRANGER
         calibration,
         maxPixels: DEFAULTS.maxPixels,
         flip: false,
+        minQuality: DEFAULT_MIN_QUALITY,
       },
       scratchDir: dir,
       sizes: [PEOPLE],

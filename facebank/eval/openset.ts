@@ -16,7 +16,7 @@ import { ENROLLED, type OpenSetSplit, sampleGallery, trial } from './opensetSpli
 /** The facebank settings every gallery is opened with (its folder and the rest are the evaluation's). */
 export type OpenSetBank = Pick<
   FacebankOptions,
-  'db' | 'analyzer' | 'modelId' | 'fpir' | 'threshold' | 'calibration' | 'maxPixels' | 'flip'
+  'db' | 'analyzer' | 'modelId' | 'fpir' | 'threshold' | 'calibration' | 'maxPixels' | 'flip' | 'minQuality'
 >;
 
 export interface OpenSetSize {
@@ -47,10 +47,10 @@ export interface OpenSetRun {
   root: string;
   embeddings: ReadonlyMap<string, Float32Array | undefined>;
   /**
-   * The faces' quality measures and the limit the recognition routes judge them at: a poor face is answered
-   * Unknown whatever its score (facebank/qualityGate.ts), so it is never named here either.
+   * The faces' quality measures, judged at the bank's minQuality as the recognition routes do: a poor face is
+   * answered Unknown whatever its score (facebank/qualityGate.ts), so it is never named here either.
    */
-  quality?: { measures: ReadonlyMap<string, QualityMeasures | undefined>; minQuality: number };
+  quality?: { measures: ReadonlyMap<string, QualityMeasures | undefined> };
   bank: OpenSetBank;
   /** Facebank folders are made here, one per size. */
   scratchDir: string;
@@ -69,7 +69,6 @@ export async function evaluateOpenSet(run: OpenSetRun): Promise<OpenSetSize[]> {
     await writeGalleryFolder(dir, run.root, t.enrolment);
     const fb = await Facebank.open({
       ...run.bank,
-      ...(run.quality ? { minQuality: run.quality.minQuality } : {}),
       dir,
       concurrency: 4,
       watch: false,
@@ -79,7 +78,7 @@ export async function evaluateOpenSet(run: OpenSetRun): Promise<OpenSetSize[]> {
       let poor = 0;
       const poorFace = (path: string) => {
         const m = run.quality?.measures.get(path);
-        return m !== undefined && assessQuality(m, run.quality!.minQuality).verdict === 'poor';
+        return m !== undefined && assessQuality(m, run.bank.minQuality).verdict === 'poor';
       };
       const answer = (path: string) => {
         const e = run.embeddings.get(path);

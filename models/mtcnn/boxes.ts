@@ -1,17 +1,15 @@
 // Box arithmetic for the MTCNN cascade (P-Net → R-Net → O-Net).
 //
-// Coordinates are continuous: a box spans [x1, x2) × [y1, y2), its width is x2 − x1 and its area is
-// (x2 − x1)·(y2 − y1), and the whole image is (0, 0, width, height). The reference MTCNN code adds 1 to
-// widths (inclusive pixel indices); mixing the two conventions shifts regression and NMS slightly, so
-// every helper here uses the continuous one and nothing else should.
+// Coordinates are continuous (models/box.ts). The reference MTCNN code adds 1 to widths (inclusive pixel
+// indices); mixing the two conventions shifts regression and NMS slightly, so every helper here uses the
+// continuous one and nothing else should.
 //
 // The helpers are generic over extra fields (landmarks, stage data) and copy them through unchanged.
+import { area, type Box, intersection } from '../box.ts';
 
-export interface ScoredBox {
-  x1: number;
-  y1: number;
-  x2: number;
-  y2: number;
+export { area, iou } from '../box.ts';
+
+export interface ScoredBox extends Box {
   score: number;
 }
 
@@ -19,24 +17,6 @@ export interface ScoredBox {
 export type BoxRegression = readonly [dx1: number, dy1: number, dx2: number, dy2: number];
 
 export type NmsMode = 'union' | 'min';
-
-/** Area of a box; degenerate or inverted boxes have area 0. */
-export function area(b: ScoredBox): number {
-  return Math.max(0, b.x2 - b.x1) * Math.max(0, b.y2 - b.y1);
-}
-
-function intersection(a: ScoredBox, b: ScoredBox): number {
-  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  return w > 0 && h > 0 ? w * h : 0;
-}
-
-/** Intersection over union; 0 when the union is empty. */
-export function iou(a: ScoredBox, b: ScoredBox): number {
-  const inter = intersection(a, b);
-  const union = area(a) + area(b) - inter;
-  return union > 0 ? inter / union : 0;
-}
 
 /** Intersection over the smaller area; 0 when either box is empty. */
 export function iom(a: ScoredBox, b: ScoredBox): number {

@@ -2,6 +2,7 @@
 // them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import type { Box } from '../box.ts';
 import type { RgbImage } from '../image.ts';
 import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
 
@@ -48,7 +49,7 @@ export const DEFAULT_DETECT_OPTIONS: DetectOptions = {
 export type Point = [number, number];
 
 export interface DetectedFace {
-  box: { x1: number; y1: number; x2: number; y2: number };
+  box: Box;
   score: number;
   /** Left eye, right eye, nose, left and right mouth corners (image left/right), in image pixels. */
   landmarks: Point[];

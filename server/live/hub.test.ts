@@ -8,6 +8,7 @@ import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.ts';
+import { until as waitUntil } from '../../test/support/waits.ts';
 import { attachHub, type Hub } from './hub.ts';
 import type {
   ClientToServerEvents,
@@ -50,13 +51,13 @@ const detections = (cameraId: string, seq: number): Detections => ({
   frameTime: Date.now(),
   width: 640,
   height: 480,
-  faces: [{ trackId: 1, box: [10, 20, 110, 140], name: 'penny', score: 0.8, predicted: false }],
+  faces: [{ trackId: 1, box: { x1: 10, y1: 20, x2: 110, y2: 140 }, name: 'penny', score: 0.8, predicted: false }],
 });
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 interface Received {
-  detections: Detections[];
+  detections: Parameters<ServerToClientEvents['detections']>[0][];
   previews: Array<{ meta: PreviewMeta; jpeg: Buffer }>;
   events: PersonEventMessage[];
   health: number;
@@ -94,15 +95,8 @@ async function ack(socket: ClientSocket, event: 'subscribe' | 'unsubscribe', req
   return socket.timeout(3000).emitWithAck(event, request);
 }
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = <T>(what: string, check: () => T | undefined | false, timeoutMs = 3000) =>
+  waitUntil(what, check, timeoutMs, 20);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -191,6 +185,8 @@ describe('Socket.IO hub', () => {
 
     await until('everything on a', () => a.got.events.length === 2 && a.got.previews.length === 1);
     expect(a.got.detections.map((d) => d.seq)).toEqual([7]);
+    // On the wire a box is [x1, y1, x2, y2].
+    expect(a.got.detections[0]!.faces[0]!.box).toEqual([10, 20, 110, 140]);
     const [preview] = a.got.previews;
     expect(preview!.meta).toEqual({ cameraId: 'cam1', seq: 7, detections: expect.objectContaining({ seq: 7 }) });
     expect(Buffer.isBuffer(preview!.jpeg)).toBe(true);

@@ -10,7 +10,7 @@ import { Server } from 'socket.io';
 import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
 import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.ts';
 import { type PreviewCounts, previewsWhileWatched, sendPreview } from './previews.ts';
-import { eventMessage } from './protocol.ts';
+import { detectionsMessage, eventMessage } from './protocol.ts';
 import { backlog, type HubServer, webSocketOf } from './socket.ts';
 import { allowRequestFor, requireKey } from './socketAuth.ts';
 import { followCameraList, room, subscriptionHandler } from './subscriptions.ts';
@@ -98,7 +98,7 @@ export function attachHub({
   const previews = previewsWhileWatched(io, registry.setPreviewEnabled?.bind(registry));
   previews.sync(cameraIds());
   const listeners = {
-    detections: (d: Detections) => io.to(room(d.cameraId)).emit('detections', d),
+    detections: (d: Detections) => io.to(room(d.cameraId)).emit('detections', detectionsMessage(d)),
     preview: (frame: PreviewMessage) => sendPreview(io, frame, stats),
     event: (event: PersonEvent) => io.emit('events', eventMessage(event)),
     cameras: () => {

@@ -3,7 +3,7 @@
 // WebSocket), so a client that cannot keep up skips frames instead of the server queueing them. A camera makes
 // previews only while its room exists (someone subscribes): each costs a resize and a JPEG.
 import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
-import type { PreviewMeta } from './protocol.ts';
+import { detectionsMessage, type PreviewMeta } from './protocol.ts';
 import { backlog, type HubServer, type HubSocket, webSocketOf } from './socket.ts';
 import { cameraOfRoom, room } from './subscriptions.ts';
 
@@ -40,7 +40,7 @@ export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: 
   if (sending === 0) return;
   counts.previewsSent += sending;
   const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength); // no copy
-  const meta: PreviewMeta = { cameraId, seq, detections };
+  const meta: PreviewMeta = { cameraId, seq, detections: detectionsMessage(detections) };
   // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued.
   io.to(room(cameraId))
     .except([...skip, ...busy])

@@ -3,7 +3,8 @@
 // signalling import it and not each other.
 import { z } from 'zod';
 import type { StoredEvent } from '../../streams/events.ts';
-import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.ts';
+import type { CameraHealth, Detections, PersonEvent, TrackedFace } from '../../streams/types.ts';
+import { type BoxArray, boxArray } from '../wire.ts';
 
 /** A person event as clients see it: the crop as a URL of the REST API instead of bytes. */
 export type PersonEventMessage = Omit<PersonEvent, 'crop'> & { cropUrl: string | null };
@@ -19,10 +20,18 @@ export function eventMessage(event: PersonEvent | StoredEvent): PersonEventMessa
   return { ...rest, cropUrl: has ? cropUrl(event.id) : null };
 }
 
+/** A tracked face as clients see it: the box as an array. */
+export type TrackedFaceMessage = Omit<TrackedFace, 'box'> & { box: BoxArray };
+export type DetectionsMessage = Omit<Detections, 'faces'> & { faces: TrackedFaceMessage[] };
+
+export function detectionsMessage(detections: Detections): DetectionsMessage {
+  return { ...detections, faces: detections.faces.map((f) => ({ ...f, box: boxArray(f.box) })) };
+}
+
 export interface PreviewMeta {
   cameraId: string;
   seq: number;
-  detections: Detections;
+  detections: DetectionsMessage;
 }
 
 /** `subscribe` / `unsubscribe`: `{"cameras": ["id", …]}` or the bare array; "*" means every camera. */
@@ -66,7 +75,7 @@ export interface WebcamEnded {
 }
 
 export interface ServerToClientEvents {
-  detections: (detections: Detections) => void;
+  detections: (detections: DetectionsMessage) => void;
   /** The JPEG is a binary attachment: a Buffer in Node, an ArrayBuffer in browsers. */
   preview: (meta: PreviewMeta, jpeg: Buffer) => void;
   events: (event: PersonEventMessage) => void;

@@ -2,8 +2,9 @@
 // the handshake). Non-trickle: the page sends an offer with all its candidates and gets back an answer with all of
 // the server's. Each publishing page gets a camera of its own in the registry (webcams.ts).
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { WebRtcSourceOptions } from '../../streams/sources/webrtcSource.ts';
-import { type PublishAck, PublishRequest, type StopAck, StopRequest } from './protocol.ts';
+import { type PublishAck, PublishRequest, type SignallingError, type StopAck, StopRequest } from './protocol.ts';
 import { type HubServer, type HubSocket, replier } from './socket.ts';
 import { type WebcamSession, Webcams, type WebrtcRegistry } from './webcams.ts';
 
@@ -17,8 +18,8 @@ export interface WebrtcOptions {
   iceHostAddresses?: string[];
   /** Webcams at once, over all pages (default 8). */
   maxSessions?: number;
-  /** Passed to each source (tests shorten timeouts). */
-  source?: Omit<WebRtcSourceOptions, 'iceHostAddresses' | 'logger'>;
+  /** Passed to each source (server/config.ts webcamSourceDefaults). */
+  source: Omit<WebRtcSourceOptions, 'iceHostAddresses' | 'logger'>;
 }
 
 export interface Webrtc {
@@ -76,7 +77,7 @@ export function attachWebrtc({
   logger,
   iceHostAddresses = ['127.0.0.1'],
   maxSessions = 8,
-  source = {},
+  source,
 }: WebrtcOptions): Webrtc {
   const log = logger.child({ component: 'webrtc' });
   const webcams = new Webcams(io, registry, log);
@@ -98,33 +99,41 @@ export function attachWebrtc({
       return next;
     };
 
-    socket.on('webrtc:publish', (request, ack) => {
-      const reply = replier<PublishAck>(ack);
-      const parsed = PublishRequest.safeParse(request);
-      if (!parsed.success) {
-        reply({ error: 'invalid_request', message: 'expected {"sdp": "<SDP offer>", "name"?: "<camera name>"}' });
-        return;
-      }
-      void serial(async () => {
-        const answer = await publish(s, socket, parsed.data);
-        if (answer) reply(answer);
-      });
-    });
+    /** A request of `schema`'s shape runs `work` in the page's order; any other is answered with `usage`. */
+    const handle =
+      <R, A>(schema: z.ZodType<R>, usage: string, work: (request: R, reply: (answer: A) => void) => Promise<void>) =>
+      (request: unknown, ack: unknown) => {
+        const reply = replier<A | SignallingError>(ack);
+        const parsed = schema.safeParse(request);
+        if (parsed.success) void serial(() => work(parsed.data, reply));
+        else reply({ error: 'invalid_request', message: `expected ${usage}` });
+      };
 
-    socket.on('webrtc:stop', (request, ack) => {
-      const reply = replier<StopAck>(ack);
-      const parsed = StopRequest.safeParse(request);
-      if (!parsed.success) {
-        reply({ error: 'invalid_request', message: 'expected {"cameraId": "<the webcam\'s camera id>"}' });
-        return;
-      }
-      void serial(async () => {
-        const session = webcams.of(socket.id, parsed.data.cameraId);
-        if (!session) return reply({ error: 'not_found', message: 'no webcam of this page has that id' });
-        await webcams.end(session.cameraId, 'stopped by the page', false);
-        reply({ ok: true });
-      });
-    });
+    socket.on(
+      'webrtc:publish',
+      handle<PublishRequest, PublishAck>(
+        PublishRequest,
+        '{"sdp": "<SDP offer>", "name"?: "<camera name>"}',
+        async (r, reply) => {
+          const answer = await publish(s, socket, r);
+          if (answer) reply(answer);
+        },
+      ),
+    );
+
+    socket.on(
+      'webrtc:stop',
+      handle<{ cameraId: string }, StopAck>(
+        StopRequest,
+        '{"cameraId": "<the webcam\'s camera id>"}',
+        async (r, reply) => {
+          const session = webcams.of(socket.id, r.cameraId);
+          if (!session) return reply({ error: 'not_found', message: 'no webcam of this page has that id' });
+          await webcams.end(session.cameraId, 'stopped by the page', false);
+          reply({ ok: true });
+        },
+      ),
+    );
 
     socket.on('disconnect', () => {
       void serial(() => webcams.endPage(socket.id, 'the page disconnected'));

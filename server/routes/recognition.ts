@@ -6,6 +6,7 @@ import { requireKey } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { imageUploads, jsonBody } from '../requestBody.ts';
 import { AddImageRequest, RecRequest } from '../schemas.ts';
+import { boxArray } from '../wire.ts';
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
@@ -48,7 +49,7 @@ export function recognitionRoutes(deps: AppDeps): Hono {
     if (faces.length === 0) return c.json({ names: null, bboxes: null, scores: null });
     return c.json({
       names: faces.map((f) => f.match.name),
-      bboxes: faces.map((f) => [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map(Math.round)),
+      bboxes: faces.map((f) => boxArray(f.box).map(Math.round)),
       scores: faces.map((f) => round(f.match.score, 4)),
     });
   };
@@ -65,7 +66,7 @@ export function recognitionRoutes(deps: AppDeps): Hono {
       threshold: facebank.threshold,
       minFaceQuality: config.minFaceQuality,
       faces: r.faces.map((f) => ({
-        box: [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map((v) => round(v, 1)),
+        box: boxArray(f.box).map((v) => round(v, 1)),
         detectionScore: round(f.score, 4),
         landmarks: f.landmarks.map(([x, y]) => [round(x, 1), round(y, 1)]),
         name: f.match.name,

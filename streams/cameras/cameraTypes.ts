@@ -1,4 +1,6 @@
 // What the camera registry takes and shows, its defaults, and its errors.
+import { CodedError } from '../../models/codedError.ts';
+import type { DecoderTimings } from '../sources/sourceDefaults.ts';
 import type { CameraHealth, CameraKind, CameraSettings } from '../types.ts';
 
 /** Where a camera comes from: the API (persisted), the config file, or a live session (ephemeral). */
@@ -25,16 +27,12 @@ export interface CameraDefaults {
   previewFps: number;
   previewWidth: number;
   minFaceSize: number;
+  /** Not user settings: the sources' watchdog, retry and kill timings (sources/sourceDefaults.ts). */
+  sourceTimings: DecoderTimings;
 }
 
 export type CameraErrorCode = 'camera_not_found' | 'invalid_camera' | 'camera_read_only';
 
-export class CameraError extends Error {
+export class CameraError extends CodedError<CameraErrorCode> {
   override name = 'CameraError';
-  constructor(
-    readonly code: CameraErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

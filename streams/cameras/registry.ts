@@ -11,7 +11,7 @@ import { Mutex } from '../../facebank/mutex.ts';
 import type { FaceNamer } from '../../facebank/recognize.ts';
 import type { Logger } from '../../models/logger.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
-import { EventsStore } from '../events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../events.ts';
 import { CameraPipeline } from '../pipeline/pipeline.ts';
 import type { PreviewMessage } from '../pipeline/previews.ts';
 import { SharedScheduler } from '../pipeline/sharedScheduler.ts';
@@ -74,7 +74,11 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     this.logger = o.logger;
     this.defaults = o.defaults;
     this.store = new CameraStore(o.db);
-    this.events = new EventsStore(o.db, { retentionDays: o.eventsRetentionDays, logger: this.streamLogger() });
+    this.events = new EventsStore(o.db, {
+      retentionDays: o.eventsRetentionDays,
+      maxCrops: MAX_EVENT_CROPS,
+      logger: this.streamLogger(),
+    });
     this.scheduler = new SharedScheduler(o.poolSize, undefined, this.streamLogger());
     this.createSource = o.createSource ?? ((s) => this.defaultSource(s));
   }
@@ -268,6 +272,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
 
   private defaultSource(s: CameraSettings): FrameSource {
     const common = {
+      ...this.defaults.sourceTimings,
       fps: this.decodeFps(s),
       logger: this.streamLogger(s.id),
     };

@@ -1,11 +1,11 @@
 // Pixels: best-face crops cut from a source frame, and JPEG encoding (crops and previews).
 import sharp from 'sharp';
+import type { Box } from '../../models/box.ts';
 import type { RgbImage } from '../../models/image.ts';
-import type { Box } from '../types.ts';
 
 /** A region of an RGB image, copied row by row (no sharp round trip: a face crop is small). */
 export function cutRegion(image: RgbImage, box: Box, margin: number): RgbImage | undefined {
-  const [bx1, by1, bx2, by2] = box;
+  const { x1: bx1, y1: by1, x2: bx2, y2: by2 } = box;
   const mw = (bx2 - bx1) * margin;
   const mh = (by2 - by1) * margin;
   const x1 = Math.max(0, Math.floor(bx1 - mw));

@@ -16,8 +16,9 @@ import type { FacePool } from '../../models/pool/facePool.ts';
 import { ConfigSchema, cameraDefaults, DEFAULT_MATCH_FPIR } from '../../server/config.ts';
 import { makeTestClip } from '../../test/support/clips.ts';
 import { PEOPLE, type Person, personImage } from '../../test/support/testdata.ts';
-import { EventsStore } from '../events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../events.ts';
 import { FileSource } from '../sources/fileSource.ts';
+import { DECODER_TIMINGS } from '../sources/sourceDefaults.ts';
 import type { Detections, PersonEvent } from '../types.ts';
 import { CameraPipeline } from './pipeline.ts';
 import { SharedScheduler } from './sharedScheduler.ts';
@@ -55,7 +56,10 @@ function useCutClip(
 ): { run: () => Run; everyone: () => TemplateMatcher; pool: () => FacePool } {
   const { pool } = usePool();
   const db = new Database(':memory:');
-  const events = new EventsStore(db, { retentionDays: ConfigSchema.parse({}).eventsRetentionDays });
+  const events = new EventsStore(db, {
+    maxCrops: MAX_EVENT_CROPS,
+    retentionDays: ConfigSchema.parse({}).eventsRetentionDays,
+  });
   const detections: Detections[] = [];
   const emitted: PersonEvent[] = [];
   let dir: string | undefined;
@@ -93,7 +97,7 @@ function useCutClip(
     const pipeline = new CameraPipeline({
       cameraId: 'door',
       name: 'Door',
-      source: new FileSource({ path: clip }),
+      source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip }),
       scheduler,
       pool: pool(),
       matcher: bank,

@@ -15,9 +15,10 @@ import { queryEmbedding, usePool } from '../../facebank/testing.ts';
 import { ConfigSchema, cameraDefaults } from '../../server/config.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../../test/support/testdata.ts';
-import { EventsStore } from '../events.ts';
+import { EventsStore, MAX_EVENT_CROPS } from '../events.ts';
 import { liveFfmpegPids, runFfmpeg } from '../sources/ffmpegProcesses.ts';
 import { FileSource } from '../sources/fileSource.ts';
+import { DECODER_TIMINGS } from '../sources/sourceDefaults.ts';
 import type { CameraHealth, Detections, PersonEvent } from '../types.ts';
 import { CameraPipeline } from './pipeline.ts';
 import type { PreviewMessage } from './previews.ts';
@@ -65,7 +66,7 @@ describe('CameraPipeline on a live file camera', () => {
   let clip: string;
   let matcher: FaceNamer;
   const db = new Database(':memory:');
-  const events = new EventsStore(db, { retentionDays: DEFAULTS.eventsRetentionDays });
+  const events = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: DEFAULTS.eventsRetentionDays });
 
   // Everything the pipeline emitted, and when.
   const detections: { at: number; d: Detections }[] = [];
@@ -95,7 +96,7 @@ describe('CameraPipeline on a live file camera', () => {
     const pipeline = new CameraPipeline({
       cameraId: 'cam1',
       name: 'Test clip',
-      source: new FileSource({ path: clip }),
+      source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip }),
       scheduler,
       pool: pool(),
       matcher,
@@ -146,7 +147,7 @@ describe('CameraPipeline on a live file camera', () => {
       expect([d.width, d.height]).toEqual([WIDTH, HEIGHT]);
       for (const f of d.faces) {
         expect(['penny', 'leonard', 'Unknown']).toContain(f.name);
-        if (f.name !== 'Unknown') expect(f.name).toBe(isPenny(f.box[0], f.box[2], d.width) ? 'penny' : 'leonard');
+        if (f.name !== 'Unknown') expect(f.name).toBe(isPenny(f.box.x1, f.box.x2, d.width) ? 'penny' : 'leonard');
       }
     }
     // Frames go through in order.
@@ -159,9 +160,9 @@ describe('CameraPipeline on a live file camera', () => {
     const pennyPath: string[] = [];
     for (const { d } of detections) {
       for (const f of d.faces) {
-        if (!isPenny(f.box[0], f.box[2], d.width)) continue;
+        if (!isPenny(f.box.x1, f.box.x2, d.width)) continue;
         pennyIds.add(f.trackId);
-        pennyPath.push(`${d.frameTime - startedAt}ms #${f.trackId} ${f.name ?? '-'} x${Math.round(f.box[0])}`);
+        pennyPath.push(`${d.frameTime - startedAt}ms #${f.trackId} ${f.name ?? '-'} x${Math.round(f.box.x1)}`);
       }
     }
     // Penny is on screen the whole run, through the loop: one track.
@@ -170,7 +171,7 @@ describe('CameraPipeline on a live file camera', () => {
     const leonardIds: number[] = [];
     for (const { d } of detections) {
       for (const f of d.faces) {
-        if (!isPenny(f.box[0], f.box[2], d.width) && leonardIds.at(-1) !== f.trackId) leonardIds.push(f.trackId);
+        if (!isPenny(f.box.x1, f.box.x2, d.width) && leonardIds.at(-1) !== f.trackId) leonardIds.push(f.trackId);
       }
     }
     expect(leonardIds.length).toBeGreaterThanOrEqual(1);
@@ -205,7 +206,7 @@ describe('CameraPipeline on a live file camera', () => {
         expect(p.detections.faces.map((f) => f.trackId)).toEqual(processed.faces.map((f) => f.trackId));
         p.detections.faces.forEach((f, i) => {
           const box = processed.faces[i]!.box;
-          for (let k = 0; k < 4; k++) expect(f.box[k]).toBeCloseTo(box[k]! / 2, 3);
+          for (const k of ['x1', 'y1', 'x2', 'y2'] as const) expect(f.box[k]).toBeCloseTo(box[k] / 2, 3);
         });
       } else {
         predicted++;
@@ -223,7 +224,7 @@ describe('CameraPipeline on a live file camera', () => {
     expect(withPenny.length).toBeGreaterThan(10);
     for (const { p } of withPenny) {
       const f = p.detections.faces.find((x) => x.name === 'penny')!;
-      expect((f.box[0] + f.box[2]) / 2).toBeLessThan(160);
+      expect((f.box.x1 + f.box.x2) / 2).toBeLessThan(160);
     }
   });
 
@@ -281,7 +282,7 @@ describe('CameraPipeline when one face replaces another in place', () => {
   const emitted: PersonEvent[] = [];
   let clip: TempClip | undefined;
   const db = new Database(':memory:');
-  const events = new EventsStore(db, { retentionDays: DEFAULTS.eventsRetentionDays });
+  const events = new EventsStore(db, { maxCrops: MAX_EVENT_CROPS, retentionDays: DEFAULTS.eventsRetentionDays });
 
   beforeAll(async () => {
     const [made, templates] = await Promise.all([
@@ -298,7 +299,7 @@ describe('CameraPipeline when one face replaces another in place', () => {
     const pipeline = new CameraPipeline({
       cameraId: 'cuts',
       name: 'Cuts',
-      source: new FileSource({ path: clip.path }),
+      source: new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip.path }),
       scheduler,
       pool: pool(),
       matcher: { match: (embedding) => bank.match(embedding, THRESHOLD) },

@@ -251,9 +251,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
         detect: { ...VIDEO_DETECT_OPTIONS, minFaceSize: this.minFaceSize },
         skipEmbeddingNear: this.tracker
           .settledFaces(now)
-          .map(({ box: [x1, y1, x2, y2], signature }) =>
-            signature ? { x1, y1, x2, y2, signature } : { x1, y1, x2, y2 },
-          ),
+          .map(({ box, signature }) => (signature ? { ...box, signature } : box)),
         knownLookAlike: this.tracker.options.recheckBelow,
         maxEmbeddings: MAX_EMBEDDINGS_PER_FRAME,
         signatures: true,

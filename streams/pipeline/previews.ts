@@ -148,7 +148,8 @@ export class PreviewQueue {
 function scaleFaces(faces: readonly TrackedFace[], sx: number, sy: number): TrackedFace[] {
   if (sx === 1 && sy === 1) return [...faces];
   return faces.map((f) => {
-    const out: TrackedFace = { ...f, box: [f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy] };
+    const { x1, y1, x2, y2 } = f.box;
+    const out: TrackedFace = { ...f, box: { x1: x1 * sx, y1: y1 * sy, x2: x2 * sx, y2: y2 * sy } };
     if (f.landmarks) out.landmarks = f.landmarks.map(([x, y]) => [x * sx, y * sy]);
     return out;
   });

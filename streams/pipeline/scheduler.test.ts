@@ -52,7 +52,7 @@ function simulate(
 describe('FrameScheduler', () => {
   test('latest frame wins: a newer frame replaces the pending one, which counts as skipped', () => {
     const s = new FrameScheduler<Fake>(1);
-    s.addCamera('a', { maxDetectFps: 0 });
+    s.addCamera('a', { maxDetectFps: 0, maxInFlight: 1 });
     expect(s.offer('a', { cam: 'a', seq: 0 }, 0)).toBeUndefined();
     expect(s.next(0)?.frame.seq).toBe(0);
     // The pool is busy: frames 1..3 arrive, only the newest survives.
@@ -69,7 +69,7 @@ describe('FrameScheduler', () => {
 
   test('a camera has one frame in flight by default, so its results stay in order', () => {
     const s = new FrameScheduler<Fake>(4);
-    s.addCamera('a', { maxDetectFps: 0 });
+    s.addCamera('a', { maxDetectFps: 0, maxInFlight: 1 });
     s.offer('a', { cam: 'a', seq: 0 }, 0);
     expect(s.next(0)).toBeDefined();
     s.offer('a', { cam: 'a', seq: 1 }, 1);
@@ -81,7 +81,7 @@ describe('FrameScheduler', () => {
 
   test('the rate cap holds a camera to maxDetectFps however fast frames arrive and the pool is', () => {
     const s = new FrameScheduler<Fake>(4);
-    s.addCamera('a', { maxDetectFps: 10 });
+    s.addCamera('a', { maxDetectFps: 10, maxInFlight: 1 });
     // 30 fps source, 5 ms service, 10 s.
     const log = simulate(s, [{ id: 'a', period: 33 }], 5, 10_000);
     expect(log.length).toBeGreaterThanOrEqual(95);
@@ -97,7 +97,7 @@ describe('FrameScheduler', () => {
 
   test('a source at exactly the cap with jitter loses no frames', () => {
     const s = new FrameScheduler<Fake>(1);
-    s.addCamera('a', { maxDetectFps: 10 });
+    s.addCamera('a', { maxDetectFps: 10, maxInFlight: 1 });
     let dispatched = 0;
     for (let k = 0; k < 100; k++) {
       // ±20 ms of jitter around a 100 ms grid.
@@ -115,7 +115,7 @@ describe('FrameScheduler', () => {
 
   test('three cameras competing for one slot each get a third of the dispatches', () => {
     const s = new FrameScheduler<Fake>(1);
-    for (const id of ['a', 'b', 'c']) s.addCamera(id, { maxDetectFps: 0 });
+    for (const id of ['a', 'b', 'c']) s.addCamera(id, { maxDetectFps: 0, maxInFlight: 1 });
     const log = simulate(
       s,
       [
@@ -136,8 +136,8 @@ describe('FrameScheduler', () => {
 
   test('a camera sending frames 10× faster does not starve a slow one', () => {
     const s = new FrameScheduler<Fake>(1);
-    s.addCamera('fast', { maxDetectFps: 0 });
-    s.addCamera('slow', { maxDetectFps: 0 });
+    s.addCamera('fast', { maxDetectFps: 0, maxInFlight: 1 });
+    s.addCamera('slow', { maxDetectFps: 0, maxInFlight: 1 });
     const log = simulate(
       s,
       [
@@ -161,7 +161,7 @@ describe('FrameScheduler', () => {
   test('lag stays bounded when cameras outnumber the pool: fps drops instead', () => {
     const s = new FrameScheduler<Fake>(2);
     const cams = Array.from({ length: 8 }, (_, i) => ({ id: `c${i}`, period: 40, phase: i * 5 }));
-    for (const c of cams) s.addCamera(c.id, { maxDetectFps: 25 });
+    for (const c of cams) s.addCamera(c.id, { maxDetectFps: 25, maxInFlight: 1 });
     const log = simulate(s, cams, 50, 30_000);
     for (const e of log) {
       const cam = cams.find((c) => c.id === e.frame.cam)!;
@@ -174,8 +174,8 @@ describe('FrameScheduler', () => {
 
   test('a removed camera drops its pending frame and is never dispatched; its in-flight slot frees on done', () => {
     const s = new FrameScheduler<Fake>(1);
-    s.addCamera('a', { maxDetectFps: 0 });
-    s.addCamera('b', { maxDetectFps: 0 });
+    s.addCamera('a', { maxDetectFps: 0, maxInFlight: 1 });
+    s.addCamera('b', { maxDetectFps: 0, maxInFlight: 1 });
     s.offer('a', { cam: 'a', seq: 0 }, 0);
     expect(s.next(0)?.id).toBe('a');
     s.offer('a', { cam: 'a', seq: 1 }, 1);
@@ -191,7 +191,7 @@ describe('FrameScheduler', () => {
 
   test('nextDueAt tells a driver when a rate-capped frame may go', () => {
     const s = new FrameScheduler<Fake>(1);
-    s.addCamera('a', { maxDetectFps: 5 });
+    s.addCamera('a', { maxDetectFps: 5, maxInFlight: 1 });
     expect(s.nextDueAt()).toBeUndefined();
     s.offer('a', { cam: 'a', seq: 0 }, 1000);
     expect(s.next(1000)).toBeDefined();
@@ -245,8 +245,8 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 describe('runScheduler', () => {
   test('processes frames up to capacity, wakes for rate-capped frames, frees slots on failure', async () => {
     const s = new FrameScheduler<Fake>(2);
-    s.addCamera('a', { maxDetectFps: 10 });
-    s.addCamera('b', { maxDetectFps: 0 });
+    s.addCamera('a', { maxDetectFps: 10, maxInFlight: 1 });
+    s.addCamera('b', { maxDetectFps: 0, maxInFlight: 1 });
     const clock = new ManualClock();
     const started: string[] = [];
     const finishers: (() => void)[] = [];

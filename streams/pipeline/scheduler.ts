@@ -14,10 +14,10 @@ export interface CameraScheduleOptions {
   /** Upper bound on dispatches per second; 0 or Infinity: no cap. */
   maxDetectFps: number;
   /**
-   * Frames of this camera processed at once (default 1). Above 1, results can complete out of order and the
+   * Frames of this camera processed at once (at least 1). Above 1, results can complete out of order and the
    * caller must put them back in `seq` order before the tracker, which needs time to move forward.
    */
-  maxInFlight?: number;
+  maxInFlight: number;
 }
 
 export interface CameraCounters {
@@ -83,7 +83,7 @@ export class FrameScheduler<F = Frame> {
     this.cameras.set(id, {
       id,
       interval: intervalOf(options.maxDetectFps),
-      maxInFlight: Math.max(1, options.maxInFlight ?? 1),
+      maxInFlight: Math.max(1, options.maxInFlight),
       due: Number.NEGATIVE_INFINITY,
       pending: undefined,
       lastDispatchAt: Number.NEGATIVE_INFINITY,
@@ -96,7 +96,7 @@ export class FrameScheduler<F = Frame> {
   configure(id: string, options: CameraScheduleOptions): void {
     const cam = this.camera(id);
     cam.interval = intervalOf(options.maxDetectFps);
-    cam.maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+    cam.maxInFlight = Math.max(1, options.maxInFlight);
   }
 
   /**

@@ -4,22 +4,13 @@ import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { CameraKind, CameraState, Frame, FrameSource } from '../types.ts';
 import { explainFfmpegErrors, FfmpegError } from './ffmpegErrors.ts';
 import { type DecoderExit, type RawDecoder, type RawDecoderOptions, spawnRawDecoder } from './rawDecoder.ts';
+import type { DecoderTimings } from './sourceDefaults.ts';
 
-export interface DecoderSourceOptions {
-  /** Output width (height follows the aspect ratio). Default: the source's own size. */
+export interface DecoderSourceOptions extends DecoderTimings {
+  /** Output width (height follows the aspect ratio). Unset: the source's own size. */
   width?: number;
-  /** Decode rate; 0 or unset: the source's own rate. */
-  fps?: number;
-  /** No frame for this long while live → 'stalled', and the decoder is restarted (default 5 s). */
-  stallMs?: number;
-  /** No first frame this long after (re)starting the decoder → it is restarted (default 10 s). */
-  connectTimeoutMs?: number;
-  /** Delay before the first retry, doubled after each failure up to maxBackoffMs (defaults 0.5 s, 2 s). */
-  initialBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** A run live at least this long resets the backoff (default 10 s). */
-  resetBackoffAfterMs?: number;
-  killGraceMs?: number;
+  /** Decode rate; 0: the source's own rate. */
+  fps: number;
   logger?: Logger;
 }
 
@@ -59,18 +50,8 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
   constructor(options: DecoderSourceOptions) {
     super();
     this.logger = options.logger ?? silentLogger;
-    this.opts = {
-      width: options.width,
-      fps: options.fps ?? 0,
-      stallMs: options.stallMs ?? 5000,
-      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-      initialBackoffMs: options.initialBackoffMs ?? 500,
-      // A camera that comes back must be live again within seconds, so retries never wait longer than 2 s;
-      // a retry costs one short-lived ffmpeg process.
-      maxBackoffMs: options.maxBackoffMs ?? 2_000,
-      resetBackoffAfterMs: options.resetBackoffAfterMs ?? 10_000,
-      killGraceMs: options.killGraceMs ?? 2000,
-    };
+    const { logger: _, ...opts } = options;
+    this.opts = { ...opts, width: options.width };
     this.backoffMs = this.opts.initialBackoffMs;
   }
 

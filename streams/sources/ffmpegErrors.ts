@@ -1,16 +1,17 @@
 // ffmpeg's failures as a typed error, and its stderr lines in clear words for camera health and the API.
+import { CodedError } from '../../models/codedError.ts';
 
 export type FfmpegErrorCode = 'not_found' | 'failed' | 'timeout';
 
-export class FfmpegError extends Error {
+export class FfmpegError extends CodedError<FfmpegErrorCode> {
   override name = 'FfmpegError';
   constructor(
-    readonly code: FfmpegErrorCode,
+    code: FfmpegErrorCode,
     message: string,
     /** ffmpeg's last stderr lines, credentials redacted. */
     readonly stderr: readonly string[] = [],
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

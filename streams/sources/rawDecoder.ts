@@ -25,7 +25,7 @@ export interface RawDecoderOptions {
   width?: number;
   /** Output frame rate (ffmpeg's fps filter). 0 or unset: every frame of the source. */
   fps?: number;
-  /** RTSP: ffmpeg's own socket timeout, a backstop for the watchdogs in DecoderSource (default 10 s). */
+  /** RTSP: ffmpeg's own socket timeout, a backstop for the watchdogs in DecoderSource (unset: ffmpeg's own). */
   socketTimeoutMs?: number;
   /**
    * RTSP: 'quick' (default) reads the stream's format from the camera's SDP and first packet; 'full' lets ffmpeg
@@ -37,8 +37,8 @@ export interface RawDecoderOptions {
   realtime?: boolean;
   /** Sequence numbers for frames; default 0, 1, 2… for this process. Sources pass theirs to span reconnects. */
   nextSeq?: () => number;
-  /** SIGTERM → SIGKILL delay of kill() (default 2 s). */
-  killGraceMs?: number;
+  /** SIGTERM → SIGKILL delay of kill(). */
+  killGraceMs: number;
   logger?: Logger;
 }
 
@@ -54,12 +54,15 @@ export interface DecoderExit {
 
 type DecoderEvents = { frame: [Frame]; exit: [DecoderExit] };
 
-function inputKind(opts: RawDecoderOptions): 'rtsp' | 'file' | 'stdin' {
+function inputKind(opts: Omit<RawDecoderOptions, 'killGraceMs'>): 'rtsp' | 'file' | 'stdin' {
   return opts.kind ?? (/^rtsps?:\/\//i.test(opts.input) ? 'rtsp' : 'file');
 }
 
 /** ffmpeg's arguments for a decoder (exported for tests; contains the URL as given, credentials included). */
-export function decoderArgs(opts: RawDecoderOptions, version: FfmpegVersion = ffmpegInfo().version): string[] {
+export function decoderArgs(
+  opts: Omit<RawDecoderOptions, 'killGraceMs'>,
+  version: FfmpegVersion = ffmpegInfo().version,
+): string[] {
   const kind = inputKind(opts);
   // -nostdin turns off ffmpeg's keyboard commands only; a pipe:0 input is still read.
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning'];
@@ -70,9 +73,12 @@ export function decoderArgs(opts: RawDecoderOptions, version: FfmpegVersion = ff
     args.push('-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '1');
     args.push('-f', opts.stdinFormat ?? 'h264', '-i', 'pipe:0');
   } else if (kind === 'rtsp') {
-    const timeoutUs = String(Math.round((opts.socketTimeoutMs ?? 10_000) * 1000));
     // TCP: no UDP ports to open, no loss-induced smearing; video only: no SETUP for audio tracks.
-    args.push('-rtsp_transport', 'tcp', rtspTimeoutFlag(version), timeoutUs, '-allowed_media_types', 'video');
+    const timeout =
+      opts.socketTimeoutMs === undefined
+        ? []
+        : [rtspTimeoutFlag(version), String(Math.round(opts.socketTimeoutMs * 1000))];
+    args.push('-rtsp_transport', 'tcp', ...timeout, '-allowed_media_types', 'video');
     // ffmpeg's default analysis held the first frame back ~1.8 s (measured on ffmpeg 5.1 against the test camera;
     // 0.2 s with the quick probe): a camera that comes back must be live within seconds.
     if ((opts.probe ?? 'quick') === 'quick') args.push('-probesize', '32', '-analyzeduration', '1');
@@ -116,7 +122,7 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
     const logger = opts.logger ?? silentLogger;
     const secrets = secretsOf(opts.input);
     const label = redactUrl(opts.input);
-    this.killGraceMs = opts.killGraceMs ?? 2000;
+    this.killGraceMs = opts.killGraceMs;
     let seq = 0;
     const nextSeq = opts.nextSeq ?? (() => seq++);
 

@@ -14,6 +14,7 @@ import type { DecoderSource } from './decoderSource.ts';
 import { killAllDecoders, liveFfmpegPids } from './ffmpegProcesses.ts';
 import { FileSource } from './fileSource.ts';
 import { RtspSource } from './rtspSource.ts';
+import { DECODER_TIMINGS } from './sourceDefaults.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers: every wait is bounded
@@ -103,7 +104,7 @@ function childPids(): number[] {
 // A retry schedule short enough for the tests' time bounds; the defaults (0.5 s doubling to 2 s) are for cameras.
 // The stall watchdog is shorter than a camera's, yet long enough for the gaps a loaded CPU puts between frames;
 // the connect timeout is the product's, since ffmpeg's start and the RTSP handshake take seconds under load.
-const FAST = { width: 320, stallMs: 3000, connectTimeoutMs: 10_000, initialBackoffMs: 250, maxBackoffMs: 1000 };
+const FAST = { ...DECODER_TIMINGS, fps: 0, width: 320, stallMs: 3000, initialBackoffMs: 250, maxBackoffMs: 1000 };
 // Bound for waits that are not product promises (first connection, frames arriving, errors reported): generous,
 // so that a 2-core machine busy with other work still passes. The one promise, a camera live again within 5 s of
 // its server listening again, keeps its bound.
@@ -131,7 +132,7 @@ afterAll(async () => {
 
 describe('FileSource', () => {
   it('emits frames of the requested width at about the clip rate', async () => {
-    const source = watch(new FileSource({ path: clip.path, width: 320 }));
+    const source = watch(new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip.path, width: 320 }));
     source.start();
     await waitForState(source, 'live', LOADED);
     // Measure over ~3 s once running (-re paces at the native rate; the first frames may come in a rush).
@@ -186,7 +187,7 @@ describe('RtspSource', () => {
       explain = (errors: string[]) =>
         this.explainExit({ code: 1, signal: null, lastError: errors[0], errors, frames: 0 });
     }
-    const source = new Probed({ url: 'rtsp://127.0.0.1:1/cam' });
+    const source = new Probed({ ...DECODER_TIMINGS, fps: 0, url: 'rtsp://127.0.0.1:1/cam' });
     expect(source.probe()).toBe('quick');
     expect(source.explain(['rtsp://127.0.0.1:1/cam: Connection refused'])).toBe('connection refused');
     expect(source.probe()).toBe('quick');
@@ -351,7 +352,7 @@ describe('RtspSource', () => {
 
   it('leaves no ffmpeg or test-server process behind', async () => {
     const source = watch(new RtspSource({ url: server.url, ...FAST }));
-    const file = watch(new FileSource({ path: clip.path, width: 160 }));
+    const file = watch(new FileSource({ ...DECODER_TIMINGS, fps: 0, path: clip.path, width: 160 }));
     source.start();
     file.start();
     await Promise.all([waitForState(source, 'live', LOADED), waitForState(file, 'live', LOADED)]);

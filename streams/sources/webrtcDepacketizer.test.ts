@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFfmpeg } from './ffmpegProcesses.ts';
 import { spawnRawDecoder } from './rawDecoder.ts';
+import { DECODER_TIMINGS } from './sourceDefaults.ts';
 import { Depacketizer, type EncodedFrame, ivfFileHeader, ivfFrame, type RtpVideoPacket } from './webrtcDepacketizer.ts';
 
 const MTU = 1000;
@@ -122,7 +123,12 @@ function depacketize(
 
 /** How many pictures a stdin-fed ffmpeg decodes from this input, waiting for each to come out (no end of input). */
 async function decodedCount(format: 'ivf' | 'h264', chunks: readonly Uint8Array[], expected: number): Promise<number> {
-  const decoder = spawnRawDecoder({ input: 'test', kind: 'stdin', stdinFormat: format });
+  const decoder = spawnRawDecoder({
+    input: 'test',
+    kind: 'stdin',
+    stdinFormat: format,
+    killGraceMs: DECODER_TIMINGS.killGraceMs,
+  });
   let count = 0;
   decoder.on('frame', () => count++);
   for (const chunk of chunks) decoder.write(chunk);

@@ -30,13 +30,6 @@ export interface EncodedFrame {
   firstPacketAt: number;
 }
 
-export interface DepacketizerOptions {
-  /** A missing packet is given up on once this many later packets are held (default 64). */
-  maxHeldPackets?: number;
-  /** …or once the oldest held packet has waited this long (default 40 ms). */
-  maxWaitMs?: number;
-}
-
 export interface DepacketizerStats {
   frames: number;
   keyframes: number;
@@ -75,10 +68,13 @@ interface FrameInProgress {
   broken: boolean;
 }
 
+/** A missing packet is given up on once this many later packets are held… */
+const MAX_HELD_PACKETS = 64;
+/** …or once the oldest held packet has waited this long. */
+const MAX_WAIT_MS = 40;
+
 export class Depacketizer {
   readonly stats: DepacketizerStats = { frames: 0, keyframes: 0, lostPackets: 0, droppedFrames: 0 };
-  private readonly maxHeld: number;
-  private readonly maxWaitMs: number;
   private expected: number | undefined;
   /** The frame that was in flight when packets went missing: whatever else of it arrives is useless. */
   private skipTimestamp: number | undefined;
@@ -94,11 +90,7 @@ export class Depacketizer {
      * caller rate-limits its requests; a request or its answer can be lost too).
      */
     private readonly onKeyframeNeeded: () => void = () => {},
-    options: DepacketizerOptions = {},
-  ) {
-    this.maxHeld = options.maxHeldPackets ?? 64;
-    this.maxWaitMs = options.maxWaitMs ?? 40;
-  }
+  ) {}
 
   /** Whether frames are being dropped until the next key frame. */
   get needsKeyframe(): boolean {
@@ -143,7 +135,7 @@ export class Depacketizer {
   private giveUpIfWaitedTooLong(now: number, out: EncodedFrame[]): void {
     let oldest = Number.POSITIVE_INFINITY;
     for (const { at } of this.held.values()) oldest = Math.min(oldest, at);
-    if (this.held.size <= this.maxHeld && now - oldest < this.maxWaitMs) return;
+    if (this.held.size <= MAX_HELD_PACKETS && now - oldest < MAX_WAIT_MS) return;
     // Skip to the first packet held: everything before it is lost.
     let first: number | undefined;
     for (const seq of this.held.keys()) {

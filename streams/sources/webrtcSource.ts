@@ -3,6 +3,7 @@
 // them into an ffmpeg decoder's stdin; decoded frames then flow like any camera's. Key frames are asked for (PLI)
 // whenever a decoder starts and after a loss. The session ends when the peer connection fails, closes, or stays
 // disconnected; `ended` says so, and whoever added the camera removes it.
+
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
@@ -11,10 +12,12 @@ import {
   useOPUS,
   usePCMU,
 } from 'werift';
+import { CodedError } from '../../models/codedError.ts';
 import { percentile } from '../pipeline/stats.ts';
 import type { Frame } from '../types.ts';
 import { DecoderSource, type DecoderSourceOptions } from './decoderSource.ts';
 import type { RawDecoder, RawDecoderOptions } from './rawDecoder.ts';
+import type { WebcamSettings } from './sourceDefaults.ts';
 import { answerable, byPreference, CODEC_PARAMETERS, codecOf } from './webrtcCodecs.ts';
 import {
   Depacketizer,
@@ -29,27 +32,13 @@ export type { VideoCodec } from './webrtcDepacketizer.ts';
 
 export type WebRtcErrorCode = 'invalid_offer' | 'no_video' | 'unsupported_codec';
 
-export class WebRtcError extends Error {
+export class WebRtcError extends CodedError<WebRtcErrorCode> {
   override name = 'WebRtcError';
-  constructor(
-    readonly code: WebRtcErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
-export interface WebRtcSourceOptions extends DecoderSourceOptions {
+export interface WebRtcSourceOptions extends DecoderSourceOptions, WebcamSettings {
   /** Host addresses offered as ICE candidates besides the interfaces' own (127.0.0.1: a browser on this machine). */
-  iceHostAddresses?: string[];
-  /** Codecs accepted, best first (default VP8, then H.264). */
-  codecs?: readonly VideoCodec[];
-  /** The session ends when the connection stays 'disconnected' this long (default 5 s). */
-  disconnectGraceMs?: number;
-  /** …or is not connected this long after the answer (default 15 s). */
-  connectTimeoutMs?: number;
-  /** Longest wait for the server's own ICE candidates before answering with those found (default 3 s). */
-  gatherTimeoutMs?: number;
+  iceHostAddresses: string[];
 }
 
 export interface WebRtcSourceStats extends DepacketizerStats {
@@ -114,7 +103,7 @@ export class WebRtcSource extends DecoderSource {
         resolve(reason);
       };
     });
-    this.watchConnection(options.disconnectGraceMs ?? 5000, options.connectTimeoutMs ?? 15_000);
+    this.watchConnection(options.disconnectGraceMs, options.peerConnectTimeoutMs);
     this.on('frame', (frame) => this.frameDecoded(frame));
   }
 
@@ -125,16 +114,16 @@ export class WebRtcSource extends DecoderSource {
    */
   static async answer(
     offerSdp: string,
-    options: WebRtcSourceOptions = {},
+    options: WebRtcSourceOptions,
   ): Promise<{ source: WebRtcSource; answer: string }> {
-    const preference = options.codecs ?? ['vp8', 'h264'];
+    const preference = options.codecs;
     const pc = new RTCPeerConnection({
       // Audio is accepted only to be declined (inactive) rather than failing the whole offer.
       codecs: { video: preference.map((codec) => CODEC_PARAMETERS[codec]()), audio: [useOPUS(), usePCMU()] },
       headerExtensions: { video: [], audio: [] },
       // Host candidates only: no STUN server is contacted (the browser reaches the server directly).
       iceServers: [],
-      iceAdditionalHostAddresses: options.iceHostAddresses ?? [],
+      iceAdditionalHostAddresses: options.iceHostAddresses,
     });
     try {
       try {
@@ -157,7 +146,7 @@ export class WebRtcSource extends DecoderSource {
       transceiver.codecs = byPreference(transceiver.codecs, preference).map(answerable);
       const source = new WebRtcSource(pc, transceiver, options);
       await pc.setLocalDescription(await pc.createAnswer());
-      await source.gathered(options.gatherTimeoutMs ?? 3000);
+      await source.gathered(options.gatherTimeoutMs);
       const answer = pc.localDescription?.sdp;
       if (!answer) throw new WebRtcError('invalid_offer', 'no answer could be made for this offer');
       return { source, answer };

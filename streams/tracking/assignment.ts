@@ -1,5 +1,4 @@
 // Assignment: the Hungarian method (shortest augmenting paths with potentials, O(n²·m)) on a few faces.
-import type { TrackerDetection } from './trackerTypes.ts';
 
 /** Cost of a pair below the IoU gate: any complete assignment first maximises the number of allowed pairs. */
 export const FORBIDDEN = 1e6;
@@ -84,14 +83,4 @@ export class Assignment {
     this.minv = new Float64Array(this.v.length);
     this.used = new Uint8Array(this.v.length);
   }
-}
-
-/** IoU of a box given by its corners with a detection's box. */
-export function iou4(ax1: number, ay1: number, ax2: number, ay2: number, b: TrackerDetection['box']): number {
-  const w = Math.min(ax2, b.x2) - Math.max(ax1, b.x1);
-  const h = Math.min(ay2, b.y2) - Math.max(ay1, b.y1);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  const union = (ax2 - ax1) * (ay2 - ay1) + Math.max(0, b.x2 - b.x1) * Math.max(0, b.y2 - b.y1) - inter;
-  return union > 0 ? inter / union : 0;
 }

@@ -3,6 +3,7 @@
 //   person took the track's place (a cut, someone stepping in front), far more reliably than appearance;
 // - who is it? The L2-normalised mean goes to the facebank's matcher (and so its operating point) as one
 //   probe: noise in single frames (blur, a turned head) averages out instead of being voted on.
+import type { Box } from '../../models/box.ts';
 import type { Point } from '../../models/mtcnn/detector.ts';
 
 /** The matcher's answer for one probe (the facebank's `Match` fits). */
@@ -39,7 +40,7 @@ const FULL_WEIGHT_HEIGHT = 80;
  * midpoint, relative to the eye distance).
  */
 export function faceWeight(face: {
-  box: { x1: number; y1: number; x2: number; y2: number };
+  box: Box;
   score: number;
   landmarks?: readonly Point[] | undefined;
   quality?: number | undefined;

@@ -4,6 +4,8 @@
 // how it is stored, five numbers per coordinate, and no 8×8 products or 4×4 inverse are needed.
 // Noise scales with the face's height (as in DeepSORT), so it is the same for near and far faces.
 
+import type { Box } from '../../models/box.ts';
+
 export const KF_STRIDE = 5; // pos, vel, var(pos), cov(pos, vel), var(vel)
 /** Measurement noise σ, × height. */
 const MEASURE_STD = 0.05;
@@ -13,7 +15,7 @@ const VELOCITY_NOISE = 0.5;
 /** Initial velocity σ, × height per second: a face may move about its own height in a second. */
 const INITIAL_VELOCITY_STD = 1;
 
-export function initFilter(kf: Float64Array, x1: number, y1: number, x2: number, y2: number): void {
+export function initFilter(kf: Float64Array, { x1, y1, x2, y2 }: Box): void {
   const h = Math.max(1, y2 - y1);
   const z0 = (x1 + x2) / 2;
   const z1 = (y1 + y2) / 2;
@@ -50,7 +52,7 @@ export function predictFilter(kf: Float64Array, dt: number): void {
 }
 
 /** Folds in a measured box: K = P·Hᵀ·S⁻¹, x ← x + K·(z − H·x), P ← (I − K·H)·P. */
-export function correctFilter(kf: Float64Array, x1: number, y1: number, x2: number, y2: number): void {
+export function correctFilter(kf: Float64Array, { x1, y1, x2, y2 }: Box): void {
   const r = (MEASURE_STD * Math.max(1, y2 - y1)) ** 2;
   for (let c = 0; c < 4; c++) {
     const o = c * KF_STRIDE;
@@ -69,14 +71,11 @@ export function correctFilter(kf: Float64Array, x1: number, y1: number, x2: numb
   }
 }
 
-/** The filter's box `dt` seconds ahead, without changing the filter, written at `out[at..at+4]`. */
-export function projectBox(kf: Float64Array, dt: number, out: Float64Array | number[], at: number): void {
+/** The filter's box `dt` seconds ahead, without changing the filter. */
+export function projectBox(kf: Float64Array, dt: number): Box {
   const cx = kf[0]! + kf[1]! * dt;
   const cy = kf[KF_STRIDE]! + kf[KF_STRIDE + 1]! * dt;
   const w = Math.max(1, kf[2 * KF_STRIDE]! + kf[2 * KF_STRIDE + 1]! * dt);
   const h = Math.max(1, kf[3 * KF_STRIDE]! + kf[3 * KF_STRIDE + 1]! * dt);
-  out[at] = cx - w / 2;
-  out[at + 1] = cy - h / 2;
-  out[at + 2] = cx + w / 2;
-  out[at + 3] = cy + h / 2;
+  return { x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2 };
 }

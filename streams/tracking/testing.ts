@@ -1,6 +1,6 @@
 // Shared by the tracker's tests: exact embeddings, a real Matcher over them, and detections to feed a tracker.
 import { Matcher } from '../../facebank/matcher.ts';
-import type { Box } from '../types.ts';
+import type { Box } from '../../models/box.ts';
 import type { IdentityMatcher } from './identity.ts';
 import { FaceTracker } from './tracker.ts';
 import type { TrackerOptions } from './trackerOptions.ts';
@@ -30,7 +30,7 @@ export function det(cx: number, cy: number, size = 80, embedding?: Float32Array)
 }
 
 export function centre(b: Box): [number, number] {
-  return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
+  return [(b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2];
 }
 
 export function brief(events: TrackerEvent[]): string[] {

@@ -1,6 +1,7 @@
 // One track's state inside a FaceTracker.
+
+import type { Box } from '../../models/box.ts';
 import type { Point } from '../../models/mtcnn/detector.ts';
-import type { Box } from '../types.ts';
 import { IdentityDecision, TrackEvidence } from './identity.ts';
 import { initFilter, KF_STRIDE } from './kalman.ts';
 import type { TrackerOptions } from './trackerOptions.ts';
@@ -39,14 +40,13 @@ export interface Track {
 }
 
 export function newTrack(id: number, det: TrackerDetection, now: number, options: Readonly<TrackerOptions>): Track {
-  const { x1, y1, x2, y2 } = det.box;
   const t: Track = {
     id,
     kf: new Float64Array(4 * KF_STRIDE),
     filterAt: now,
-    firstBox: [x1, y1, x2, y2],
+    firstBox: det.box,
     firstSeenAt: now,
-    lastBox: [x1, y1, x2, y2],
+    lastBox: det.box,
     landmarks: det.landmarks,
     signature: det.signature,
     embeddedSignature: undefined,
@@ -62,6 +62,6 @@ export function newTrack(id: number, det: TrackerDetection, now: number, options
     visitId: undefined,
     best: undefined,
   };
-  initFilter(t.kf, x1, y1, x2, y2);
+  initFilter(t.kf, det.box);
   return t;
 }

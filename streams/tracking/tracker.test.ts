@@ -18,13 +18,13 @@ describe('association', () => {
       const [px, py] = centre(p!.box);
       expect(Math.abs(px - (100 + 0.3 * t))).toBeLessThan(3);
       expect(Math.abs(py - (200 + 0.1 * t))).toBeLessThan(3);
-      expect(p!.box[2] - p!.box[0]).toBeCloseTo(80, 0);
+      expect(p!.box.x2 - p!.box.x1).toBeCloseTo(80, 0);
     }
     // 90 px since the last detection, more than the face's width: only the prediction can match it.
     const r = tr.update([at(1300)], 1300);
     expect(r.faces[0]!.trackId).toBe(1);
     expect(r.faces[0]!.predicted).toBe(false);
-    expect(r.faces[0]!.box).toEqual([100 + 390 - 40, 200 + 130 - 40, 100 + 390 + 40, 200 + 130 + 40]);
+    expect(r.faces[0]!.box).toEqual({ x1: 100 + 390 - 40, y1: 200 + 130 - 40, x2: 100 + 390 + 40, y2: 200 + 130 + 40 });
   });
 
   test('a face missed by two detections keeps its id', () => {
@@ -46,13 +46,19 @@ describe('association', () => {
     const r = tr.update([{ ...det(160, 100), landmarks }, det(700, 100)], 300);
     expect(r.faces[0]).toEqual({
       trackId: 1,
-      box: [120, 60, 200, 140],
+      box: { x1: 120, y1: 60, x2: 200, y2: 140 },
       name: 'amy',
       score: expect.closeTo(0.8),
       landmarks,
       predicted: false,
     });
-    expect(r.faces[1]).toEqual({ trackId: 2, box: [660, 60, 740, 140], name: 'Unknown', score: 0, predicted: false });
+    expect(r.faces[1]).toEqual({
+      trackId: 2,
+      box: { x1: 660, y1: 60, x2: 740, y2: 140 },
+      name: 'Unknown',
+      score: 0,
+      predicted: false,
+    });
     const p = tr.predict(350);
     expect(p.map((f) => [f.trackId, f.name, f.predicted, f.landmarks])).toEqual([
       [1, 'amy', true, undefined],

@@ -14,10 +14,11 @@
 // name says nothing about who it is, so a new Unknown track continues an Unknown visit only when it starts
 // near where that visit was last seen and its face is the same (their mean embeddings agree).
 import { UNKNOWN } from '../../facebank/matcher.ts';
+import { area, type Box, iou } from '../../models/box.ts';
 import { signatureSimilarity } from '../../models/faceSignature.ts';
 import type { Point } from '../../models/mtcnn/detector.ts';
-import type { Box, TrackedFace } from '../types.ts';
-import { Assignment, FORBIDDEN, iou4 } from './assignment.ts';
+import type { TrackedFace } from '../types.ts';
+import { Assignment, FORBIDDEN } from './assignment.ts';
 import { faceWeight, type IdentityMatcher } from './identity.ts';
 import { correctFilter, predictFilter, projectBox } from './kalman.ts';
 import { newTrack, type Track } from './track.ts';
@@ -41,8 +42,7 @@ export class FaceTracker {
   private readonly refs = new Map<number, number>();
   private nextId = 1;
   private readonly assignment = new Assignment();
-  // Scratch, grown as needed: predicted boxes, costs, and the assignment both ways.
-  private predicted = new Float64Array(16);
+  // Scratch, grown as needed: costs, and the assignment both ways.
   private cost = new Float64Array(16);
   private trackToDet = new Int32Array(4);
   private detToTrack = new Int32Array(4);
@@ -106,9 +106,7 @@ export class FaceTracker {
     const out: TrackedFace[] = [];
     for (const t of this.tracks) {
       if (t.misses > 0 || now - t.lastSeenAt >= this.options.maxAgeMs) continue;
-      const box: Box = [0, 0, 0, 0];
-      projectBox(t.kf, (now - t.filterAt) / 1000, box, 0);
-      out.push(this.face(t, box, undefined, true));
+      out.push(this.face(t, projectBox(t.kf, (now - t.filterAt) / 1000), undefined, true));
     }
     return out;
   }
@@ -160,22 +158,13 @@ export class FaceTracker {
     const n = this.tracks.length;
     const m = detections.length;
     this.reserve(n, m);
-    const { predicted, cost, trackToDet, detToTrack } = this;
+    const { cost, trackToDet, detToTrack } = this;
     detToTrack.fill(-1, 0, m);
     for (let i = 0; i < n; i++) {
       const t = this.tracks[i]!;
-      projectBox(t.kf, (now - t.filterAt) / 1000, predicted, 4 * i);
-    }
-    for (let i = 0; i < n; i++) {
-      const o = 4 * i;
+      const predicted = projectBox(t.kf, (now - t.filterAt) / 1000);
       for (let j = 0; j < m; j++) {
-        const overlap = iou4(
-          predicted[o]!,
-          predicted[o + 1]!,
-          predicted[o + 2]!,
-          predicted[o + 3]!,
-          detections[j]!.box,
-        );
+        const overlap = iou(predicted, detections[j]!.box);
         cost[i * m + j] =
           overlap >= this.options.minIou ? this.pairCost(this.tracks[i]!, detections[j]!, overlap) : FORBIDDEN;
       }
@@ -207,18 +196,16 @@ export class FaceTracker {
   }
 
   private reserve(n: number, m: number): void {
-    if (this.predicted.length < 4 * n) this.predicted = new Float64Array(8 * n);
     if (this.cost.length < n * m) this.cost = new Float64Array(2 * n * m);
     if (this.trackToDet.length < n) this.trackToDet = new Int32Array(2 * n);
     if (this.detToTrack.length < m) this.detToTrack = new Int32Array(2 * m);
   }
 
   private measure(t: Track, det: TrackerDetection, now: number): void {
-    const { x1, y1, x2, y2 } = det.box;
     predictFilter(t.kf, (now - t.filterAt) / 1000);
-    correctFilter(t.kf, x1, y1, x2, y2);
+    correctFilter(t.kf, det.box);
     t.filterAt = now;
-    t.lastBox = [x1, y1, x2, y2];
+    t.lastBox = det.box;
     t.landmarks = det.landmarks;
     if (det.signature) t.signature = det.signature;
     t.lastSeenAt = now;
@@ -316,7 +303,7 @@ export class FaceTracker {
 
   /** …and only within about two face widths of where it was seen. */
   private near(box: Box, t: Track): boolean {
-    const limit = box[2] - box[0] + t.lastBox[2] - t.lastBox[0];
+    const limit = box.x2 - box.x1 + t.lastBox.x2 - t.lastBox.x1;
     return centreDistanceWithin(box, t.firstBox, limit) || centreDistanceWithin(box, t.lastBox, limit);
   }
 
@@ -346,10 +333,9 @@ export class FaceTracker {
   // --- best face -------------------------------------------------------------------------------------
 
   private offerBest(t: Track, det: TrackerDetection, now: number, seq: number | undefined): boolean {
-    const { x1, y1, x2, y2 } = det.box;
-    const quality = det.score * Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+    const quality = det.score * area(det.box);
     if (t.best && t.best.quality >= quality) return false;
-    t.best = { trackId: t.id, seq, box: [x1, y1, x2, y2], quality, at: now };
+    t.best = { trackId: t.id, seq, box: det.box, quality, at: now };
     return true;
   }
 

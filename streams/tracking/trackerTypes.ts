@@ -1,9 +1,10 @@
 // What goes into and comes out of a FaceTracker (tracker.ts).
+import type { Box } from '../../models/box.ts';
 import type { Point } from '../../models/mtcnn/detector.ts';
-import type { Box, PersonEvent, TrackedFace } from '../types.ts';
+import type { PersonEvent, TrackedFace } from '../types.ts';
 
 export interface TrackerDetection {
-  box: { x1: number; y1: number; x2: number; y2: number };
+  box: Box;
   /** Detector confidence. */
   score: number;
   landmarks?: Point[];

@@ -116,7 +116,7 @@ describe('visits and cooldown', () => {
     expect(events[0]!.best).toEqual({
       trackId: 1,
       seq: 3,
-      box: [55, 55, 145, 145],
+      box: { x1: 55, y1: 55, x2: 145, y2: 145 },
       quality: expect.closeTo(8019),
       at: 300,
     });

@@ -1,5 +1,5 @@
 // Visits: what the dashboard sees of a track (see the header of tracker.ts for how they begin, continue and end).
-import type { Box } from '../types.ts';
+import type { Box } from '../../models/box.ts';
 import type { BestFace } from './trackerTypes.ts';
 
 /** A visit whose track ended or changed name, held back `cooldownMs` before its left event. */
@@ -15,7 +15,7 @@ export interface EndedVisit {
 }
 
 export function centreDistanceWithin(a: Box, b: Box, limit: number): boolean {
-  const dx = (a[0] + a[2] - b[0] - b[2]) / 2;
-  const dy = (a[1] + a[3] - b[1] - b[3]) / 2;
+  const dx = (a.x1 + a.x2 - b.x1 - b.x2) / 2;
+  const dy = (a.y1 + a.y2 - b.y1 - b.y2) / 2;
   return dx * dx + dy * dy <= limit * limit;
 }

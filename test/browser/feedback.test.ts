@@ -5,10 +5,10 @@
 // with a JPEG crop, as the camera pipeline stores them; a file camera shows "Not <name>" next to a live name. Screenshots go to artifacts/.
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, screenshot } from '../support/browser.ts';
 import { makePeopleClip } from '../support/clips.ts';
+import { storePhotoEvent } from '../support/events.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { type Person, personImage } from '../support/testdata.ts';
 
@@ -33,18 +33,8 @@ describe('"not this person" and grouped unknown faces in Chromium (real models)'
     const r = await call<{ faces: { name: string }[] }>('POST', '/api/recognize', { file });
     return r.body.faces[0]?.name;
   };
-  const storeEvent = async (person: Person, n: number, name: string) => {
-    const crop = await sharp(personImage(person, n)).jpeg({ quality: 85 }).toBuffer();
-    return server.runtime.cameras.events.insert({
-      type: 'person_appeared',
-      cameraId: 'door',
-      trackId: n,
-      name,
-      score: 0.3,
-      at: Date.now(),
-      crop: new Uint8Array(crop),
-    });
-  };
+  const storeEvent = (person: Person, n: number, name: string) =>
+    storePhotoEvent(server, { person, n }, { name, score: 0.3 });
 
   beforeAll(async () => {
     server = await startTestServer({
