@@ -43,7 +43,7 @@ import {
   stampOf,
 } from './scan.ts';
 import { asStorageError, storageProblem } from './storageError.ts';
-import { type CachedAnalysis, FacebankStore, type IndexedFile } from './store.ts';
+import { type CachedAnalysis, embeddingKey, FacebankStore, type IndexedFile } from './store.ts';
 import {
   FacebankError,
   type FacebankImage,
@@ -205,7 +205,12 @@ export class Facebank extends EventEmitter {
   static async open(o: FacebankOptions, onProgress?: (p: LoadProgress) => void): Promise<Facebank> {
     await mkdir(o.dir, { recursive: true });
     const root = await realpath(o.dir);
-    const fb = new Facebank(o, root, new FacebankStore(o.db, o.modelId), new NegativeStore(o.db, o.modelId));
+    const fb = new Facebank(
+      o,
+      root,
+      new FacebankStore(o.db, embeddingKey(o.modelId, o.flip)),
+      new NegativeStore(o.db, o.modelId),
+    );
     const started = performance.now();
     await fb.mutex.run(async () => {
       const leftovers = await removeLeftovers(root);

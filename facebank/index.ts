@@ -7,7 +7,7 @@ export { UNKNOWN } from './matcher.ts';
 export { MAX_NAME_BYTES, MAX_NAME_CHARS } from './names.ts';
 export { type Negative, type NegativeSource, SAME_FACE_BOUND } from './negatives.ts';
 export { deriveOperatingPoint, type OperatingPoint, type ThresholdSource } from './operatingPoint.ts';
-export { SCHEMA } from './store.ts';
+export { embeddingKey, SCHEMA } from './store.ts';
 export {
   FacebankError,
   type FacebankErrorCode,

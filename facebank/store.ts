@@ -92,6 +92,15 @@ function fromBlob(b: Buffer): Float32Array {
  * change (e.g. enrolling the subject of a photo once refused as several_faces) takes effect on the next scan
  * instead of being masked by rows cached under the old rules.
  */
+/**
+ * How a recomputable embedding (a facebank image's, an event crop's) was made: the model and whether the mirrored
+ * face was added (FLIP). Another key means making it again, never comparing it. Negative examples are keyed by
+ * the model alone: they are the users' feedback and cannot be made again, and a mirrored face changes little.
+ */
+export function embeddingKey(modelId: string, flip: boolean): string {
+  return flip ? `${modelId}+flip` : modelId;
+}
+
 export function analysisKey(modelId: string): string {
   return `${modelId};rules=${ANALYSIS_RULES_VERSION}`;
 }

@@ -8,7 +8,7 @@ import { type ProbeFace, probeFaces } from '../facebank/eval/probeEmbeddings.ts'
 import { FacePool } from '../models/pool/facePool.ts';
 import { type Config, ConfigError, loadConfig } from '../server/config.ts';
 import { type Progress, progressBar } from '../server/progress.ts';
-import { embeddingId, modelSha256 } from '../server/runtime.ts';
+import { modelId as modelIdOf, modelSha256 } from '../server/runtime.ts';
 import { numberArg } from './args.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -88,7 +88,7 @@ export async function loadOpenSetProbes(o: { dir: string; scratch: string; confi
   const scratch = resolve(o.scratch);
   mkdirSync(scratch, { recursive: true });
   const sha256 = modelSha256(config.embedder);
-  const modelId = embeddingId(config.embedder, config.flip);
+  const modelId = modelIdOf(config.embedder);
   const pool = await FacePool.start({
     provider: config.executionProvider,
     size: config.poolSize,

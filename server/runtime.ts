@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { Facebank, loadCalibration } from '../facebank/index.ts';
+import { embeddingKey, Facebank, loadCalibration } from '../facebank/index.ts';
 import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { CameraRegistry } from '../streams/cameras/registry.ts';
@@ -32,12 +32,9 @@ export function modelSha256(embedder: string): string {
   return readManifest()!.models[embedder]!.sha256;
 }
 
-/**
- * Identifies how embeddings are made (the embedder's weights, and whether the mirrored face is added), so
- * cached facebank, negative and event-face embeddings made another way are never reused or compared.
- */
-export function embeddingId(embedder: string, flip: boolean): string {
-  return `${embedder}@${modelSha256(embedder).slice(0, 16)}${flip ? '+flip' : ''}`;
+/** Identifies the embedder's weights, so embeddings of another model are never reused or compared. */
+export function modelId(embedder: string): string {
+  return `${embedder}@${modelSha256(embedder).slice(0, 16)}`;
 }
 
 /** The one SQLite database, in WAL mode with every commit synced. */
@@ -125,7 +122,7 @@ export async function openRuntime(
   logger: Logger,
   options: { cameras?: boolean } = {},
 ): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces }> {
-  const id = embeddingId(config.embedder, config.flip);
+  const id = modelId(config.embedder);
   const db = openDatabase(config.databasePath);
   let pool: FacePool | undefined;
   let facebank: Facebank | undefined;
@@ -147,7 +144,8 @@ export async function openRuntime(
           });
     const ready = pool;
     const bank = facebank;
-    const eventFaces = cameras && new EventFaces(db, cameras.events, (jpeg) => bank.embedFace(jpeg), id);
+    const eventFaces =
+      cameras && new EventFaces(db, cameras.events, (jpeg) => bank.embedFace(jpeg), embeddingKey(id, config.flip));
     return {
       db,
       pool: ready,
