@@ -54,6 +54,7 @@ describe('config', () => {
       'MAX_IMAGE_PIXELS',
       'WATCH_FACEBANK',
       'LOG_LEVEL',
+      'LOG_FORMAT',
       'MAX_DETECT_FPS',
       'WEBCAM_MAX_DETECT_FPS',
       'CAMERA_MIN_FACE_SIZE',

@@ -21,6 +21,7 @@ import {
   type Setting,
   text,
 } from './configFields.ts';
+import { LOG_FORMATS } from './logFormat.ts';
 
 /**
  * The accepted rate of false names: at most 1% of strangers (people not in the facebank) given some name. The
@@ -56,6 +57,11 @@ const http = {
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     default: 'info',
     description: 'pino log level',
+  }),
+  logFormat: choice({
+    values: LOG_FORMATS,
+    default: 'auto',
+    description: "`pretty` (one coloured line per record), `json` (pino's JSON lines), or `auto`: pretty on a terminal",
   }),
 };
 

@@ -1,11 +1,12 @@
 // The HTTP server over the runtime (database, inference pool, facebank), and its shutdown.
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { attachHub, type Hub } from './live/hub.ts';
 import { attachWebrtc, type Webrtc } from './live/webrtc.ts';
+import { createLogger } from './logFormat.ts';
 import { Metrics } from './metrics.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 
@@ -17,10 +18,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(
-  config: Config,
-  logger: Logger = pino({ level: config.logLevel }),
-): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
   const { pool, facebank, cameras, eventFaces } = runtime;
   const metrics = new Metrics({
