@@ -21,6 +21,7 @@ import {
   type Setting,
   text,
 } from './configFields.ts';
+import { mqttSettings, webhookSettings } from './integrations/settings.ts';
 import { LOG_FORMATS } from './logFormat.ts';
 
 /**
@@ -186,6 +187,8 @@ export const SECTIONS = {
   detection: { title: 'Detection in photos', settings: detection },
   cameras: { title: 'Live cameras', settings: cameras },
   events: { title: 'Person events', settings: events },
+  mqtt: { title: 'MQTT and Home Assistant', settings: mqttSettings },
+  webhooks: { title: 'Webhooks', settings: webhookSettings },
 } satisfies Record<string, { title: string; settings: Record<string, Setting> }>;
 
 type Schemas<T extends Record<string, Setting>> = { [K in keyof T]: T[K]['schema'] };
@@ -199,6 +202,8 @@ export const ConfigSchema = z.object({
   ...schemas(detection),
   ...schemas(cameras),
   ...schemas(events),
+  ...schemas(mqttSettings),
+  ...schemas(webhookSettings),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -210,6 +215,8 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   ...detection,
   ...cameras,
   ...events,
+  ...mqttSettings,
+  ...webhookSettings,
 };
 
 /** `maxDetectFps` → `MAX_DETECT_FPS`. */

@@ -4,6 +4,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
+import { Integrations } from './integrations/index.ts';
 import { attachHub, type Hub } from './live/hub.ts';
 import { attachWebrtc, type Webrtc } from './live/webrtc.ts';
 import { createLogger } from './logFormat.ts';
@@ -14,6 +15,7 @@ export interface RunningServer {
   url: string;
   runtime: Runtime;
   hub: Hub;
+  integrations: Integrations;
   webrtc: Webrtc;
   close(): Promise<void>;
 }
@@ -27,7 +29,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     facebankTemplates: () => facebank.stats().templates,
     eventsDropped: () => cameras.events.drops.stats().byProblem,
   });
-  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, logger });
+  const integrations = new Integrations(config, { cameras, facebank }, logger);
+  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, logger });
   let server: ServerType;
   try {
     server = await new Promise<ServerType>((ok, fail) => {
@@ -45,16 +48,20 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url }, `facerec listening on ${url}`);
+  integrations.start(url);
 
   let closing: Promise<void> | undefined;
   return {
     url,
     runtime,
     hub,
+    integrations,
     webrtc,
     close: () => {
       closing ??= (async () => {
-        // Webcams first, while their pages can still be told.
+        // Integrations first: they leave "nobody in view" and "offline" behind while the broker is still there.
+        await integrations.close();
+        // Webcams next, while their pages can still be told.
         await webrtc.close();
         // The hub disconnects its clients (open WebSockets would hold server.close() forever) and closes the server.
         await hub.close();
