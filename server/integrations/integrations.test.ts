@@ -25,6 +25,8 @@ import { signature } from './webhooks.ts';
 const ENROLLED: Person[] = ['penny', 'raj', 'amy'];
 const IN_CLIP: Person[] = ['penny', 'raj', 'sheldon']; // sheldon is nobody the facebank knows: Unknown
 const SECRET = 'hook-secret-0123';
+const GHOST = 'homeassistant/sensor/facerec_person_ghost_last_camera/config';
+const OTHER = 'homeassistant/sensor/facerec_other/config';
 const RETRIES = 2;
 // Bound for waits that are not product promises (first events on a loaded 2-core machine); generous.
 const LOADED = 60_000;
@@ -107,6 +109,7 @@ async function health(server: TestServer): Promise<IntegrationsHealth> {
 describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
   let broker: Mosquitto;
   let clipDir: string;
+  let clipPath: string;
   let server: TestServer;
   let observer: { client: MqttClient; got: Received[] };
   let sub: ChildProcess | undefined;
@@ -132,17 +135,29 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
       sub.on('error', (err) => console.warn(`MQTT_SUB_LOG: ${err.message} (apt-get install mosquitto-clients)`));
     }
     observer = await observe(broker.url, { clientId: 'observer', clean: false });
+    // A config of ours for someone removed while the server was down: cleared when it starts.
+    await observer.client.publishAsync(
+      GHOST,
+      JSON.stringify({ unique_id: 'facerec_person_ghost', availability_topic: 'facerec/status' }),
+      { qos: 1, retain: true },
+    );
+    // Another server's config (its own availability topic) on the same broker: left alone.
+    await observer.client.publishAsync(
+      OTHER,
+      JSON.stringify({ unique_id: 'facerec_other', availability_topic: 'other/status' }),
+      { qos: 1, retain: true },
+    );
     hooks.all = await receiver(204);
     hooks.penny = await receiver(200);
     hooks.failing = await receiver(500);
     clipDir = await mkdtemp(join(tmpdir(), 'facerec-clip-'));
     const empty = await writeEmptyImage(join(clipDir, 'empty.png'));
     const images = [...IN_CLIP.map((p) => personImage(p, 1)), ...Array<string>(EMPTY_IMAGES).fill(empty)];
-    const clip = await makeTestClip(images, join(clipDir, 'people.mp4'), { secondsPerImage: SECONDS_PER_IMAGE });
+    clipPath = await makeTestClip(images, join(clipDir, 'people.mp4'), { secondsPerImage: SECONDS_PER_IMAGE });
     server = await startTestServer({
       facebank: ENROLLED.flatMap((person) => [1, 2].map((n) => ({ person, src: personImage(person, n) }))),
       config: {
-        cameras: [{ name: 'Front door', url: clip }],
+        cameras: [{ name: 'Front door', url: clipPath }],
         mqttUrl: broker.url,
         mqttCrops: true,
         webhooks: [
@@ -207,7 +222,9 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
 
   it('announces each camera and enrolled person to Home Assistant, with unique ids', async () => {
     const state = await retained(broker.url);
-    const configs = [...state].filter(([topic]) => topic.startsWith('homeassistant/'));
+    expect(state.has(GHOST)).toBe(false);
+    expect(state.has(OTHER)).toBe(true);
+    const configs = [...state].filter(([topic]) => topic.startsWith('homeassistant/') && topic !== OTHER);
     const parsed = configs.map(([topic, payload]) => ({
       topic,
       config: JSON.parse(payload) as Record<string, unknown>,
@@ -224,6 +241,37 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
     }
     const names = parsed.map((p) => (p.config.device as { name: string }).name);
     for (const n of ['Front door', ...ENROLLED]) expect(names).toContain(n);
+  });
+
+  it('announces a camera added over the API and clears its configs when it is removed', async () => {
+    const from = observer.got.length;
+    const added = await fetch(`${server.url}/api/cameras`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Garage', url: clipPath, enabled: false }),
+    });
+    expect(added.status).toBe(201);
+    const { id } = (await added.json()) as { id: string };
+    const topics = await until('the new camera’s three configs', () => {
+      const t = observer.got
+        .slice(from)
+        .filter(
+          (m) => m.topic.startsWith(`homeassistant/`) && m.topic.includes(`_camera_${id}_`) && m.payload.length > 0,
+        )
+        .map((m) => m.topic);
+      return t.length === 3 && t;
+    });
+    const removed = await fetch(`${server.url}/api/cameras/${id}`, { method: 'DELETE' });
+    expect(removed.status).toBe(204);
+    await until('its configs and state cleared', () => {
+      const cleared = new Set(
+        observer.got
+          .slice(from)
+          .filter((m) => m.payload.length === 0)
+          .map((m) => m.topic),
+      );
+      return [...topics, `facerec/${id}/people`, `facerec/${id}/health`].every((t) => cleared.has(t));
+    });
   });
 
   it("clears a removed person's configs and state", async () => {
@@ -308,8 +356,10 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
         `detections: ${before} in 10 s of the clip's previous loop, ${during} in the same 10 s with the broker down; ` +
           `${lost.length} events while the broker was down (buffered: ${JSON.stringify(meanwhile.mqtt)})`,
       );
-      // The pipeline never waits for the broker: the same rate, give or take the load of a shared machine.
-      expect(during).toBeGreaterThanOrEqual(0.7 * before);
+      // The pipeline never waits for the broker: a blocked pipeline would detect next to nothing. The bound is loose
+      // because on this shared 2-core machine (load 15) two loops of the clip without any outage differed by a
+      // quarter (59 and 77 detections); the figures are printed above.
+      expect(during).toBeGreaterThanOrEqual(0.5 * before);
       expect(lost.length).toBeGreaterThan(0);
       const arrived = await until('the buffered events on facerec/events', () => {
         const ids = new Set(events(observer.got).map((e) => e.id));
