@@ -18,6 +18,7 @@ import { type Mosquitto, startMosquitto } from '../../test/support/mosquitto.ts'
 import { terminate } from '../../test/support/rtspServer.ts';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { type Person, personImage } from '../../test/support/testdata.ts';
+import { Health } from '../schemas.ts';
 import type { IntegrationsHealth } from './health.ts';
 import { EventPayload, PeoplePayload, PersonPayload } from './payloads.ts';
 import { signature } from './webhooks.ts';
@@ -101,9 +102,10 @@ async function receiver(status: number) {
   return { url, requests, close: () => new Promise<void>((ok) => server.close(() => ok())) };
 }
 
+/** /api/health's integrations, checked against the schema the OpenAPI document shows. */
 async function health(server: TestServer): Promise<IntegrationsHealth> {
   const res = await fetch(`${server.url}/api/health`);
-  return ((await res.json()) as { integrations: IntegrationsHealth }).integrations;
+  return Health.parse(await res.json()).integrations;
 }
 
 describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
