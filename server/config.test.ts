@@ -73,6 +73,8 @@ describe('config', () => {
       'MQTT_DISCOVERY_PREFIX',
       'MQTT_CROPS',
       'MQTT_BUFFER_SIZE',
+      'FRIGATE_URL',
+      'FRIGATE_TOPIC_PREFIX',
       'WEBHOOK_URL',
       'WEBHOOK_SECRET',
       'WEBHOOK_RETRIES',

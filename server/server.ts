@@ -9,6 +9,7 @@ import { attachHub, type Hub } from './live/hub.ts';
 import { attachWebrtc, type Webrtc } from './live/webrtc.ts';
 import { createLogger } from './logFormat.ts';
 import { Metrics } from './metrics.ts';
+import { recognizerFor } from './recognizer.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 
 export interface RunningServer {
@@ -29,7 +30,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     facebankTemplates: () => facebank.stats().templates,
     eventsDropped: () => cameras.events.drops.stats().byProblem,
   });
-  const integrations = new Integrations(config, { cameras, facebank }, logger);
+  const integrations = new Integrations(config, { cameras, facebank }, recognizerFor(config, pool, facebank), logger);
   const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, logger });
   let server: ServerType;
   try {

@@ -35,6 +35,13 @@ export const IntegrationsHealth = z
   .object({
     mqtt: z.union([MqttHealth, z.object({ enabled: z.literal(false) })]),
     webhooks: z.array(WebhookHealth),
+    frigate: z
+      .object({
+        recognised: z.number().meta({ description: 'Frigate person snapshots recognised and published' }),
+        failed: z.number().meta({ description: 'snapshots that could not be fetched or analysed' }),
+      })
+      .optional()
+      .meta({ description: 'present when FRIGATE_URL is set' }),
   })
   .meta({ id: 'IntegrationsHealth', description: 'MQTT and webhooks (README: Integrations)' });
 export type IntegrationsHealth = z.infer<typeof IntegrationsHealth>;

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { PersonEvent } from '../../streams/types.ts';
 import type { Config } from '../config.ts';
+import type { Recognizer } from '../recognizer.ts';
 import type { IntegrationsHealth } from './health.ts';
 import { MqttBridge } from './mqttBridge.ts';
 import { eventPayload } from './payloads.ts';
@@ -22,6 +23,7 @@ export class Integrations {
   constructor(
     private readonly config: Config,
     private readonly sources: IntegrationSources,
+    private readonly recognize: Recognizer,
     private readonly logger: Logger,
   ) {}
 
@@ -46,6 +48,8 @@ export class Integrations {
       this.sources.cameras.on('event', this.onEvent);
       this.logger.info({ component: 'webhooks', hooks: hooks.length }, `webhooks: ${hooks.length} configured`);
     }
+    if (c.frigateUrl && !c.mqttUrl)
+      this.logger.warn({ component: 'frigate' }, 'FRIGATE_URL is set but MQTT_URL is not: Frigate ingest is off');
     if (c.mqttUrl) {
       this.mqtt = new MqttBridge({
         url: c.mqttUrl,
@@ -62,6 +66,9 @@ export class Integrations {
         crops: c.mqttCrops,
         publicUrl: this.publicUrl,
         sources: this.sources,
+        frigate: c.frigateUrl
+          ? { url: c.frigateUrl, topicPrefix: c.frigateTopicPrefix, recognize: this.recognize }
+          : undefined,
         logger: this.logger,
       });
     }
@@ -71,6 +78,7 @@ export class Integrations {
     return {
       mqtt: this.mqtt ? this.mqtt.health() : { enabled: false },
       webhooks: this.webhooks?.health() ?? [],
+      ...(this.mqtt?.frigateStats ? { frigate: { ...this.mqtt.frigateStats } } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Detections, PersonEvent } from '../../streams/types.ts';
 import { makeTestClip, writeEmptyImage } from '../../test/support/clips.ts';
@@ -19,6 +20,7 @@ import { terminate } from '../../test/support/rtspServer.ts';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { type Person, personImage } from '../../test/support/testdata.ts';
 import { Health } from '../schemas.ts';
+import { FrigateResult } from './frigate.ts';
 import type { IntegrationsHealth } from './health.ts';
 import { EventPayload, PeoplePayload, PersonPayload } from './payloads.ts';
 import { signature } from './webhooks.ts';
@@ -28,6 +30,7 @@ const IN_CLIP: Person[] = ['penny', 'raj', 'sheldon']; // sheldon is nobody the 
 const SECRET = 'hook-secret-0123';
 const GHOST = 'homeassistant/sensor/facerec_person_ghost_last_camera/config';
 const OTHER = 'homeassistant/sensor/facerec_other/config';
+const FRIGATE_ID = '1700000000.123456-abc123';
 const RETRIES = 2;
 // Bound for waits that are not product promises (first events on a loaded 2-core machine); generous.
 const LOADED = 60_000;
@@ -103,6 +106,18 @@ async function receiver(status: number) {
 }
 
 /** /api/health's integrations, checked against the schema the OpenAPI document shows. */
+/** Frigate's HTTP API as far as the ingest uses it: every event's snapshot is `jpeg`. */
+async function snapshotServer(jpeg: Buffer) {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    res.writeHead(200, { 'Content-Type': 'image/jpeg' }).end(jpeg);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, requests, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+}
+
 async function health(server: TestServer): Promise<IntegrationsHealth> {
   const res = await fetch(`${server.url}/api/health`);
   return Health.parse(await res.json()).integrations;
@@ -115,6 +130,7 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
   let server: TestServer;
   let observer: { client: MqttClient; got: Received[] };
   let sub: ChildProcess | undefined;
+  let snapshots: { url: string; requests: string[]; close: () => Promise<void> };
   const hooks = {} as Record<'all' | 'penny' | 'failing', Awaited<ReturnType<typeof receiver>>>;
 
   beforeAll(async () => {
@@ -152,6 +168,7 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
     hooks.all = await receiver(204);
     hooks.penny = await receiver(200);
     hooks.failing = await receiver(500);
+    snapshots = await snapshotServer(await sharp(personImage('penny', 2)).jpeg().toBuffer());
     clipDir = await mkdtemp(join(tmpdir(), 'facerec-clip-'));
     const empty = await writeEmptyImage(join(clipDir, 'empty.png'));
     const images = [...IN_CLIP.map((p) => personImage(p, 1)), ...Array<string>(EMPTY_IMAGES).fill(empty)];
@@ -168,6 +185,7 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
           { url: hooks.failing.url },
         ],
         webhookRetries: RETRIES,
+        frigateUrl: snapshots.url,
       },
     });
   });
@@ -176,6 +194,7 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
     await server?.close();
     await observer?.client.endAsync();
     await Promise.all(Object.values(hooks).map((h) => h.close()));
+    await snapshots?.close();
     if (sub) await terminate(sub, 'SIGTERM');
     await broker?.stop();
     if (clipDir) await rm(clipDir, { recursive: true, force: true });
@@ -320,6 +339,38 @@ describe('integrations: MQTT, Home Assistant discovery, webhooks', () => {
     const good = (await health(server)).webhooks.find((w) => w.url === hooks.all.url)!;
     expect(good).toMatchObject({ failures: 0, lastStatus: 204 });
     expect(good.delivered).toBeGreaterThanOrEqual(3);
+  });
+
+  it("recognises Frigate's person snapshots and publishes the names", async () => {
+    const from = observer.got.length;
+    const event = (type: string, id: string, label: string) =>
+      JSON.stringify({
+        type,
+        before: {},
+        after: { id, camera: 'driveway', label, has_snapshot: true, top_score: 0.8 },
+      });
+    await observer.client.publishAsync('frigate/events', event('new', '1700000000.5-car', 'car'), { qos: 1 });
+    await observer.client.publishAsync('frigate/events', event('new', FRIGATE_ID, 'person'), { qos: 1 });
+    await observer.client.publishAsync('frigate/events', event('update', FRIGATE_ID, 'person'), { qos: 1 });
+    const result = await until('the names of the Frigate snapshot', () =>
+      observer.got.slice(from).find((m) => m.topic === 'facerec/frigate/events'),
+    );
+    expect(FrigateResult.parse(json(result))).toMatchObject({
+      frigateEventId: FRIGATE_ID,
+      camera: 'driveway',
+      matches: ['penny'],
+      faces: [{ name: 'penny', known: true }],
+      snapshotUrl: `${snapshots.url}/api/events/${FRIGATE_ID}/snapshot.jpg`,
+    });
+    await until("penny last seen on Frigate's camera", () =>
+      observer.got
+        .slice(from)
+        .some((m) => m.topic === 'facerec/person/penny' && PersonPayload.parse(json(m)).lastCamera === 'driveway'),
+    );
+    await sleep(500);
+    // One fetch per Frigate event, however many updates it has; the car is not fetched at all.
+    expect(snapshots.requests).toEqual([`/api/events/${FRIGATE_ID}/snapshot.jpg`]);
+    expect((await health(server)).frigate).toEqual({ recognised: 1, failed: 0 });
   });
 
   it('keeps detecting at full rate while the broker is down 10 s, and delivers the events buffered meanwhile', async () => {

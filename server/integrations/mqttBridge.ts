@@ -3,6 +3,8 @@
 // link, which never blocks. Home Assistant discovery configs follow the cameras and people as they come and go.
 import type { Logger } from 'pino';
 import type { CameraHealth, PersonEvent } from '../../streams/types.ts';
+import type { Recognizer } from '../recognizer.ts';
+import { FrigateIngest } from './frigate.ts';
 import { MqttLink, type MqttLinkOptions } from './mqttLink.ts';
 import { eventPayload, peoplePayload, personPayload } from './payloads.ts';
 import { Presence } from './presence.ts';
@@ -19,6 +21,8 @@ export interface MqttBridgeOptions extends Omit<MqttLinkOptions, 'availabilityTo
   /** The server's URL as subscribers reach it (crop URLs). */
   publicUrl: string;
   sources: IntegrationSources;
+  /** Recognise Frigate's person snapshots (FRIGATE_URL). */
+  frigate?: { url: string; topicPrefix: string; recognize: Recognizer } | undefined;
   logger: Logger;
 }
 
@@ -37,6 +41,7 @@ export class MqttBridge {
     cameras: () => this.syncCameras(),
   };
   private readonly onFacebank = () => this.syncPeople();
+  private frigate: FrigateIngest | undefined;
 
   constructor(private readonly o: MqttBridgeOptions) {
     this.t = topics(o.names);
@@ -49,6 +54,7 @@ export class MqttBridge {
       this.link.subscribe(this.t.discoveryFilter, (topic, payload, retained) => {
         this.clearStale(topic, payload, retained);
       });
+    if (o.frigate) this.ingestFrigate(o.frigate);
     const { cameras, facebank } = o.sources;
     for (const [name, listener] of Object.entries(this.listeners)) cameras.on(name as 'event', listener as never);
     facebank.on('changed', this.onFacebank);
@@ -62,6 +68,28 @@ export class MqttBridge {
 
   health() {
     return this.link.health();
+  }
+
+  get frigateStats(): FrigateIngest['stats'] | undefined {
+    return this.frigate?.stats;
+  }
+
+  private ingestFrigate(o: NonNullable<MqttBridgeOptions['frigate']>): void {
+    const frigate = new FrigateIngest({
+      url: o.url,
+      recognize: o.recognize,
+      logger: this.o.logger,
+      publish: (result) => {
+        this.link.publish(this.t.frigateEvents, JSON.stringify(result));
+        for (const name of result.matches) {
+          if (!this.people.has(name)) continue;
+          this.presence.remember(name, result.camera, result.at);
+          this.link.setState(this.t.person(name), this.personJson(name));
+        }
+      },
+    });
+    this.frigate = frigate;
+    this.link.subscribe(`${o.topicPrefix}/events`, (_topic, payload) => void frigate.onMessage(payload));
   }
 
   /** Leaves nobody in view behind (the server no longer watches), marks the entities unavailable, disconnects. */

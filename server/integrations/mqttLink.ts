@@ -95,9 +95,11 @@ export class MqttLink {
     this.queue.push({ topic, payload });
   }
 
-  /** Receives retained messages on `filter` (the discovery cleanup reads configs left from earlier runs). */
+  /** Receives the messages on `filter` (re-subscribed after every reconnect). */
   subscribe(filter: string, onMessage: (topic: string, payload: Buffer, retained: boolean) => void): void {
-    this.client.on('message', (topic, payload, packet) => onMessage(topic, payload, packet.retain));
+    this.client.on('message', (topic, payload, packet) => {
+      if (topicMatches(filter, topic)) onMessage(topic, payload, packet.retain);
+    });
     this.client.subscribe(filter, { qos: 1 }, (err) => {
       if (err) this.log.warn({ filter, err: err.message }, 'MQTT subscribe failed');
     });
@@ -164,6 +166,17 @@ export class MqttLink {
       if (err && !this.closed) this.log.debug({ topic, err: err.message }, 'MQTT publish failed');
     });
   }
+}
+
+/** MQTT filter matching: `+` is one level, a final `#` any number. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
 }
 
 function clientOptions(o: MqttLinkOptions): IClientOptions {

@@ -56,6 +56,13 @@ export const mqttSettings = {
     default: false,
     description: 'also publish the best face crop of each appearance as a JPEG on `<prefix>/<camera>/crop`',
   }),
+  frigateUrl: optionalUrl({
+    schemes: ['http', 'https'],
+    shownDefault: 'none (off)',
+    description:
+      "Frigate's HTTP API: its `person` events' snapshots are recognised (needs `MQTT_URL`; see Integrations)",
+  }),
+  frigateTopicPrefix: identifier({ default: 'frigate', description: "Frigate's MQTT topic prefix" }),
   mqttBufferSize: integer({
     default: 1000,
     min: 0,

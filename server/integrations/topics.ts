@@ -15,6 +15,8 @@ const level = (s: string) => s.replace(/[+#]/gu, '_');
 export const topics = (t: TopicNames) => ({
   availability: `${t.prefix}/status`,
   events: `${t.prefix}/events`,
+  /** Names recognised in Frigate's snapshots. */
+  frigateEvents: `${t.prefix}/frigate/events`,
   people: (cameraId: string) => `${t.prefix}/${level(cameraId)}/people`,
   health: (cameraId: string) => `${t.prefix}/${level(cameraId)}/health`,
   crop: (cameraId: string) => `${t.prefix}/${level(cameraId)}/crop`,
