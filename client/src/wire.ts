@@ -138,3 +138,31 @@ export interface OperatingPoint {
   people: number;
   reason: string;
 }
+
+/** GET /api/health `integrations` (server/integrations/health.ts). */
+export interface IntegrationsHealth {
+  mqtt:
+    | { enabled: false }
+    | {
+        enabled: true;
+        url: string;
+        connected: boolean;
+        published: number;
+        buffered: number;
+        dropped: number;
+        reconnects: number;
+        lastError?: string;
+      };
+  webhooks: {
+    url: string;
+    delivered: number;
+    failures: number;
+    retries: number;
+    pending: number;
+    dropped: number;
+    lastStatus?: number;
+    lastError?: string;
+    lastAt?: number;
+  }[];
+  frigate?: { recognised: number; failed: number };
+}
