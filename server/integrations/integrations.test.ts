@@ -19,6 +19,7 @@ import { type Mosquitto, startMosquitto } from '../../test/support/mosquitto.ts'
 import { terminate } from '../../test/support/rtspServer.ts';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { type Person, personImage } from '../../test/support/testdata.ts';
+import { until as waitUntil } from '../../test/support/until.ts';
 import { Health } from '../schemas.ts';
 import { FrigateResult } from './frigate.ts';
 import type { IntegrationsHealth } from './health.ts';
@@ -47,19 +48,8 @@ interface Received {
   retain: boolean;
 }
 
-async function until<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = LOADED,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = <T>(what: string, check: Parameters<typeof waitUntil<T>>[1], timeoutMs = LOADED) =>
+  waitUntil<T>(what, check, timeoutMs);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

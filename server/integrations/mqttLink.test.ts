@@ -5,20 +5,14 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mosquitto, startMosquitto } from '../../test/support/mosquitto.ts';
+import { until as waitUntil } from '../../test/support/until.ts';
 import { MqttLink, type MqttLinkOptions } from './mqttLink.ts';
 
 // Not product promises: generous bounds for a loaded 2-core machine.
 const WAIT_MS = 20_000;
 
-async function until<T>(what: string, check: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = <T>(what: string, check: Parameters<typeof waitUntil<T>>[1], timeoutMs = WAIT_MS) =>
+  waitUntil<T>(what, check, timeoutMs);
 
 describe('MQTT link', () => {
   let broker: Mosquitto;
