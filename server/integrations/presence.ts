@@ -34,11 +34,12 @@ export class Presence {
     if (event.type === 'person_appeared') tracks.set(event.trackId, event.name);
     else tracks.delete(event.trackId);
     if (event.name === UNKNOWN) return undefined;
-    this.last.set(event.name, { cameraId: event.cameraId, at: event.at });
+    // A person_left carries the time the visit ended, which can be older than a sighting elsewhere since.
+    this.remember(event.name, event.cameraId, event.at);
     return event.name;
   }
 
-  /** Remembers a sighting from before this start (the events store), unless a newer one is known. */
+  /** Remembers a sighting (from an event, the events store, Frigate) unless a newer one is known. */
   remember(name: string, cameraId: string, at: number): void {
     const known = this.last.get(name);
     if (!known || known.at < at) this.last.set(name, { cameraId, at });
