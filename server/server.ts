@@ -49,10 +49,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ url }, `facerec listening on ${url}`);
-  integrations.start(url);
 
   let closing: Promise<void> | undefined;
-  return {
+  const running: RunningServer = {
     url,
     runtime,
     hub,
@@ -72,4 +71,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       return closing;
     },
   };
+  try {
+    integrations.start(url);
+  } catch (err) {
+    // E.g. an MQTT TLS file that cannot be read: the server does not stay half-started.
+    await running.close();
+    throw err;
+  }
+  return running;
 }

@@ -8,6 +8,7 @@ import type { Recognizer } from '../recognizer.ts';
 import type { IntegrationsHealth } from './health.ts';
 import { MqttBridge } from './mqttBridge.ts';
 import { eventPayload } from './payloads.ts';
+import { WebhookSettings } from './settings.ts';
 import type { IntegrationSources } from './sources.ts';
 import { Webhooks } from './webhooks.ts';
 
@@ -32,13 +33,8 @@ export class Integrations {
     const c = this.config;
     this.publicUrl = (c.publicUrl ?? url).replace(/\/+$/u, '');
     const hooks = [...c.webhooks];
-    if (c.webhookUrl)
-      hooks.push({
-        url: c.webhookUrl,
-        secret: c.webhookSecret,
-        unknown: true,
-        events: ['person_appeared', 'person_left'],
-      });
+    // WEBHOOK_URL is a hook with the defaults of the config file's ones.
+    if (c.webhookUrl) hooks.push(WebhookSettings.parse({ url: c.webhookUrl, secret: c.webhookSecret }));
     if (hooks.length > 0) {
       this.webhooks = new Webhooks(hooks, {
         retries: c.webhookRetries,

@@ -35,11 +35,9 @@ export class MqttBridge {
   private cameraNames = new Map<string, string>();
   private people = new Set<string>();
   private readonly timer: NodeJS.Timeout;
-  private readonly listeners = {
-    event: (e: PersonEvent) => this.onEvent(e),
-    state: (h: CameraHealth) => this.publishHealth(h),
-    cameras: () => this.syncCameras(),
-  };
+  private readonly onEventListener = (e: PersonEvent) => this.onEvent(e);
+  private readonly onState = (h: CameraHealth) => this.publishHealth(h);
+  private readonly onCameras = () => this.syncCameras();
   private readonly onFacebank = () => this.syncPeople();
   private frigate: FrigateIngest | undefined;
 
@@ -56,7 +54,9 @@ export class MqttBridge {
       });
     if (o.frigate) this.ingestFrigate(o.frigate);
     const { cameras, facebank } = o.sources;
-    for (const [name, listener] of Object.entries(this.listeners)) cameras.on(name as 'event', listener as never);
+    cameras.on('event', this.onEventListener);
+    cameras.on('state', this.onState);
+    cameras.on('cameras', this.onCameras);
     facebank.on('changed', this.onFacebank);
     this.syncCameras();
     this.syncPeople();
@@ -96,7 +96,9 @@ export class MqttBridge {
   async close(): Promise<void> {
     clearInterval(this.timer);
     const { cameras, facebank } = this.o.sources;
-    for (const [name, listener] of Object.entries(this.listeners)) cameras.off(name as 'event', listener as never);
+    cameras.off('event', this.onEventListener);
+    cameras.off('state', this.onState);
+    cameras.off('cameras', this.onCameras);
     facebank.off('changed', this.onFacebank);
     const final = new Map<string, string>();
     const now = Date.now();
@@ -131,7 +133,7 @@ export class MqttBridge {
   }
 
   private personJson(name: string): string {
-    return JSON.stringify({ ...personPayload(name, this.presence.sighting(name), this.cameraName) });
+    return JSON.stringify(personPayload(name, this.presence.sighting(name), this.cameraName));
   }
 
   private syncCameras(): void {

@@ -100,4 +100,10 @@ describe('MQTT link', () => {
     await until('offline from the will', () => got.some((m) => m.text === 'offline'));
     await until('online again after the reconnect', () => got.at(-1)?.text === 'online');
   });
+
+  it('refuses a TLS file it cannot read, naming the setting', () => {
+    expect(() => link({ url: 'mqtts://127.0.0.1:1', caFile: '/nonexistent/ca.pem' })).toThrow(
+      /^MQTT_CA_FILE: cannot read \/nonexistent\/ca\.pem: ENOENT/u,
+    );
+  });
 });
