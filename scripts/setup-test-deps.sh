@@ -8,6 +8,7 @@
 #   gstreamer1.0-plugins-bad    h264parse
 #   chromium                    the browser the dashboard and webcam tests drive (playwright-core, never a download)
 #   fonts-dejavu-core           text in the browser's screenshots
+#   mosquitto                   the MQTT broker the integrations tests publish to (server/integrations/)
 set -euo pipefail
 
 PACKAGES=(
@@ -19,6 +20,7 @@ PACKAGES=(
   gstreamer1.0-plugins-bad
   chromium
   fonts-dejavu-core
+  mosquitto
 )
 
 installed() {

@@ -71,6 +71,7 @@ export function createApp(deps: AppDeps): Hono {
       threshold: facebank.threshold,
       operatingPoint: facebank.operatingPoint,
       events: deps.cameras.events.drops.stats(),
+      integrations: deps.integrations.health(),
     });
   });
   app.get('/metrics', async (c) => {

@@ -54,12 +54,32 @@ describe('config', () => {
       'MAX_IMAGE_PIXELS',
       'WATCH_FACEBANK',
       'LOG_LEVEL',
+      'LOG_FORMAT',
       'MAX_DETECT_FPS',
       'WEBCAM_MAX_DETECT_FPS',
       'CAMERA_MIN_FACE_SIZE',
       'PREVIEW_FPS',
       'PREVIEW_WIDTH',
       'EVENTS_RETENTION_DAYS',
+      'MQTT_URL',
+      'MQTT_USERNAME',
+      'MQTT_PASSWORD',
+      'MQTT_CA_FILE',
+      'MQTT_CERT_FILE',
+      'MQTT_KEY_FILE',
+      'MQTT_REJECT_UNAUTHORIZED',
+      'MQTT_TOPIC_PREFIX',
+      'MQTT_DISCOVERY',
+      'MQTT_DISCOVERY_PREFIX',
+      'MQTT_CROPS',
+      'MQTT_BUFFER_SIZE',
+      'FRIGATE_URL',
+      'FRIGATE_TOPIC_PREFIX',
+      'WEBHOOK_URL',
+      'WEBHOOK_SECRET',
+      'WEBHOOK_RETRIES',
+      'WEBHOOK_TIMEOUT_MS',
+      'PUBLIC_URL',
     ];
     expect(Object.keys(ENV_KEYS).sort()).toEqual([...documented].sort());
     const config = loadConfig({ ...NO_FILE, MAX_DETECT_FPS: '7.5', WATCH_FACEBANK: '0', CAMERA_MIN_FACE_SIZE: '64' });
@@ -76,6 +96,13 @@ describe('config', () => {
     expect(problem({ ...NO_FILE, API_KEY: 'short' })).toContain('API_KEY (apiKey): must be at least 8 characters');
     expect(problem({ ...NO_FILE, FLIP: 'yes' })).toContain('FLIP (flip): must be true or false');
     expect(problem({ ...NO_FILE, LOG_LEVEL: 'loud' })).toContain('LOG_LEVEL (logLevel): must be one of fatal');
+    expect(problem({ ...NO_FILE, MQTT_URL: 'http://broker' })).toContain(
+      'MQTT_URL (mqttUrl): must be a URL starting with mqtt://, mqtts://, ws://, wss://',
+    );
+    expect(problem({ ...NO_FILE, MQTT_TOPIC_PREFIX: 'a/b' })).toContain(
+      'MQTT_TOPIC_PREFIX (mqttTopicPrefix): must be letters',
+    );
+    expect(problem({ ...NO_FILE }, { webhooks: [{ url: 'ftp://x' }] })).toContain('webhooks.0.url: must be an http');
   });
 
   it('checks config-file cameras with the same schema as the API', async () => {

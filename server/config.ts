@@ -23,6 +23,8 @@ import {
   type Setting,
   text,
 } from './configFields.ts';
+import { mqttSettings, webhookSettings } from './integrations/settings.ts';
+import { LOG_FORMATS } from './logFormat.ts';
 
 /**
  * The accepted rate of false names: at most 1% of strangers (people not in the facebank) given some name. The
@@ -58,6 +60,11 @@ const http = {
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     default: 'info',
     description: 'pino log level',
+  }),
+  logFormat: choice({
+    values: LOG_FORMATS,
+    default: 'auto',
+    description: "`pretty` (one coloured line per record), `json` (pino's JSON lines), or `auto`: pretty on a terminal",
   }),
 };
 
@@ -186,6 +193,8 @@ export const SECTIONS = {
   detection: { title: 'Detection in photos', settings: detection },
   cameras: { title: 'Live cameras', settings: cameras },
   events: { title: 'Person events', settings: events },
+  mqtt: { title: 'MQTT and Home Assistant', settings: mqttSettings },
+  webhooks: { title: 'Webhooks', settings: webhookSettings },
 } satisfies Record<string, { title: string; settings: Record<string, Setting> }>;
 
 type Schemas<T extends Record<string, Setting>> = { [K in keyof T]: T[K]['schema'] };
@@ -199,6 +208,8 @@ export const ConfigSchema = z.object({
   ...schemas(detection),
   ...schemas(cameras),
   ...schemas(events),
+  ...schemas(mqttSettings),
+  ...schemas(webhookSettings),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -210,6 +221,8 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   ...detection,
   ...cameras,
   ...events,
+  ...mqttSettings,
+  ...webhookSettings,
 };
 
 /** `maxDetectFps` → `MAX_DETECT_FPS`. */

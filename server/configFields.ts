@@ -138,3 +138,34 @@ export function fileOnlyList<S extends z.ZodType>(
     env: false,
   };
 }
+
+/** A URL with one of `schemes` that may be left unset. */
+export function optionalUrl(
+  o: Doc & { schemes: readonly string[]; shownDefault: string },
+): Setting<z.ZodOptional<z.ZodString>> {
+  const allowed = o.schemes.map((s) => `${s}://`);
+  const schema = z.string().refine((v) => allowed.some((p) => v.startsWith(p) && URL.canParse(v)), {
+    error: `must be a URL starting with ${allowed.join(', ')}`,
+  });
+  return {
+    schema: schema.optional(),
+    shownDefault: o.shownDefault,
+    limits: allowed.map(code).join(', '),
+    description: o.description,
+    env: true,
+  };
+}
+
+/** Letters, digits, `_` and `-` only: safe as an MQTT topic level and as part of an id. */
+export function identifier(o: Doc & { default: string }): Setting<z.ZodDefault<z.ZodString>> {
+  return {
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/u, 'must be letters, digits, _ and - only')
+      .default(o.default),
+    shownDefault: code(o.default),
+    limits: 'letters, digits, `_`, `-`',
+    description: o.description,
+    env: true,
+  };
+}

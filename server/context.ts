@@ -5,6 +5,7 @@ import type { FacePool } from '../models/pool/facePool.ts';
 import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
 import type { Config } from './config.ts';
+import type { Integrations } from './integrations/index.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface AppDeps {
@@ -14,5 +15,6 @@ export interface AppDeps {
   cameras: CameraRegistry;
   eventFaces: EventFaces;
   metrics: Metrics;
+  integrations: Pick<Integrations, 'health'>;
   logger: Logger;
 }

@@ -1,11 +1,11 @@
 // `npm start`: the server with configuration from the environment (and facerec.config.json if present).
-import pino from 'pino';
 import { loadConfig } from './config.ts';
+import { createLogger } from './logFormat.ts';
 import { startServer } from './server.ts';
 
 export async function serveUntilSignal(overrides: Parameters<typeof loadConfig>[1] = {}): Promise<void> {
   const config = loadConfig(process.env, overrides);
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger(config);
   const server = await startServer(config, logger);
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -1,6 +1,7 @@
 // Request and response shapes: the same zod schemas validate requests and generate /api/openapi.json.
 import { z } from 'zod';
 import { CameraSettingsInput, CameraSettingsPatch } from '../streams/cameras/settings.ts';
+import { IntegrationsHealth } from './integrations/health.ts';
 
 /** Standard or URL-safe base64, optionally as a data: URL; whitespace (line breaks) is ignored. */
 export const Base64Image = z
@@ -146,6 +147,7 @@ export const Health = z
         lastDropAt: z.number().optional().meta({ description: 'epoch milliseconds' }),
       })
       .meta({ description: 'person events the storage could not take (README: Full or read-only storage)' }),
+    integrations: IntegrationsHealth,
   })
   .meta({ id: 'Health' });
 

@@ -1,26 +1,27 @@
 // The HTTP server over the runtime (database, inference pool, facebank), and its shutdown.
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { type Config, webcamSourceDefaults } from './config.ts';
+import { Integrations } from './integrations/index.ts';
 import { attachHub, type Hub } from './live/hub.ts';
 import { attachWebrtc, type Webrtc } from './live/webrtc.ts';
+import { createLogger } from './logFormat.ts';
 import { Metrics } from './metrics.ts';
+import { recognizerFor } from './recognizer.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 
 export interface RunningServer {
   url: string;
   runtime: Runtime;
   hub: Hub;
+  integrations: Integrations;
   webrtc: Webrtc;
   close(): Promise<void>;
 }
 
-export async function startServer(
-  config: Config,
-  logger: Logger = pino({ level: config.logLevel }),
-): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
   const { pool, facebank, cameras, eventFaces } = runtime;
   const metrics = new Metrics({
@@ -29,7 +30,8 @@ export async function startServer(
     facebankTemplates: () => facebank.stats().templates,
     eventsDropped: () => cameras.events.drops.stats().byProblem,
   });
-  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, logger });
+  const integrations = new Integrations(config, { cameras, facebank }, recognizerFor(config, pool, facebank), logger);
+  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, logger });
   let server: ServerType;
   try {
     server = await new Promise<ServerType>((ok, fail) => {
@@ -49,14 +51,17 @@ export async function startServer(
   logger.info({ url }, `facerec listening on ${url}`);
 
   let closing: Promise<void> | undefined;
-  return {
+  const running: RunningServer = {
     url,
     runtime,
     hub,
+    integrations,
     webrtc,
     close: () => {
       closing ??= (async () => {
-        // Webcams first, while their pages can still be told.
+        // Integrations first: they leave "nobody in view" and "offline" behind while the broker is still there.
+        await integrations.close();
+        // Webcams next, while their pages can still be told.
         await webrtc.close();
         // The hub disconnects its clients (open WebSockets would hold server.close() forever) and closes the server.
         await hub.close();
@@ -66,4 +71,12 @@ export async function startServer(
       return closing;
     },
   };
+  try {
+    integrations.start(url);
+  } catch (err) {
+    // E.g. an MQTT TLS file that cannot be read: the server does not stay half-started.
+    await running.close();
+    throw err;
+  }
+  return running;
 }

@@ -1,6 +1,7 @@
 // What the server sends, as the browser sees it: the types are the server's own (server/live/protocol.ts for
 // Socket.IO, server/schemas.ts for REST), imported with `import type` so the bundle loads nothing server-side.
 import type { z } from 'zod';
+import type { IntegrationsHealth as IntegrationsHealthSchema } from '../../server/integrations/health.ts';
 import type * as rest from '../../server/schemas.ts';
 
 export type {
@@ -22,3 +23,5 @@ export type Camera = z.output<typeof rest.Camera>;
 export type NegativeExample = z.output<typeof rest.NegativeExample>;
 export type UnknownCluster = z.output<typeof rest.UnknownCluster>;
 export type OperatingPoint = z.output<typeof rest.OperatingPoint>;
+/** GET /api/health `integrations` (server/integrations/health.ts). */
+export type IntegrationsHealth = z.output<typeof IntegrationsHealthSchema>;

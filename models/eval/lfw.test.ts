@@ -5,14 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LFW_DEV_DIR } from '../../test/support/testdata.ts';
 import type { DetectedFace } from '../mtcnn/detector.ts';
 import { defaultFacePoolSettings, FacePool } from '../pool/facePool.ts';
-import {
-  centralFace,
-  evaluateLfw,
-  type LfwReport,
-  NO_FACE_SCORE,
-  ratesAt,
-  scorePairs,
-} from './lfw.ts';
+import { centralFace, evaluateLfw, type LfwReport, NO_FACE_SCORE, ratesAt, scorePairs } from './lfw.ts';
 import { parsePairs } from './verification.ts';
 
 describe('LFW scoring helpers', () => {

@@ -1,9 +1,10 @@
 // POST /rec and /id_info (the contract of the system facerec replaces) and POST /api/recognize (rich).
 import { type Handler, Hono } from 'hono';
-import { type Recognition, recognizeImage } from '../../facebank/recognize.ts';
+import type { Recognition } from '../../facebank/recognize.ts';
 import type { FaceQuality } from '../../models/quality.ts';
 import { requireKey } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
+import { recognizerFor } from '../recognizer.ts';
 import { imageUploads, jsonBody } from '../requestBody.ts';
 import { AddImageRequest, RecRequest } from '../schemas.ts';
 import { boxArray } from '../wire.ts';
@@ -29,15 +30,9 @@ export function recognitionRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   app.use(requireKey(config.apiKey, 'read', config.recognitionRequiresKey));
 
+  const recognizer = recognizerFor(config, pool, facebank);
   const recognize = async (bytes: Uint8Array): Promise<Recognition> => {
-    const result = await recognizeImage(
-      pool,
-      facebank,
-      bytes,
-      config.maxImagePixels,
-      { detect: { minFaceSize: config.minFaceSize, maxFaces: config.maxFaces }, flip: config.flip, retryPadded: true },
-      config.minFaceQuality,
-    );
+    const result = await recognizer(bytes);
     metrics.observeTimings(result.timings);
     return result;
   };

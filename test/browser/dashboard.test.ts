@@ -61,6 +61,8 @@ describe('dashboard in Chromium (file camera, real models)', () => {
   let laptop: BrowserContext;
   let page: Page;
   let lobbyId = '';
+  /** A webhook URL nothing listens on. */
+  let deadHook = '';
   const pageErrors: string[] = [];
 
   const get = async <T>(path: string): Promise<T> => {
@@ -102,10 +104,17 @@ describe('dashboard in Chromium (file camera, real models)', () => {
   const fitsWidth = (p: Page) => p.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth');
 
   beforeAll(async () => {
+    deadHook = `http://127.0.0.1:${await freePort()}/facerec`;
     clip = await makeVisitsClip(IN_CLIP);
     server = await startTestServer({
       facebank: ENROLLED,
-      config: { apiKey: API_KEY, cameras: [{ name: 'Lobby', url: clip.path, maxDetectFps: 8 }] },
+      config: {
+        apiKey: API_KEY,
+        cameras: [{ name: 'Lobby', url: clip.path, maxDetectFps: 8 }],
+        // Nothing listens there: the cameras page shows the hook failing.
+        webhooks: [{ url: deadHook }],
+        webhookRetries: 0,
+      },
       // Cameras failing on purpose warn: print errors only.
       printLevel: 'error',
     });
@@ -241,6 +250,12 @@ describe('dashboard in Chromium (file camera, real models)', () => {
     await row.getByRole('button', { name: 'Yes, remove' }).click();
     await row.waitFor({ state: 'detached', timeout: 5000 });
     expect((await get<CameraBody[]>('/api/cameras')).map((c) => c.name)).toEqual(['Lobby']);
+
+    // The integrations' state below the cameras: MQTT off, the dead webhook's failures.
+    const panel = page.locator('.integrations');
+    await expect(panel.locator('.integration-mqtt').textContent()).resolves.toContain('off (set MQTT_URL)');
+    const hook = panel.locator(`.webhook[data-url="${deadHook}"]`);
+    await expect.poll(() => hook.textContent(), { timeout: 30_000 }).toMatch(/[1-9]\d* failed.*ECONNREFUSED/u);
   });
 
   it('fits a phone: live tile with names, events and cameras in one column', async () => {

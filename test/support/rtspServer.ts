@@ -60,7 +60,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function terminate(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL', graceMs = 5000): Promise<void> {
+export function terminate(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL', graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -74,7 +74,7 @@ function terminate(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL', graceMs =
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     const done = (ok: boolean) => {

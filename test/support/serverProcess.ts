@@ -77,10 +77,11 @@ export interface ServerProcess {
 export function spawnServer(options: ServerOptions = {}): ServerProcess {
   let env: NodeJS.ProcessEnv;
   if (options.config === undefined) {
-    env = { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...options.env };
+    // JSON logs whatever the caller's environment says: the lines are read as pino records.
+    env = { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...options.env };
   } else {
     const configFile = join(options.configDir, 'facerec.config.json');
-    const config = { host: '127.0.0.1', port: 0, logLevel: 'info', ...options.config };
+    const config = { host: '127.0.0.1', port: 0, logLevel: 'info', logFormat: 'json', ...options.config };
     writeFileSync(configFile, JSON.stringify(config, null, 2));
     env = { ...process.env };
     for (const name of Object.keys(ENV_KEYS)) delete env[name];

@@ -1,8 +1,10 @@
 // The cameras page: every camera with its health and last error; add an RTSP camera or a video file, enable or
-// disable one, remove one. Cameras from the config file (and live webcams) are shown read-only.
+// disable one, remove one. Cameras from the config file (and live webcams) are shown read-only. Below them, the
+// integrations' state (MQTT, webhooks, Frigate).
 import { useState } from 'preact/hooks';
 import { api, errorMessage } from '../api.ts';
 import { HealthStats, LastError, StateBadge } from '../components/CameraHealth.tsx';
+import { IntegrationsPanel } from '../components/IntegrationsPanel.tsx';
 import { href } from '../router.ts';
 import { useCameras } from '../useCameras.ts';
 import type { Camera } from '../wire.ts';
@@ -188,6 +190,7 @@ export function CamerasPage() {
           ))}
         </ul>
       )}
+      <IntegrationsPanel />
     </section>
   );
 }
