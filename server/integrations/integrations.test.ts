@@ -19,7 +19,7 @@ import { type Mosquitto, startMosquitto } from '../../test/support/mosquitto.ts'
 import { terminate } from '../../test/support/rtspServer.ts';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { type Person, personImage } from '../../test/support/testdata.ts';
-import { until as waitUntil } from '../../test/support/until.ts';
+import { until as waitUntil } from '../../test/support/waits.ts';
 import { Health } from '../schemas.ts';
 import { FrigateResult } from './frigate.ts';
 import type { IntegrationsHealth } from './health.ts';

@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mosquitto, startMosquitto } from '../../test/support/mosquitto.ts';
-import { until as waitUntil } from '../../test/support/until.ts';
+import { until as waitUntil } from '../../test/support/waits.ts';
 import { MqttLink, type MqttLinkOptions } from './mqttLink.ts';
 
 // Not product promises: generous bounds for a loaded 2-core machine.
