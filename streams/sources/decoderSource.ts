@@ -216,12 +216,25 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
       if (now - this.attemptStartedAt > this.opts.connectTimeoutMs) {
         this.restart(decoder, `timed out: no video within ${seconds(this.opts.connectTimeoutMs)}`);
       }
-    } else if (this.lastFrameAt !== undefined && now - this.lastFrameAt > this.opts.stallMs) {
-      const reason = `stalled: no frame for ${seconds(this.opts.stallMs)}`;
-      this.lastError = reason;
-      this.setState('stalled', reason);
-      this.restart(decoder, reason);
+    } else if (this.silentSince(decoder, now) > this.opts.stallMs) {
+      // Timers run before I/O in each turn of the event loop: after the loop was blocked (a busy CPU, a long
+      // synchronous task), frames can be waiting in the pipe unread. Decide once the pending I/O has been read.
+      setImmediate(() => this.confirmStall(decoder));
     }
+  }
+
+  /** How long ffmpeg has given nothing: no frame, not even part of one. */
+  private silentSince(decoder: RawDecoder, now: number): number {
+    return this.lastFrameAt === undefined ? 0 : now - Math.max(this.lastFrameAt, decoder.lastOutput);
+  }
+
+  private confirmStall(decoder: RawDecoder): void {
+    if (this.stopped || decoder !== this.decoder || this.killReason) return;
+    if (this.silentSince(decoder, Date.now()) <= this.opts.stallMs) return;
+    const reason = `stalled: no frame for ${seconds(this.opts.stallMs)}`;
+    this.lastError = reason;
+    this.setState('stalled', reason);
+    this.restart(decoder, reason);
   }
 
   private restart(decoder: RawDecoder, reason: string): void {

@@ -114,6 +114,7 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
   private readonly killGraceMs: number;
   private readonly errors: string[] = [];
   private frameCount = 0;
+  private lastOutputAt = 0;
   private result: DecoderExit | undefined;
   private readonly done: Promise<DecoderExit>;
 
@@ -157,6 +158,7 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
     });
     this.child.stdout?.on('data', (chunk: Buffer) => {
       if (this.result) return;
+      this.lastOutputAt = Date.now();
       try {
         parser.push(chunk);
       } catch (err) {
@@ -194,6 +196,11 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
 
   get frames(): number {
     return this.frameCount;
+  }
+
+  /** When ffmpeg last wrote picture bytes (ms since the epoch; 0: never): part of a frame counts as life. */
+  get lastOutput(): number {
+    return this.lastOutputAt;
   }
 
   /** stdin decoders: hands ffmpeg more of its input; false when the input is closed (the decoder is exiting). */

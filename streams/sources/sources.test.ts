@@ -159,6 +159,21 @@ describe('FileSource', () => {
     expect(source.state).toBe('stopped');
   });
 
+  it('does not call a blocked event loop a stall: the frames waiting in the pipe count', async () => {
+    const source = watch(new FileSource({ ...FAST, path: clip.path }));
+    source.start();
+    await waitForState(source, 'live', LOADED);
+    await waitForFrames(source, 5, LOADED);
+    // ffmpeg keeps writing while this thread is busy; the watchdog's timer is the first thing to run after it.
+    const busyUntil = Date.now() + FAST.stallMs + 1000;
+    while (Date.now() < busyUntil) {
+      // a long synchronous task (or a starved CPU) on the main thread
+    }
+    await waitForFrames(source, 5, LOADED);
+    expect(watched.get(source)!.states.map((s) => s.state)).toEqual(['connecting', 'live']);
+    await source.stop();
+  });
+
   it('reports a missing file clearly, without spawning ffmpeg, and keeps checking', async () => {
     const source = watch(new FileSource({ path: path.join(clip.dir, 'nope.mp4'), ...FAST }));
     source.start();
