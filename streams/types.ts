@@ -47,6 +47,19 @@ export interface CameraHealth {
   lastFrameAt?: number;
   /** Person events of this camera not stored since the start (storage full or read-only); absent when none. */
   eventsDropped?: number;
+  /** What the motion gate decided for this pipeline's frames (absent for a pipeline without one). */
+  motion?: MotionStats;
+}
+
+export interface MotionStats {
+  /** Frames with no motion and no live track: not analysed. */
+  skippedFrames: number;
+  /** Frames analysed in a crop around motion and tracks (or the detection region). */
+  croppedFrames: number;
+  /** Frames analysed whole (large motion, a new scene, or motion gating off). */
+  wholeFrames: number;
+  /** Moving share of the last frame's watched area (0..1). */
+  movingFraction: number;
 }
 
 export type Box = [x1: number, y1: number, x2: number, y2: number];

@@ -1,0 +1,132 @@
+// Per-camera motion detection on the small grey copy of each frame: the difference from a slowly updated
+// background, after undoing global brightness changes, thresholded, grouped into blobs, small blobs dropped.
+import type { Box } from '../types.ts';
+import { findBlobs } from './blobs.ts';
+import { ignoredPixels, type Shape } from './shapes.ts';
+import type { GreyImage } from './thumbnail.ts';
+
+export interface MotionOptions {
+  /** Grey levels (0-255) a pixel must differ from the background by, after brightness normalisation. */
+  threshold: number;
+  /** Smallest moving blob kept, as a fraction of the frame's area. */
+  minArea: number;
+  /** Motion inside these is ignored. */
+  masks: readonly Shape[];
+  /** Motion outside it is ignored (null: the whole frame). */
+  region: Shape | null;
+}
+
+export interface MotionResult {
+  /** Moving pixels' share of the watched ones (0..1), blobs under minArea included. */
+  fraction: number;
+  /** Moving regions, in frame pixels. */
+  regions: Box[];
+  /**
+   * No background to compare with (the first frame, a new frame size), or a frame different from it almost
+   * everywhere (a cut, a light switched on, the camera moved): the frame becomes the background and is to be
+   * looked at whole, once.
+   */
+  wholeFrame: boolean;
+}
+
+/**
+ * Share of the watched pixels that, changing at once, is a new scene rather than something moving in it. A person
+ * close enough to fill more of the picture is looked at whole anyway.
+ */
+const SCENE_CHANGE = 0.6;
+/** Background update per frame where nothing moves (about 2 s to follow a change at 10 frames/s)... */
+const ALPHA_STILL = 0.05;
+/** ...and where something does: something that stops moving (a parked bag) joins the background in ~10 s. */
+const ALPHA_MOVING = 0.01;
+/** Background pixels this dark say little about exposure (their ratio is mostly noise). */
+const GAIN_MIN_LEVEL = 16;
+
+export class MotionDetector {
+  private background: Float32Array | undefined;
+  private ignored: Uint8Array = new Uint8Array(0);
+  private watched = 0;
+  private width = 0;
+  private height = 0;
+
+  constructor(private options: MotionOptions) {}
+
+  /** New thresholds, masks or region; the background is kept (it does not depend on them). */
+  configure(options: MotionOptions): void {
+    this.options = options;
+    if (this.background) this.rasterise(this.width, this.height);
+  }
+
+  /** Compares the frame's small grey copy with the background, then updates the background. */
+  update(grey: GreyImage, frameWidth: number, frameHeight: number): MotionResult {
+    const { width, height, data } = grey;
+    if (!this.background || width !== this.width || height !== this.height) {
+      this.reset(grey);
+      return { fraction: 1, regions: [], wholeFrame: true };
+    }
+    const bg = this.background;
+    const gain = this.exposureGain(data);
+    const moving = new Uint8Array(width * height);
+    let changed = 0;
+    for (let i = 0; i < data.length; i++) {
+      if (this.ignored[i] === 1) continue;
+      if (Math.abs(data[i]! * gain - bg[i]!) > this.options.threshold) {
+        moving[i] = 1;
+        changed++;
+      }
+    }
+    const fraction = this.watched > 0 ? changed / this.watched : 0;
+    if (fraction > SCENE_CHANGE) {
+      this.reset(grey);
+      return { fraction, regions: [], wholeFrame: true };
+    }
+    for (let i = 0; i < data.length; i++) {
+      const alpha = moving[i] === 1 ? ALPHA_MOVING : ALPHA_STILL;
+      bg[i] = bg[i]! + alpha * (data[i]! * gain - bg[i]!);
+    }
+    if (changed === 0) return { fraction: 0, regions: [], wholeFrame: false };
+    const minArea = Math.max(1, this.options.minArea * width * height);
+    const sx = frameWidth / width;
+    const sy = frameHeight / height;
+    const regions = findBlobs(moving, width, height, minArea).map(
+      (b): Box => [b.x1 * sx, b.y1 * sy, b.x2 * sx, b.y2 * sy],
+    );
+    return { fraction, regions, wholeFrame: false };
+  }
+
+  private reset(grey: GreyImage): void {
+    this.background = Float32Array.from(grey.data);
+    if (grey.width !== this.width || grey.height !== this.height) this.rasterise(grey.width, grey.height);
+  }
+
+  private rasterise(width: number, height: number): void {
+    this.width = width;
+    this.height = height;
+    this.ignored = ignoredPixels(width, height, this.options.masks, this.options.region);
+    this.watched = this.ignored.length - this.ignored.reduce((s, v) => s + v, 0);
+  }
+
+  /**
+   * The factor that brings the frame to the background's brightness: the median of their ratio over watched,
+   * not-too-dark pixels. Auto-exposure and lighting drift scale the whole picture; the median ignores what
+   * moves as long as it covers under half of it.
+   */
+  private exposureGain(data: Uint8Array): number {
+    const bg = this.background!;
+    // Ratios 0..4 in 1/64 steps.
+    const bins = new Uint32Array(257);
+    let n = 0;
+    for (let i = 0; i < data.length; i++) {
+      if (this.ignored[i] === 1 || bg[i]! < GAIN_MIN_LEVEL) continue;
+      const ratio = bg[i]! / Math.max(1, data[i]!);
+      bins[Math.min(256, Math.round(ratio * 64))]!++;
+      n++;
+    }
+    if (n === 0) return 1;
+    let seen = 0;
+    for (let b = 0; b < bins.length; b++) {
+      seen += bins[b]!;
+      if (seen * 2 >= n) return b / 64;
+    }
+    return 1;
+  }
+}
