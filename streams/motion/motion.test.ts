@@ -1,6 +1,6 @@
 // The motion detector on real photos: a blurred BBT scene as the empty room, with sensor noise, lighting drift
 // and an auto-exposure step; then a person (a facebank photo) pasted in; then the same behind a mask.
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../models/image.ts';
 import { personImage, SCENES } from '../../test/support/testdata.ts';
@@ -16,7 +16,7 @@ const PERSON = { left: 400, top: 100, size: 110 };
 let room: RgbImage;
 let withPerson: RgbImage;
 
-async function raw(input: sharp.Sharp): Promise<RgbImage> {
+async function raw(input: Sharp): Promise<RgbImage> {
   const { data, info } = await input.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
