@@ -28,6 +28,7 @@ export async function startServer(
     busyWorkers: () => pool.stats().busy,
     facebankTemplates: () => facebank.stats().templates,
     eventsDropped: () => cameras.events.drops.stats().byProblem,
+    motionFrames: () => cameras.motionFrames(),
   });
   const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, logger });
   let server: ServerType;

@@ -1,6 +1,7 @@
 // The shapes that flow through a camera pipeline: source → scheduler → inference → tracker → hub.
 import type { RgbImage } from '../models/image.ts';
 import type { Point } from '../models/mtcnn/detector.ts';
+import type { Shape } from './motion/shapes.ts';
 
 export type CameraKind = 'rtsp' | 'file' | 'webrtc';
 
@@ -110,4 +111,10 @@ export interface CameraSettings {
   maxDetectFps: number;
   /** Decode rate: frames per second read from the source (0: the source's own rate). */
   inputFps: number;
+  /** Motion gating, its thresholds, masks and detection region (streams/cameras/settings.ts). */
+  motion: boolean;
+  motionThreshold: number;
+  motionMinArea: number;
+  masks: Shape[];
+  detectRegion: Shape | null;
 }
