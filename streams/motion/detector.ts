@@ -38,8 +38,8 @@ const SCENE_CHANGE = 0.6;
 const ALPHA_STILL = 0.05;
 /** ...and where something does: something that stops moving (a parked bag) joins the background in ~10 s. */
 const ALPHA_MOVING = 0.01;
-/** Background pixels this dark say little about exposure (their ratio is mostly noise). */
-const GAIN_MIN_LEVEL = 16;
+/** Exposure changes beyond this factor are not fitted (they are a new scene, or darkness). */
+const MAX_GAIN = 3;
 
 export class MotionDetector {
   private background: Float32Array | undefined;
@@ -64,12 +64,12 @@ export class MotionDetector {
       return { fraction: 1, regions: [], wholeFrame: true };
     }
     const bg = this.background;
-    const gain = this.exposureGain(data);
+    const { gain, offset } = this.exposureFit(data);
     const moving = new Uint8Array(width * height);
     let changed = 0;
     for (let i = 0; i < data.length; i++) {
       if (this.ignored[i] === 1) continue;
-      if (Math.abs(data[i]! * gain - bg[i]!) > this.options.threshold) {
+      if (Math.abs(data[i]! * gain + offset - bg[i]!) > this.options.threshold) {
         moving[i] = 1;
         changed++;
       }
@@ -81,7 +81,7 @@ export class MotionDetector {
     }
     for (let i = 0; i < data.length; i++) {
       const alpha = moving[i] === 1 ? ALPHA_MOVING : ALPHA_STILL;
-      bg[i] = bg[i]! + alpha * (data[i]! * gain - bg[i]!);
+      bg[i] = bg[i]! + alpha * (data[i]! * gain + offset - bg[i]!);
     }
     if (changed === 0) return { fraction: 0, regions: [], wholeFrame: false };
     const minArea = Math.max(1, this.options.minArea * width * height);
@@ -106,27 +106,45 @@ export class MotionDetector {
   }
 
   /**
-   * The factor that brings the frame to the background's brightness: the median of their ratio over watched,
-   * not-too-dark pixels. Auto-exposure and lighting drift scale the whole picture; the median ignores what
-   * moves as long as it covers under half of it.
+   * The affine map (gain and offset) that brings the frame to the background's brightness: a least-squares fit
+   * over the watched pixels, then again without those it leaves far off (what moves). Auto-exposure, gain and
+   * lighting drift change the whole picture roughly this way, by a factor and an offset; a person changes a part.
    */
-  private exposureGain(data: Uint8Array): number {
+  private exposureFit(data: Uint8Array): { gain: number; offset: number } {
+    let fit = this.fitOver(data, Number.POSITIVE_INFINITY, 1, 0);
+    fit = this.fitOver(data, 2 * this.options.threshold, fit.gain, fit.offset);
+    return fit;
+  }
+
+  private fitOver(
+    data: Uint8Array,
+    maxResidual: number,
+    gain: number,
+    offset: number,
+  ): { gain: number; offset: number } {
     const bg = this.background!;
-    // Ratios 0..4 in 1/64 steps.
-    const bins = new Uint32Array(257);
     let n = 0;
+    let sc = 0;
+    let sb = 0;
+    let scc = 0;
+    let scb = 0;
     for (let i = 0; i < data.length; i++) {
-      if (this.ignored[i] === 1 || bg[i]! < GAIN_MIN_LEVEL) continue;
-      const ratio = bg[i]! / Math.max(1, data[i]!);
-      bins[Math.min(256, Math.round(ratio * 64))]!++;
+      if (this.ignored[i] === 1) continue;
+      const c = data[i]!;
+      const b = bg[i]!;
+      if (Math.abs(c * gain + offset - b) > maxResidual) continue;
       n++;
+      sc += c;
+      sb += b;
+      scc += c * c;
+      scb += c * b;
     }
-    if (n === 0) return 1;
-    let seen = 0;
-    for (let b = 0; b < bins.length; b++) {
-      seen += bins[b]!;
-      if (seen * 2 >= n) return b / 64;
-    }
-    return 1;
+    if (n < 16) return { gain, offset };
+    const mc = sc / n;
+    const mb = sb / n;
+    const varC = scc / n - mc * mc;
+    // A flat frame (dark, or fogged) says nothing about gain: only the offset is fitted.
+    const g = varC > 4 ? Math.min(MAX_GAIN, Math.max(1 / MAX_GAIN, (scb / n - mc * mb) / varC)) : 1;
+    return { gain: g, offset: mb - g * mc };
   }
 }
