@@ -87,7 +87,16 @@ describe('config', () => {
     const config = loadConfig({ CONFIG_FILE: file, PORT: '5002' });
     expect(config.port).toBe(5002); // the environment wins over the file
     expect(config.cameras).toEqual([
-      { ...camera, name: 'door', enabled: true, inputFps: 0, ...MOTION_DEFAULTS, masks: [], detectRegion: null },
+      {
+        ...camera,
+        name: 'door',
+        enabled: true,
+        inputFps: 0,
+        ...MOTION_DEFAULTS,
+        masks: [],
+        detectRegion: null,
+        detectWidth: 0,
+      },
     ]);
 
     await writeFile(

@@ -129,7 +129,7 @@ const cameras = {
   cameras: fileOnlyList({
     item: CameraSettingsInput,
     limits:
-      '`name`, `url`, optional `enabled`, `maxDetectFps`, `inputFps`, `motion`, `motionThreshold`, `motionMinArea`, `masks`, `detectRegion` (as `POST /api/cameras`)',
+      '`name`, `url`, optional `enabled`, `maxDetectFps`, `inputFps`, `motion`, `motionThreshold`, `motionMinArea`, `masks`, `detectRegion`, `detectWidth` (as `POST /api/cameras`)',
     description: 'cameras declared in the config file: read-only over the API, never stored (see Live cameras)',
   }),
   maxDetectFps: decimal({

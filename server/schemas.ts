@@ -208,6 +208,7 @@ export const Camera = z
     motionMinArea: CameraSettingsInput.shape.motionMinArea.unwrap(),
     masks: CameraSettingsInput.shape.masks.unwrap(),
     detectRegion: CameraSettingsInput.shape.detectRegion.unwrap(),
+    detectWidth: CameraSettingsInput.shape.detectWidth.unwrap(),
     kind: CameraKind,
     persistent: z.boolean().meta({ description: 'stored in the database (added over the API)' }),
     origin: z.enum(['api', 'config', 'session']).meta({

@@ -117,4 +117,6 @@ export interface CameraSettings {
   motionMinArea: number;
   masks: Shape[];
   detectRegion: Shape | null;
+  /** Decode width for detection (0: the source's own). */
+  detectWidth: number;
 }

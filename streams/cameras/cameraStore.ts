@@ -16,10 +16,10 @@ CREATE TABLE IF NOT EXISTS cameras_settings (
 ) WITHOUT ROWID;
 `;
 
-/** Motion, masks and region, as JSON: their shapes are the settings schema's, and will grow. */
+/** Motion, masks, region and decode width, as JSON: their shapes are the settings schema's, and will grow. */
 function analysisOf(s: CameraSettings): string {
-  const { motion, motionThreshold, motionMinArea, masks, detectRegion } = s;
-  return JSON.stringify({ motion, motionThreshold, motionMinArea, masks, detectRegion });
+  const { motion, motionThreshold, motionMinArea, masks, detectRegion, detectWidth } = s;
+  return JSON.stringify({ motion, motionThreshold, motionMinArea, masks, detectRegion, detectWidth });
 }
 
 interface CameraRow {

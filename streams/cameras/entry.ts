@@ -52,6 +52,7 @@ export function viewOf(entry: Entry, health: CameraHealth): CameraView {
     motionMinArea: settings.motionMinArea,
     masks: settings.masks,
     detectRegion: settings.detectRegion,
+    detectWidth: settings.detectWidth,
     kind: entry.kind,
     persistent: origin === 'api',
     origin,

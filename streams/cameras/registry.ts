@@ -148,7 +148,8 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       this.store.update(next);
       entry.settings = next;
       entry.kind = kindOfUrl(next.url);
-      const restart = next.url !== old.url || this.decodeFps(next) !== this.decodeFps(old);
+      const restart =
+        next.url !== old.url || this.decodeFps(next) !== this.decodeFps(old) || next.detectWidth !== old.detectWidth;
       if (!next.enabled) {
         await this.stopPipeline(entry);
       } else if (!entry.pipeline || restart) {
@@ -258,6 +259,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   private defaultSource(s: CameraSettings): FrameSource {
     const common = {
       fps: this.decodeFps(s),
+      ...(s.detectWidth > 0 ? { width: s.detectWidth } : {}),
       logger: this.streamLogger(s.id),
     };
     if (!s.url) return new FailedSource('file', 'no URL configured');

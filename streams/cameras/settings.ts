@@ -7,6 +7,9 @@ import { MAX_MASKS, Shape } from '../motion/shapes.ts';
 /** Above any camera's frame rate: a higher bound would only let a typo starve the other cameras. */
 export const MAX_FPS = 120;
 
+/** Above 8K: a typo, not a camera. */
+export const MAX_DETECT_WIDTH = 7680;
+
 const fields = {
   name: z
     .string()
@@ -45,6 +48,16 @@ const fields = {
     .array(Shape)
     .max(MAX_MASKS, `at most ${MAX_MASKS} masks`)
     .meta({ description: 'motion inside these (a TV screen, a tree, a timestamp overlay) is ignored' }),
+  detectWidth: z
+    .number()
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .max(MAX_DETECT_WIDTH, `must be at most ${MAX_DETECT_WIDTH}`)
+    .refine((w) => w === 0 || w >= 64, 'must be 0 (the source size) or at least 64')
+    .meta({
+      description:
+        "width the camera is decoded at for detection, ffmpeg scaling it (0: the source's own); previews keep PREVIEW_WIDTH",
+    }),
   detectRegion: Shape.nullable().meta({
     description: 'faces are looked for only inside this area, motion only counts there (null: the whole frame)',
   }),
@@ -68,6 +81,7 @@ export const CameraSettingsInput = z.strictObject({
   motionMinArea: fields.motionMinArea.default(MOTION_DEFAULTS.motionMinArea),
   masks: fields.masks.default([]),
   detectRegion: fields.detectRegion.default(null),
+  detectWidth: fields.detectWidth.default(0),
 });
 export type CameraInput = z.input<typeof CameraSettingsInput>;
 export type CheckedCameraInput = z.output<typeof CameraSettingsInput>;
@@ -84,6 +98,7 @@ export const CameraSettingsPatch = z.strictObject({
   motionMinArea: fields.motionMinArea.optional(),
   masks: fields.masks.optional(),
   detectRegion: fields.detectRegion.optional(),
+  detectWidth: fields.detectWidth.optional(),
 });
 
 /** The motion and region settings as stored with a camera (cameras_settings.analysis, JSON). */
@@ -93,5 +108,6 @@ export const StoredAnalysis = z.object({
   motionMinArea: fields.motionMinArea.default(MOTION_DEFAULTS.motionMinArea),
   masks: fields.masks.default([]),
   detectRegion: fields.detectRegion.default(null),
+  detectWidth: fields.detectWidth.default(0),
 });
 export type CameraPatch = z.input<typeof CameraSettingsPatch>;
