@@ -67,9 +67,10 @@ export class MotionGate {
    * Whether a frame that just arrived is to be analysed; its plan is kept for `take`. The tracker gives the live
    * tracks' predicted boxes at the frame's time.
    */
-  admit(frame: Frame, tracker: Pick<FaceTracker, 'predict' | 'trackCount'>): boolean {
-    const tracks = tracker.predict(frame.capturedAt).map((f) => f.box);
-    const plan = this.plan(frame.image, tracks, tracker.trackCount);
+  admit(frame: Frame, tracker: Pick<FaceTracker, 'predict' | 'lastBoxes'>): boolean {
+    // Predicted boxes where the track moves on; the last detected ones too, for tracks missed since.
+    const tracks = [...tracker.predict(frame.capturedAt).map((f) => f.box), ...tracker.lastBoxes()];
+    const plan = this.plan(frame.image, tracks);
     if (plan.kind === 'skip') return false;
     this.plans.set(frame.seq, plan);
     return true;
@@ -92,20 +93,14 @@ export class MotionGate {
   }
 
   /**
-   * The plan for a frame that just arrived. `tracks`: the predicted boxes of the live tracks; `liveTracks`: how
-   * many tracks are live (some may have no predicted box: missed by the last detection).
+   * The plan for a frame that just arrived. `tracks`: where the live tracks are, or were last seen.
    */
-  plan(
-    image: { data: Uint8Array; width: number; height: number },
-    tracks: readonly Box[],
-    liveTracks: number,
-  ): DetectPlan {
+  plan(image: { data: Uint8Array; width: number; height: number }, tracks: readonly Box[]): DetectPlan {
     const motion = this.detector?.update(greyThumbnail(image), image.width, image.height);
     if (motion) this.stats.movingFraction = motion.fraction;
     const plan = planDetection({
       motion,
       tracks,
-      liveTracks,
       width: image.width,
       height: image.height,
       region: this.settings.detectRegion,
@@ -122,7 +117,6 @@ export interface PlanInput {
   /** Undefined: motion gating is off. */
   motion: MotionResult | undefined;
   tracks: readonly Box[];
-  liveTracks: number;
   width: number;
   height: number;
   region: Shape | null;
@@ -134,8 +128,7 @@ export function planDetection(p: PlanInput): DetectPlan {
   const frame: Box = [0, 0, p.width, p.height];
   const limit = p.region ? regionBox(p.region, p.width, p.height) : frame;
   const whole = (): DetectPlan => (p.region ? cropPlan(limit) : { kind: 'whole' });
-  // A live track the last detection missed has no box: where it went is unknown, so look everywhere.
-  if (!p.motion || p.motion.wholeFrame || p.tracks.length < p.liveTracks) return whole();
+  if (!p.motion || p.motion.wholeFrame) return whole();
   const areas = [
     ...p.motion.regions.map((b) => grow(b, p.minFaceSize + 0.25 * Math.max(b[2] - b[0], b[3] - b[1]))),
     ...p.tracks.map((b) => grow(b, p.minFaceSize / 2 + 0.5 * Math.max(b[2] - b[0], b[3] - b[1]))),
