@@ -98,8 +98,12 @@ describe('motion gating on real video', () => {
       const masks = overlay === 'tv' ? [TV_MASK] : [];
       ids[overlay] = (await registry.add({ name: overlay, url: clips[i]!, masks })).id;
     }
-    // Past raj's entrance and well into the TV's motion, before the clips loop.
-    await sleep((SECONDS - 2) * 1000);
+    // Until every camera has decoded 10 s of its clip (past raj's entrance and well into the TV's motion, before
+    // the clips loop), however slowly a loaded machine decodes.
+    const frames = (h: CameraHealth) =>
+      h.motion ? h.motion.skippedFrames + h.motion.croppedFrames + h.motion.wholeFrames : 0;
+    const deadline = Date.now() + 120_000;
+    while (!registry.health().every((h) => frames(h) >= (SECONDS - 2) * FPS) && Date.now() < deadline) await sleep(100);
     for (const h of registry.health()) health.set(h.id, h);
     await registry.close();
   });
