@@ -295,6 +295,7 @@ async function main(): Promise<void> {
         durationS: DURATION_S,
         warmupS: WARMUP_S,
         cores: CORES,
+        previews: PREVIEWS,
         ffmpegCpu: ffmpegCpuSeconds,
       });
     }

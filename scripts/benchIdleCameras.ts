@@ -33,6 +33,7 @@ export interface IdleScenarioOptions {
   durationS: number;
   warmupS: number;
   cores: number;
+  previews: boolean;
   /** CPU seconds of every live ffmpeg decoder (Linux), for the decoders' share. */
   ffmpegCpu: () => Map<number, number> | undefined;
 }
@@ -91,6 +92,7 @@ export async function runIdleScenario(runtime: Runtime, dir: string, o: IdleScen
       masks: busy ? [] : [PLANT_MASK],
     });
     (busy ? busyIds : idleIds).add(view.id);
+    if (!o.previews) registry.setPreviewEnabled(view.id, false);
   }
   try {
     const liveBy = Date.now() + 60_000;
@@ -107,13 +109,18 @@ export async function runIdleScenario(runtime: Runtime, dir: string, o: IdleScen
     const ff0 = o.ffmpegCpu();
     const t0 = performance.now();
     const startAt = Date.now();
-    await new Promise((r) => setTimeout(r, o.durationS * 1000));
+    const inputFps: number[] = [];
+    for (let s = 0; s < o.durationS; s++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const h of registry.health()) inputFps.push(h.inputFps);
+    }
     const wallS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const ff1 = o.ffmpegCpu();
     registry.off('detections', onDetections);
     const skipped = skippedOf(registry.motionFrames()) - skipped0;
-    report({ seen, idleIds, busyIds, wallS, startAt, skipped, o, cpu, ff0, ff1 });
+    const meanInputFps = inputFps.reduce((a, b) => a + b, 0) / Math.max(1, inputFps.length);
+    report({ seen, idleIds, busyIds, wallS, startAt, skipped, meanInputFps, o, cpu, ff0, ff1 });
   } finally {
     for (const id of [...idleIds, ...busyIds]) await registry.remove(id);
   }
@@ -131,6 +138,7 @@ interface Measured {
   /** Epoch ms when measuring began. */
   startAt: number;
   skipped: number;
+  meanInputFps: number;
   o: IdleScenarioOptions;
   cpu: NodeJS.CpuUsage;
   ff0: Map<number, number> | undefined;
@@ -178,6 +186,7 @@ function report(m: Measured): void {
       [
         ['busy cameras: det/s while someone is in view (each)', busyRates.map((r) => r.toFixed(1)).join(', ')],
         [`idle cameras: detections in ${m.wallS.toFixed(0)} s (all ${m.idleIds.size})`, String(idleDetections)],
+        ['frames decoded per second per camera (mean; the clips have 10)', m.meanInputFps.toFixed(1)],
         ['frames skipped (no motion, no face tracked), all cameras', String(m.skipped)],
         [
           `time to name, ms: p50 / p95 / max (${toName.length} visits)`,
@@ -193,7 +202,8 @@ function report(m: Measured): void {
   );
   console.log(
     `\ntime to name: from the capture of the frame in which a visitor appears (clip time ${VISITS.map((v) => `${v.from} s`).join(', ')}) ` +
-      'to the detections naming them; idle cameras: empty room, noise, lighting drift, a swaying plant behind a mask.',
+      'to the detections naming them; idle cameras: empty room, noise, lighting drift, a swaying plant behind a mask; ' +
+      `previews ${m.o.previews ? 'on for every camera' : 'off'}.`,
   );
 }
 
