@@ -1,10 +1,10 @@
 // The small grey copy of a frame that motion detection works on.
 //
 // Sparse sampling rather than sharp: each cell of the small image averages the luma of 4 points of the frame
-// (a 2×2 grid inside the cell), so a 1280×720 frame costs 57,600 pixel reads. Measured on this project's
-// 2-core machine under load (scripts in the motion commit): about 1-2 ms per 1280×720 frame, against 6-8 ms for
-// sharp's nearest-neighbour resize and 50-85 ms for its linear or lanczos resize of the same raw buffer (most
-// of it copying the frame into libvips). Averaging 4 points halves the sensor noise; what remains is far below
+// (a 2×2 grid inside the cell), so a 1280×720 frame costs 57,600 pixel reads. Measured once, by a throwaway
+// script, on this project's 2-core machine at a load of ~12: about 1.6-2.5 ms per 1280×720 frame, against 6-8 ms
+// for sharp's nearest-neighbour resize and 50-85 ms for its linear or lanczos resize of the same raw buffer (the
+// cause inside libvips was not looked into). Averaging 4 points halves the sensor noise; what remains is far below
 // the motion threshold, and OpenCV's INTER_LINEAR downscale (what Frigate's motion detector uses) is sparse too.
 import type { RgbImage } from '../../models/image.ts';
 
