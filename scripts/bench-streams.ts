@@ -5,7 +5,8 @@
 // emitted) p50 / p95, CPU of this process and of the ffmpeg decoders (share of the whole machine), and RSS.
 // `--soak` runs one camera for 10 minutes and reports RSS at the start and the end. Then camera recovery: an
 // RTSP camera whose server is killed and restarted, or stopped and resumed, with the pool idle and saturated
-// (scripts/benchRecovery.ts), median / max of each step.
+// (scripts/benchRecovery.ts), median / max of each step. Between the two, the motion-gating scenario
+// (scripts/benchIdleCameras.ts): many cameras mostly idle, two busy. `--no-motion` analyses every frame whole.
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -18,6 +19,7 @@ import type { Detections } from '../streams/types.ts';
 import { makePeopleClip, makeTestClip } from '../test/support/clips.ts';
 import { type Person, personImage, SCENES } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
+import { runIdleScenario } from './benchIdleCameras.ts';
 import { measureRecovery, recoveryTable } from './benchRecovery.ts';
 import { cpuSeconds, quantile, textTable } from './stats.ts';
 
@@ -43,6 +45,13 @@ Options:
   --threads N          intra-op threads per worker (default: the server default, 1)
   --provider P         auto, cpu or cuda (default cpu)
   --no-previews        no preview JPEGs (by default every camera makes them, as if a dashboard watched all)
+  --no-motion          every camera analyses every frame whole (CAMERA_MOTION=false: as before motion gating)
+  --idle-cameras N     the motion scenario: N 1280×720 cameras of an empty room with small changes (noise,
+                       lighting drift, a swaying plant behind a mask) next to --busy-cameras showing people
+                       coming and going; prints the busy ones' det/s while someone is in view, detections on
+                       idle ones, time from a person's first frame to their name, CPU and RSS per camera
+                       (default 14; 0: skipped)
+  --busy-cameras N     busy cameras of the motion scenario (default 2)
   --recovery N         kills and stalls per load level (default 5; 0: no recovery figures)
   --recovery-load N    photo analyses kept in flight to saturate the pool in the loaded recovery runs
                        (default 4; 0: idle only)
@@ -62,6 +71,9 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     provider: { type: 'string', default: 'cpu' },
     'no-previews': { type: 'boolean', default: false },
+    'no-motion': { type: 'boolean', default: false },
+    'idle-cameras': { type: 'string', default: '14' },
+    'busy-cameras': { type: 'string', default: '2' },
     recovery: { type: 'string', default: '5' },
     'recovery-load': { type: 'string', default: '4' },
     'recovery-only': { type: 'boolean', default: false },
@@ -254,11 +266,12 @@ async function main(): Promise<void> {
       ...(args['pool-size'] ? { poolSize: args['pool-size'] } : {}),
       ...(args.threads ? { intraOpThreads: args.threads } : {}),
       ...(args['max-detect-fps'] ? { maxDetectFps: args['max-detect-fps'] } : {}),
+      cameraMotion: !args['no-motion'],
     });
     runtime = await openRuntime(config, pino({ level: 'warn' }));
     console.log(
       `${CORES} cores, ${config.poolSize} inference workers (${runtime.pool.info.provider}), ` +
-        `max ${config.maxDetectFps} detections/s per camera, previews ${PREVIEWS ? `${config.previewFps}/s at ${config.previewWidth} px` : 'off'}; ` +
+        `max ${config.maxDetectFps} detections/s per camera, motion gating ${config.cameraMotion ? 'on' : 'off'}, previews ${PREVIEWS ? `${config.previewFps}/s at ${config.previewWidth} px` : 'off'}; ` +
         `${args.soak ? `soak: 1 camera for ${DURATION_S / 60} min` : `${DURATION_S} s per level`}\n`,
     );
 
@@ -273,6 +286,18 @@ async function main(): Promise<void> {
         '\ndet/s: detections emitted per camera per second; lag: frame read from ffmpeg → detections emitted; ' +
           `CPU: share of all ${CORES} cores (node includes the inference worker threads).`,
       );
+    }
+    const idle = numberArg('idle-cameras', args['idle-cameras'], { allowZero: true, integer: true });
+    if (idle > 0 && !args.soak && !args['recovery-only']) {
+      await runIdleScenario(runtime, root, {
+        idle,
+        busy: numberArg('busy-cameras', args['busy-cameras'], { allowZero: true, integer: true }),
+        durationS: DURATION_S,
+        warmupS: WARMUP_S,
+        cores: CORES,
+        previews: PREVIEWS,
+        ffmpegCpu: ffmpegCpuSeconds,
+      });
     }
     if (RECOVERY_REPEATS > 0) {
       await runtime.close();

@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MOTION_DEFAULTS } from '../streams/cameras/settings.ts';
 import { ConfigError, ENV_KEYS, loadConfig } from './config.ts';
 import { withConfigTables } from './configDocs.ts';
 
@@ -57,6 +58,7 @@ describe('config', () => {
       'LOG_FORMAT',
       'MAX_DETECT_FPS',
       'WEBCAM_MAX_DETECT_FPS',
+      'CAMERA_MOTION',
       'CAMERA_MIN_FACE_SIZE',
       'PREVIEW_FPS',
       'PREVIEW_WIDTH',
@@ -111,7 +113,18 @@ describe('config', () => {
     await writeFile(file, JSON.stringify({ port: 5001, cameras: [camera] }));
     const config = loadConfig({ CONFIG_FILE: file, PORT: '5002' });
     expect(config.port).toBe(5002); // the environment wins over the file
-    expect(config.cameras).toEqual([{ ...camera, name: 'door', enabled: true, inputFps: 0 }]);
+    expect(config.cameras).toEqual([
+      {
+        ...camera,
+        name: 'door',
+        enabled: true,
+        inputFps: 0,
+        ...MOTION_DEFAULTS,
+        masks: [],
+        detectRegion: null,
+        detectWidth: 0,
+      },
+    ]);
 
     await writeFile(
       file,

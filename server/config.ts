@@ -141,7 +141,8 @@ const detection = {
 const cameras = {
   cameras: fileOnlyList({
     item: CameraSettingsInput,
-    limits: '`name`, `url`, optional `enabled`, `maxDetectFps`, `inputFps` (as `POST /api/cameras`)',
+    limits:
+      '`name`, `url`, optional `enabled`, `maxDetectFps`, `inputFps`, `motion`, `motionThreshold`, `motionMinArea`, `masks`, `detectRegion`, `detectWidth` (as `POST /api/cameras`)',
     description: 'cameras declared in the config file: read-only over the API, never stored (see Live cameras)',
   }),
   maxDetectFps: decimal({
@@ -155,6 +156,10 @@ const cameras = {
     above: 0,
     max: MAX_FPS,
     description: 'detections per second for a browser webcam (its user waits for their own name)',
+  }),
+  cameraMotion: flag({
+    default: true,
+    description: 'detect faces only where something moves (or a face is tracked), for cameras that set no `motion`',
   }),
   cameraMinFaceSize: integer({
     default: 40,
@@ -239,6 +244,7 @@ export const ENV_KEYS: Readonly<Record<string, keyof Config>> = Object.fromEntri
 export function cameraDefaults(config: Config): CameraDefaults {
   return {
     maxDetectFps: config.maxDetectFps,
+    motion: config.cameraMotion,
     webcamMaxDetectFps: config.webcamMaxDetectFps,
     previewFps: config.previewFps,
     previewWidth: config.previewWidth,

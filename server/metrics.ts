@@ -10,7 +10,11 @@ export interface MetricsSources {
   facebankTemplates(): number;
   /** Person events dropped since the start, per storage problem (full, unwritable). */
   eventsDropped(): Record<string, number>;
+  /** Per camera id: the motion gate's decisions since its pipeline (re)started (skipped, cropped, whole). */
+  motionFrames(): Record<string, Record<MotionDecision, number>>;
 }
+
+export type MotionDecision = 'skipped' | 'cropped' | 'whole';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -65,6 +69,25 @@ export class Metrics {
       },
     });
     for (const reason of Object.keys(sources.eventsDropped())) dropped.inc({ reason }, 0);
+    const gateReported = new Map<string, number>();
+    new Counter({
+      name: 'facerec_camera_frames_total',
+      help: 'Camera frames by motion decision: skipped (nothing moves, no tracked face), cropped or whole (analysed)',
+      labelNames: ['camera', 'decision'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [camera, totals] of Object.entries(sources.motionFrames())) {
+          for (const [decision, total] of Object.entries(totals)) {
+            const key = `${camera}\u0000${decision}`;
+            const before = gateReported.get(key) ?? 0;
+            // A restarted pipeline counts from 0 again: all of its count is new.
+            const delta = total >= before ? total - before : total;
+            this.inc({ camera, decision }, delta);
+            gateReported.set(key, total);
+          }
+        }
+      },
+    });
     // libvips keeps one operation cache for the whole process (every worker thread's decodes included).
     gauge(
       'facerec_image_cache_bytes',

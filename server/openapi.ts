@@ -183,7 +183,8 @@ export function openApiDocument(): object {
           responses: { 200: { description: 'cameras', ...arrayOf(S.Camera) }, ...errors(401) },
         },
         post: {
-          summary: 'Add a camera (RTSP URL or local video file); it starts at once unless enabled is false',
+          summary:
+            'Add a camera (RTSP URL or local video file); it starts at once unless enabled is false. Motion gating (motion, motionThreshold, motionMinArea), masks (motion inside them is ignored) and a detection region (faces only inside it) are set here and by PATCH, as rectangles or polygons in 0..1 frame coordinates',
           security: [{ apiKey: [] }],
           requestBody: { required: true, ...json(S.CameraInput) },
           responses: { 201: { description: 'added', ...json(S.Camera) }, ...errors(400, 401, 403, 415, 507) },
@@ -197,7 +198,8 @@ export function openApiDocument(): object {
           responses: { 200: { description: 'the camera', ...json(S.Camera) }, ...errors(401, 404) },
         },
         patch: {
-          summary: 'Change a camera (cameras from the config file are read-only: 409)',
+          summary:
+            'Change a camera (cameras from the config file are read-only: 409); masks and detectRegion replace the old ones (detectRegion null: the whole frame); motion settings apply from the next frame, without a restart',
           security: [{ apiKey: [] }],
           requestBody: { required: true, ...json(S.CameraPatch) },
           responses: {

@@ -185,6 +185,15 @@ export const CameraHealth = z
       .number()
       .optional()
       .meta({ description: "this camera's person events not stored since the start (storage full or read-only)" }),
+    motion: z
+      .object({
+        skippedFrames: z.number().meta({ description: 'frames with no motion and no tracked face: not analysed' }),
+        croppedFrames: z.number().meta({ description: 'frames sent to detection as a crop around motion and faces' }),
+        wholeFrames: z.number().meta({ description: 'frames sent to detection whole (large motion, a new scene)' }),
+        movingFraction: z.number().meta({ description: "the last frame's moving share of the watched area (0..1)" }),
+      })
+      .optional()
+      .meta({ description: "the motion gate's decisions since the camera (re)started; absent while stopped" }),
   })
   .meta({ id: 'CameraHealth' });
 
@@ -196,6 +205,12 @@ export const Camera = z
     enabled: z.boolean(),
     maxDetectFps: z.number(),
     inputFps: z.number(),
+    motion: CameraSettingsInput.shape.motion.unwrap(),
+    motionThreshold: CameraSettingsInput.shape.motionThreshold.unwrap(),
+    motionMinArea: CameraSettingsInput.shape.motionMinArea.unwrap(),
+    masks: CameraSettingsInput.shape.masks.unwrap(),
+    detectRegion: CameraSettingsInput.shape.detectRegion.unwrap(),
+    detectWidth: CameraSettingsInput.shape.detectWidth.unwrap(),
     kind: CameraKind,
     persistent: z.boolean().meta({ description: 'stored in the database (added over the API)' }),
     origin: z.enum(['api', 'config', 'session']).meta({

@@ -29,6 +29,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     busyWorkers: () => pool.stats().busy,
     facebankTemplates: () => facebank.stats().templates,
     eventsDropped: () => cameras.events.drops.stats().byProblem,
+    motionFrames: () => cameras.motionFrames(),
   });
   const integrations = new Integrations(config, { cameras, facebank }, recognizerFor(config, pool, facebank), logger);
   const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, logger });

@@ -2,6 +2,7 @@
 import type { Box } from '../models/box.ts';
 import type { RgbImage } from '../models/image.ts';
 import type { Point } from '../models/mtcnn/detector.ts';
+import type { Shape } from './motion/shapes.ts';
 
 export type CameraKind = 'rtsp' | 'file' | 'webrtc';
 
@@ -48,6 +49,19 @@ export interface CameraHealth {
   lastFrameAt?: number;
   /** Person events of this camera not stored since the start (storage full or read-only); absent when none. */
   eventsDropped?: number;
+  /** What the motion gate decided for this pipeline's frames (absent for a pipeline without one). */
+  motion?: MotionStats;
+}
+
+export interface MotionStats {
+  /** Frames with no motion and no live track: not analysed. */
+  skippedFrames: number;
+  /** Frames analysed in a crop around motion and tracks (or the detection region). */
+  croppedFrames: number;
+  /** Frames analysed whole (large motion, a new scene, or motion gating off). */
+  wholeFrames: number;
+  /** Moving share of the last frame's watched area (0..1). */
+  movingFraction: number;
 }
 
 export interface TrackedFace {
@@ -96,4 +110,12 @@ export interface CameraSettings {
   maxDetectFps: number;
   /** Decode rate: frames per second read from the source (0: the source's own rate). */
   inputFps: number;
+  /** Motion gating, its thresholds, masks and detection region (streams/cameras/settings.ts). */
+  motion: boolean;
+  motionThreshold: number;
+  motionMinArea: number;
+  masks: Shape[];
+  detectRegion: Shape | null;
+  /** Decode width for detection (0: the source's own). */
+  detectWidth: number;
 }

@@ -1,6 +1,7 @@
 // The cameras added over the API, kept in SQLite table cameras_settings (config and session cameras are not).
 import type { Database } from 'better-sqlite3';
 import type { CameraSettings } from '../types.ts';
+import { StoredAnalysis } from './settings.ts';
 
 export const CAMERAS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS cameras_settings (
@@ -10,9 +11,16 @@ CREATE TABLE IF NOT EXISTS cameras_settings (
   enabled        INTEGER NOT NULL,
   max_detect_fps REAL    NOT NULL,
   input_fps      REAL    NOT NULL,
-  created_at     INTEGER NOT NULL
+  created_at     INTEGER NOT NULL,
+  analysis       TEXT    NOT NULL DEFAULT '{}'
 ) WITHOUT ROWID;
 `;
+
+/** Motion, masks, region and decode width, as JSON: their shapes are the settings schema's, and will grow. */
+function analysisOf(s: CameraSettings): string {
+  const { motion, motionThreshold, motionMinArea, masks, detectRegion, detectWidth } = s;
+  return JSON.stringify({ motion, motionThreshold, motionMinArea, masks, detectRegion, detectWidth });
+}
 
 interface CameraRow {
   id: string;
@@ -21,27 +29,35 @@ interface CameraRow {
   enabled: number;
   max_detect_fps: number;
   input_fps: number;
+  analysis: string;
 }
 
 export class CameraStore {
-  constructor(private readonly db: Database) {
+  /** `motion`: for cameras stored before motion gating existed. */
+  constructor(
+    private readonly db: Database,
+    private readonly motion = true,
+  ) {
     db.exec(CAMERAS_SCHEMA);
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(cameras_settings)').all();
+    if (!columns.some((c) => c.name === 'analysis'))
+      db.exec("ALTER TABLE cameras_settings ADD COLUMN analysis TEXT NOT NULL DEFAULT '{}'");
   }
 
   insert(s: CameraSettings, createdAt: number): void {
     this.db
       .prepare(
-        'INSERT INTO cameras_settings (id, name, url, enabled, max_detect_fps, input_fps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO cameras_settings (id, name, url, enabled, max_detect_fps, input_fps, created_at, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(s.id, s.name, s.url, s.enabled ? 1 : 0, s.maxDetectFps, s.inputFps, createdAt);
+      .run(s.id, s.name, s.url, s.enabled ? 1 : 0, s.maxDetectFps, s.inputFps, createdAt, analysisOf(s));
   }
 
   update(s: CameraSettings): void {
     this.db
       .prepare(
-        'UPDATE cameras_settings SET name = ?, url = ?, enabled = ?, max_detect_fps = ?, input_fps = ? WHERE id = ?',
+        'UPDATE cameras_settings SET name = ?, url = ?, enabled = ?, max_detect_fps = ?, input_fps = ?, analysis = ? WHERE id = ?',
       )
-      .run(s.name, s.url, s.enabled ? 1 : 0, s.maxDetectFps, s.inputFps, s.id);
+      .run(s.name, s.url, s.enabled ? 1 : 0, s.maxDetectFps, s.inputFps, analysisOf(s), s.id);
   }
 
   delete(id: string): void {
@@ -52,16 +68,31 @@ export class CameraStore {
   all(): CameraSettings[] {
     const rows = this.db
       .prepare<[], CameraRow>(
-        'SELECT id, name, url, enabled, max_detect_fps, input_fps FROM cameras_settings ORDER BY created_at, id',
+        'SELECT id, name, url, enabled, max_detect_fps, input_fps, analysis FROM cameras_settings ORDER BY created_at, id',
       )
       .all();
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      url: r.url,
-      enabled: r.enabled !== 0,
-      maxDetectFps: r.max_detect_fps,
-      inputFps: r.input_fps,
-    }));
+    return rows.map((r) => {
+      // A row this version cannot read (edited by hand) keeps its camera, with the default motion settings.
+      const parsed = StoredAnalysis.safeParse(safeJson(r.analysis));
+      const analysis = parsed.success ? parsed.data : StoredAnalysis.parse({});
+      return {
+        id: r.id,
+        name: r.name,
+        url: r.url,
+        enabled: r.enabled !== 0,
+        maxDetectFps: r.max_detect_fps,
+        inputFps: r.input_fps,
+        ...analysis,
+        motion: analysis.motion ?? this.motion,
+      };
+    });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
   }
 }

@@ -22,6 +22,8 @@ export interface CameraView extends Omit<CameraSettings, 'url'> {
 export interface CameraDefaults {
   /** For a camera that sets no maxDetectFps of its own. */
   maxDetectFps: number;
+  /** Motion gating for a camera that does not say (CAMERA_MOTION). */
+  motion: boolean;
   /** For browser webcams (session cameras): a person waits for their own name (README "Webcam latency"). */
   webcamMaxDetectFps: number;
   previewFps: number;

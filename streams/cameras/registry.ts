@@ -26,7 +26,7 @@ import { type Entry, healthOf, newEntry, viewOf } from './entry.ts';
 import { FailedSource } from './failedSource.ts';
 import { randomSlug, slugOf } from './ids.ts';
 import type { CameraInput, CameraPatch } from './settings.ts';
-import { checkUrl, configCameraSettings, kindOfUrl, parseInput } from './validation.ts';
+import { checkUrl, configCameraSettings, kindOfUrl, parseInput, resolveSettings } from './validation.ts';
 
 export interface RegistryOptions {
   db: Database;
@@ -73,7 +73,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     super();
     this.logger = o.logger;
     this.defaults = o.defaults;
-    this.store = new CameraStore(o.db);
+    this.store = new CameraStore(o.db, o.defaults.motion);
     this.events = new EventsStore(o.db, {
       retentionDays: o.eventsRetentionDays,
       maxCrops: MAX_EVENT_CROPS,
@@ -108,6 +108,16 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     return [...this.entries.values()].map((e) => this.healthOf(e));
   }
 
+  /** Per running camera with motion gating: frames skipped, analysed in a crop, analysed whole. */
+  motionFrames(): Record<string, { skipped: number; cropped: number; whole: number }> {
+    const out: Record<string, { skipped: number; cropped: number; whole: number }> = {};
+    for (const [id, e] of this.entries) {
+      const m = e.pipeline?.health().motion;
+      if (m) out[id] = { skipped: m.skippedFrames, cropped: m.croppedFrames, whole: m.wholeFrames };
+    }
+    return out;
+  }
+
   add(input: CameraInput): Promise<CameraView> {
     return this.mutex.run(async () => {
       this.assertOpen();
@@ -115,14 +125,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       const url = checkUrl(fields.url);
       let id = randomSlug();
       while (this.entries.has(id)) id = randomSlug();
-      const settings: CameraSettings = {
-        id,
-        name: fields.name,
-        url,
-        enabled: fields.enabled,
-        maxDetectFps: fields.maxDetectFps ?? this.defaults.maxDetectFps,
-        inputFps: fields.inputFps,
-      };
+      const settings = resolveSettings(fields, id, url, this.defaults);
       this.store.insert(settings, Date.now());
       const entry = newEntry(settings, 'api');
       this.entries.set(id, entry);
@@ -141,26 +144,16 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       const old = entry.settings;
       // A client may send back the redacted URL it was shown: that means "unchanged".
       const patchUrl = patch.url !== undefined && patch.url.trim() === redactUrl(old.url) ? old.url : patch.url;
-      const fields = parseInput({
-        name: patch.name ?? old.name,
-        url: patchUrl ?? old.url,
-        enabled: patch.enabled ?? old.enabled,
-        maxDetectFps: patch.maxDetectFps ?? old.maxDetectFps,
-        inputFps: patch.inputFps ?? old.inputFps,
-      });
+      const { id: _id, ...kept } = old;
+      const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      const fields = parseInput({ ...kept, ...given, url: patchUrl ?? old.url });
       const url = fields.url === old.url ? old.url : checkUrl(fields.url);
-      const next: CameraSettings = {
-        id,
-        name: fields.name,
-        url,
-        enabled: fields.enabled,
-        maxDetectFps: fields.maxDetectFps ?? old.maxDetectFps,
-        inputFps: fields.inputFps,
-      };
+      const next = resolveSettings(fields, id, url, old);
       this.store.update(next);
       entry.settings = next;
       entry.kind = kindOfUrl(next.url);
-      const restart = next.url !== old.url || this.decodeFps(next) !== this.decodeFps(old);
+      const restart =
+        next.url !== old.url || this.decodeFps(next) !== this.decodeFps(old) || next.detectWidth !== old.detectWidth;
       if (!next.enabled) {
         await this.stopPipeline(entry);
       } else if (!entry.pipeline || restart) {
@@ -169,6 +162,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       } else {
         entry.pipeline.name = next.name;
         if (next.maxDetectFps !== old.maxDetectFps) entry.pipeline.setMaxDetectFps(next.maxDetectFps);
+        entry.pipeline.setMotion(next);
       }
       this.logger?.info({ camera: id, name: next.name, restarted: next.enabled && restart }, 'camera updated');
       this.emit('cameras');
@@ -197,14 +191,10 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     const trimmed = name.trim().slice(0, 100) || kind;
     let id = `${kind}-${randomSlug(6)}`;
     while (this.entries.has(id)) id = `${kind}-${randomSlug(6)}`;
-    const settings: CameraSettings = {
-      id,
-      name: trimmed,
-      url: '',
-      enabled: true,
+    const settings = resolveSettings(parseInput({ name: trimmed, url: kind }), id, '', {
       maxDetectFps: this.defaults.webcamMaxDetectFps,
-      inputFps: 0,
-    };
+      motion: this.defaults.motion,
+    });
     const entry = newEntry(settings, 'session', kind);
     entry.source = source;
     this.entries.set(id, entry);
@@ -252,7 +242,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       const base = `cfg-${slugOf(input.name)}`;
       let id = base;
       for (let n = 2; this.entries.has(id); n++) id = `${base}-${n}`;
-      const settings = configCameraSettings(input, id, this.defaults.maxDetectFps);
+      const settings = configCameraSettings(input, id, this.defaults);
       this.entries.set(id, newEntry(settings, 'config'));
     }
   }
@@ -274,6 +264,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     const common = {
       ...this.defaults.sourceTimings,
       fps: this.decodeFps(s),
+      ...(s.detectWidth > 0 ? { width: s.detectWidth } : {}),
       logger: this.streamLogger(s.id),
     };
     if (!s.url) return new FailedSource('file', 'no URL configured');
@@ -308,6 +299,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       minFaceSize: this.defaults.minFaceSize,
       previewFps: this.defaults.previewFps,
       previewWidth: this.defaults.previewWidth,
+      motion: settings,
       ...(this.o.tracker ? { tracker: this.o.tracker } : {}),
       logger: this.streamLogger(settings.id),
     });

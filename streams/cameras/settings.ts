@@ -2,9 +2,13 @@
 // description are written here once. The URL's reachability (a file that exists, an rtsp:// host) is checked by
 // the registry (validation.ts), as it depends on the machine, not on the value.
 import { z } from 'zod';
+import { MAX_MASKS, Shape } from '../motion/shapes.ts';
 
 /** Above any camera's frame rate: a higher bound would only let a typo starve the other cameras. */
 export const MAX_FPS = 120;
+
+/** Above 8K: a typo, not a camera. */
+export const MAX_DETECT_WIDTH = 7680;
 
 const fields = {
   name: z
@@ -26,7 +30,41 @@ const fields = {
     .min(0, 'must be 0 or more')
     .max(MAX_FPS, `must be at most ${MAX_FPS}`)
     .meta({ description: "frames per second read from the source (0: the source's own rate)" }),
+  motion: z.boolean().meta({
+    description:
+      "detect faces only where something moves or a face is being tracked (default: the server's CAMERA_MOTION)",
+  }),
+  motionThreshold: z
+    .number()
+    .min(1, 'must be at least 1')
+    .max(255, 'must be at most 255')
+    .meta({ description: 'grey levels (of 255) a pixel must change by to count as moving, after exposure changes' }),
+  motionMinArea: z
+    .number()
+    .min(0, 'must be 0 or more')
+    .max(1, 'must be at most 1')
+    .meta({ description: 'smallest moving area that counts, as a fraction of the frame (0.001: 0.1%)' }),
+  masks: z
+    .array(Shape)
+    .max(MAX_MASKS, `at most ${MAX_MASKS} masks`)
+    .meta({ description: 'motion inside these (a TV screen, a tree, a timestamp overlay) is ignored' }),
+  detectWidth: z
+    .number()
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .max(MAX_DETECT_WIDTH, `must be at most ${MAX_DETECT_WIDTH}`)
+    .refine((w) => w === 0 || w >= 64, 'must be 0 (the source size) or at least 64')
+    .meta({
+      description:
+        "width the camera is decoded at for detection, ffmpeg scaling it (0: the source's own); previews keep PREVIEW_WIDTH",
+    }),
+  detectRegion: Shape.nullable().meta({
+    description: 'faces are looked for only inside this area, motion only counts there (null: the whole frame)',
+  }),
 };
+
+/** Motion settings a camera gets when it sets none (README "Motion"). */
+export const MOTION_DEFAULTS = { motionThreshold: 20, motionMinArea: 0.001 } as const;
 
 /**
  * A camera to add: over the API (POST /api/cameras) or in the config file's `cameras`. A camera without its own
@@ -38,6 +76,12 @@ export const CameraSettingsInput = z.strictObject({
   enabled: fields.enabled.default(true),
   maxDetectFps: fields.maxDetectFps.optional(),
   inputFps: fields.inputFps.default(0),
+  motion: fields.motion.optional(),
+  motionThreshold: fields.motionThreshold.default(MOTION_DEFAULTS.motionThreshold),
+  motionMinArea: fields.motionMinArea.default(MOTION_DEFAULTS.motionMinArea),
+  masks: fields.masks.default([]),
+  detectRegion: fields.detectRegion.default(null),
+  detectWidth: fields.detectWidth.default(0),
 });
 export type CameraInput = z.input<typeof CameraSettingsInput>;
 export type CheckedCameraInput = z.output<typeof CameraSettingsInput>;
@@ -49,5 +93,21 @@ export const CameraSettingsPatch = z.strictObject({
   enabled: fields.enabled.optional(),
   maxDetectFps: fields.maxDetectFps.optional(),
   inputFps: fields.inputFps.optional(),
+  motion: fields.motion.optional(),
+  motionThreshold: fields.motionThreshold.optional(),
+  motionMinArea: fields.motionMinArea.optional(),
+  masks: fields.masks.optional(),
+  detectRegion: fields.detectRegion.optional(),
+  detectWidth: fields.detectWidth.optional(),
+});
+
+/** The motion and region settings as stored with a camera (cameras_settings.analysis, JSON). */
+export const StoredAnalysis = z.object({
+  motion: fields.motion.optional(),
+  motionThreshold: fields.motionThreshold.default(MOTION_DEFAULTS.motionThreshold),
+  motionMinArea: fields.motionMinArea.default(MOTION_DEFAULTS.motionMinArea),
+  masks: fields.masks.default([]),
+  detectRegion: fields.detectRegion.default(null),
+  detectWidth: fields.detectWidth.default(0),
 });
 export type CameraPatch = z.input<typeof CameraSettingsPatch>;

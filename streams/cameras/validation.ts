@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { redactUrl } from '../sources/credentials.ts';
 import type { CameraKind, CameraSettings } from '../types.ts';
-import { CameraError } from './cameraTypes.ts';
+import { type CameraDefaults, CameraError } from './cameraTypes.ts';
 import { CameraSettingsInput, type CheckedCameraInput } from './settings.ts';
 
 export const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -58,11 +58,27 @@ export function parseInput(input: unknown): CheckedCameraInput {
   return parsed.data;
 }
 
+/** Checked fields made a camera's settings: what the camera leaves unset follows the server's defaults. */
+export function resolveSettings(
+  input: CheckedCameraInput,
+  id: string,
+  url: string,
+  defaults: Pick<CameraDefaults, 'maxDetectFps' | 'motion'>,
+): CameraSettings {
+  return {
+    ...input,
+    id,
+    url,
+    maxDetectFps: input.maxDetectFps ?? defaults.maxDetectFps,
+    motion: input.motion ?? defaults.motion,
+  };
+}
+
 /**
  * A config-file camera's settings: its fields were checked with the config (the same schema); a bad URL shows
  * up as the camera's lastError rather than stopping the server.
  */
-export function configCameraSettings(input: CheckedCameraInput, id: string, maxDetectFps: number): CameraSettings {
-  const { url, maxDetectFps: own, ...rest } = input;
-  return { id, ...rest, url: URL_SCHEME.test(url) ? url : path.resolve(url), maxDetectFps: own ?? maxDetectFps };
+export function configCameraSettings(input: CheckedCameraInput, id: string, defaults: CameraDefaults): CameraSettings {
+  const url = URL_SCHEME.test(input.url) ? input.url : path.resolve(input.url);
+  return resolveSettings(input, id, url, defaults);
 }

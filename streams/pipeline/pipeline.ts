@@ -14,7 +14,6 @@
 // How a preview waits for its frame's fate and keeps frame order: previews.ts.
 import { EventEmitter } from 'node:events';
 import type { FaceNamer } from '../../facebank/recognize.ts';
-import type { RgbImage } from '../../models/image.ts';
 import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
 import type { EventsStore } from '../events.ts';
@@ -23,6 +22,7 @@ import { FaceTracker } from '../tracking/tracker.ts';
 import type { TrackerDetection } from '../tracking/trackerTypes.ts';
 import type { CameraHealth, CameraKind, CameraState, Detections, Frame, FrameSource, PersonEvent } from '../types.ts';
 import { cutRegion, encodeJpeg, type KeptCrop } from './crops.ts';
+import { type GateSettings, MotionGate } from './motionGate.ts';
 import {
   EVENT_CROP,
   MAX_EMBEDDINGS_PER_FRAME,
@@ -31,6 +31,7 @@ import {
   VIDEO_DETECT_OPTIONS,
 } from './pipelineOptions.ts';
 import { type PreviewJob, type PreviewMessage, PreviewQueue } from './previews.ts';
+import { regionRequest } from './regionRequest.ts';
 import type { CameraCounters, CameraScheduleOptions } from './scheduler.ts';
 import type { SharedScheduler } from './sharedScheduler.ts';
 import { LagWindow, RateWindow } from './stats.ts';
@@ -81,6 +82,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private readonly previews: PreviewQueue;
   private readonly crops = new Map<number, KeptCrop>();
   private failures = 0;
+  private gate: MotionGate | undefined;
 
   private readonly onFrame = (frame: Frame) => this.frameArrived(frame);
   private readonly onState = (state: CameraState, error?: string) => this.stateChanged(state, error);
@@ -103,6 +105,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     // order before the tracker.
     this.maxInFlight = Math.max(1, Math.min(2, o.scheduler.capacity));
     this.minFaceSize = o.minFaceSize;
+    if (o.motion) this.setMotion(o.motion);
     this.previews = new PreviewQueue({
       cameraId: o.cameraId,
       fps: o.previewFps,
@@ -155,6 +158,12 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     return { maxDetectFps: this.maxDetectFps, maxInFlight: this.maxInFlight };
   }
 
+  /** Motion gating, masks and detection region (README "Motion"); the motion background is kept. */
+  setMotion(settings: GateSettings): void {
+    if (this.gate) this.gate.configure(settings);
+    else this.gate = new MotionGate(settings, this.minFaceSize);
+  }
+
   /** Turns previews on or off (e.g. while no client watches this camera); on by default. */
   setPreviewEnabled(on: boolean): void {
     this.previews.enabled = on;
@@ -173,6 +182,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     };
     if (this.lastError !== undefined) h.lastError = this.lastError;
     if (this.lastFrameAt !== undefined) h.lastFrameAt = this.lastFrameAt;
+    if (this.gate) h.motion = { ...this.gate.stats };
     return h;
   }
 
@@ -197,7 +207,9 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     this.inputRate.add(Date.now());
     this.lastFrameAt = frame.capturedAt;
     this.previews.offer(frame);
-    const dropped = this.sched.offer(this.key, frame);
+    // Not analysed (no motion, no live track, or replaced while pending): the preview shows predicted boxes.
+    const dropped = this.gate?.admit(frame, this.tracker) === false ? frame : this.sched.offer(this.key, frame);
+    this.gate?.forget(dropped?.seq);
     if (dropped) this.previews.get(dropped.seq)?.decide('predict');
   }
 
@@ -244,14 +256,12 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     }
     const now = frame.capturedAt;
     const { width, height } = frame.image;
-    // The copy goes to the worker (and is detached here); the source frame stays whole for previews and crops.
-    const copy: RgbImage = { data: new Uint8Array(frame.image.data), width, height };
+    // The copy (whole or the gate's crop) goes to the worker (and is detached); the frame stays whole here.
+    const request = regionRequest(frame.image, this.gate?.take(frame.seq) ?? { kind: 'whole' });
     const analysis = this.pool
-      .analyzeFrame(copy, {
+      .analyzeFrame(request.image, {
         detect: { ...VIDEO_DETECT_OPTIONS, minFaceSize: this.minFaceSize },
-        skipEmbeddingNear: this.tracker
-          .settledFaces(now)
-          .map(({ box, signature }) => (signature ? { ...box, signature } : box)),
+        skipEmbeddingNear: request.known(this.tracker.settledFaces(now)),
         knownLookAlike: this.tracker.options.recheckBelow,
         maxEmbeddings: MAX_EMBEDDINGS_PER_FRAME,
         signatures: true,
@@ -272,7 +282,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       preview?.decide('predict');
       return;
     }
-    const detections: TrackerDetection[] = result.faces.map((f) => ({
+    const detections: TrackerDetection[] = request.faces(result.faces, this.gate?.region ?? null).map((f) => ({
       box: f.box,
       score: f.score,
       landmarks: f.landmarks,
@@ -292,8 +302,8 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       cameraId: this.cameraId,
       seq: frame.seq,
       frameTime: now,
-      width: result.width,
-      height: result.height,
+      width,
+      height,
       faces: update.faces,
     };
     if (this.running) {
@@ -302,7 +312,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       this.lag.add(doneAt, doneAt - now);
       this.publish('detections', out);
     }
-    preview?.decide({ faces: update.faces, width: result.width, height: result.height });
+    preview?.decide({ faces: update.faces, width, height });
     for (const event of update.events) this.queueEvent(event);
     for (const trackId of update.released) this.crops.delete(trackId);
   }
@@ -381,6 +391,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     await this.eventChain;
     await this.previews.drained();
     this.crops.clear();
+    this.gate?.forgetAll();
     this.previews.clear();
     this.state = 'stopped';
     if (wasRunning) this.publish('state', this.health());

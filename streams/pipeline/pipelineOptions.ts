@@ -6,6 +6,7 @@ import type { FacePool } from '../../models/pool/facePool.ts';
 import type { EventsStore } from '../events.ts';
 import type { TrackerOptions } from '../tracking/trackerOptions.ts';
 import type { FrameSource } from '../types.ts';
+import type { GateSettings } from './motionGate.ts';
 import type { SharedScheduler } from './sharedScheduler.ts';
 
 /**
@@ -59,6 +60,8 @@ export interface PipelineOptions {
   previewFps: number;
   /** Preview width in pixels (PREVIEW_WIDTH; never enlarged). */
   previewWidth: number;
+  /** Motion gating, masks and detection region; absent: every dispatched frame is analysed whole. */
+  motion?: GateSettings;
   tracker?: Partial<TrackerOptions>;
   logger?: Logger;
 }

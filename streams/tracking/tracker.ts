@@ -61,6 +61,11 @@ export class FaceTracker {
     return this.tracks.length;
   }
 
+  /** Where each live track was last detected, missed ones included (the motion gate keeps looking there). */
+  lastBoxes(): Box[] {
+    return this.tracks.map((t) => t.lastBox);
+  }
+
   /** Ties `detections` to tracks at time `now` (ms, non-decreasing). See the class comment. */
   update(detections: readonly TrackerDetection[], now: number, seq?: number): TrackerUpdate {
     const out: Outcome = { events: [], released: [] };
