@@ -66,6 +66,16 @@ const fields = {
 /** Motion settings a camera gets when it sets none (README "Motion"). */
 export const MOTION_DEFAULTS = { motionThreshold: 20, motionMinArea: 0.001 } as const;
 
+/** The motion and region settings as stored with a camera (cameras_settings.analysis, JSON). */
+export const StoredAnalysis = z.object({
+  motion: fields.motion.optional(),
+  motionThreshold: fields.motionThreshold.default(MOTION_DEFAULTS.motionThreshold),
+  motionMinArea: fields.motionMinArea.default(MOTION_DEFAULTS.motionMinArea),
+  masks: fields.masks.default([]),
+  detectRegion: fields.detectRegion.default(null),
+  detectWidth: fields.detectWidth.default(0),
+});
+
 /**
  * A camera to add: over the API (POST /api/cameras) or in the config file's `cameras`. A camera without its own
  * maxDetectFps follows the server's (MAX_DETECT_FPS), so that one has no default here.
@@ -76,12 +86,7 @@ export const CameraSettingsInput = z.strictObject({
   enabled: fields.enabled.default(true),
   maxDetectFps: fields.maxDetectFps.optional(),
   inputFps: fields.inputFps.default(0),
-  motion: fields.motion.optional(),
-  motionThreshold: fields.motionThreshold.default(MOTION_DEFAULTS.motionThreshold),
-  motionMinArea: fields.motionMinArea.default(MOTION_DEFAULTS.motionMinArea),
-  masks: fields.masks.default([]),
-  detectRegion: fields.detectRegion.default(null),
-  detectWidth: fields.detectWidth.default(0),
+  ...StoredAnalysis.shape,
 });
 export type CameraInput = z.input<typeof CameraSettingsInput>;
 export type CheckedCameraInput = z.output<typeof CameraSettingsInput>;
@@ -101,13 +106,4 @@ export const CameraSettingsPatch = z.strictObject({
   detectWidth: fields.detectWidth.optional(),
 });
 
-/** The motion and region settings as stored with a camera (cameras_settings.analysis, JSON). */
-export const StoredAnalysis = z.object({
-  motion: fields.motion.optional(),
-  motionThreshold: fields.motionThreshold.default(MOTION_DEFAULTS.motionThreshold),
-  motionMinArea: fields.motionMinArea.default(MOTION_DEFAULTS.motionMinArea),
-  masks: fields.masks.default([]),
-  detectRegion: fields.detectRegion.default(null),
-  detectWidth: fields.detectWidth.default(0),
-});
 export type CameraPatch = z.input<typeof CameraSettingsPatch>;
