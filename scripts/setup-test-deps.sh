@@ -9,6 +9,8 @@
 #   chromium                    the browser the dashboard and webcam tests drive (playwright-core, never a download)
 #   fonts-dejavu-core           text in the browser's screenshots
 #   mosquitto                   the MQTT broker the integrations tests publish to (server/integrations/)
+#   postgresql                  cluster mode's database (server/cluster/); tests run a throwaway cluster as `postgres`
+#   redis-server                cluster mode's Socket.IO adapter between nodes; tests start one on a free port
 set -euo pipefail
 
 PACKAGES=(
@@ -21,6 +23,8 @@ PACKAGES=(
   chromium
   fonts-dejavu-core
   mosquitto
+  postgresql
+  redis-server
 )
 
 installed() {
