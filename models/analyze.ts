@@ -3,9 +3,9 @@ import type * as ort from 'onnxruntime-node';
 import { arcfaceTemplate } from './align.ts';
 import { type Box, iou } from './box.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
+import type { FaceModelFiles } from './faceModelFiles.ts';
 import { faceSignature, SAME_LOOK_MIN, signatureSimilarity } from './faceSignature.ts';
 import type { RgbImage } from './image.ts';
-import { modelPath } from './manifest.ts';
 import {
   type DetectedFace,
   type DetectOptions,
@@ -91,23 +91,23 @@ export type AnalyzeTimings = Partial<
   Record<'pyramid' | 'pnet' | 'rnet' | 'onet' | 'align' | 'embed' | 'quality', number>
 >;
 
-export async function loadFaceModels(settings: SessionSettings, embedderName = 'mobilefacenet'): Promise<FaceModels> {
-  const open = async (name: string) => (await openSession(modelPath(name), settings)).session;
+/** Opens every session of the face models (models/faceModels.ts resolves the files by name). */
+export async function openFaceModels(settings: SessionSettings, files: FaceModelFiles): Promise<FaceModels> {
+  const open = async (path: string) => (await openSession(path, settings)).session;
+  const { resize, crop24, crop48, pnet, rnet, onet } = files.mtcnn;
   // allSettled: a thread must not post its setup failure (and be terminated) while other sessions are still
   // being created, or onnxruntime's callback into the dead thread aborts the process (see workerPool's retire).
-  const opened = await Promise.allSettled(['resize', 'crop24', 'crop48', 'pnet', 'rnet', 'onet'].map(open));
+  const opened = await Promise.allSettled([resize, crop24, crop48, pnet, rnet, onet].map(open));
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) throw failed.reason;
-  const [resize, crop24, crop48, pnet, rnet, onet] = opened.map((o) =>
-    o.status === 'fulfilled' ? o.value : undefined,
-  );
+  const [r, c24, c48, p, rn, o] = opened.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
   // The embedder is the heaviest model: its provider is the one reported.
-  const embedder = await openSession(modelPath(embedderName), settings);
+  const embedder = await openSession(files.embedder.path, settings);
   return {
-    mtcnn: { resize: resize!, crop24: crop24!, crop48: crop48!, pnet: pnet!, rnet: rnet!, onet: onet! },
+    mtcnn: { resize: r!, crop24: c24!, crop48: c48!, pnet: p!, rnet: rn!, onet: o! },
     embedder: embedder.session,
     embedderShape: embedderShape(embedder.session),
-    embedderName,
+    embedderName: files.embedder.name,
     provider: embedder.provider,
     ...(embedder.fallbackReason ? { fallbackReason: embedder.fallbackReason } : {}),
   };

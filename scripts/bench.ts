@@ -6,13 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import {
-  type AnalyzeOptions,
-  type AnalyzeTimings,
-  analyze,
-  type FaceModels,
-  loadFaceModels,
-} from '../models/analyze.ts';
+import { type AnalyzeOptions, type AnalyzeTimings, analyze, type FaceModels } from '../models/analyze.ts';
+import { loadFaceModels } from '../models/faceModels.ts';
 import { decodeImage } from '../models/image.ts';
 import { defaultFacePoolSettings, FacePool } from '../models/pool/facePool.ts';
 import { oneFacePhoto } from '../test/support/photos.ts';

@@ -1,8 +1,9 @@
 // `npm run eval:lfw`: face-verification accuracy on LFW pairs. See --help.
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadFaceModels, releaseFaceModels } from '../models/analyze.ts';
+import { releaseFaceModels } from '../models/analyze.ts';
 import { evaluateLfw, LFW_DEFAULT_FLIP, type LfwProgress, type LfwReport, NO_FACE_SCORE } from '../models/eval/lfw.ts';
+import { loadFaceModels } from '../models/faceModels.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { type Progress, progressBar } from '../server/progress.ts';
 

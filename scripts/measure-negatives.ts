@@ -10,8 +10,9 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { Matcher, type Template, UNKNOWN } from '../facebank/matcher.ts';
 import { NegativeStore, SAME_FACE_BOUND } from '../facebank/negatives.ts';
-import { loadFaceModels, releaseFaceModels } from '../models/analyze.ts';
+import { releaseFaceModels } from '../models/analyze.ts';
 import { embedLfwImages, lfwImageRoot } from '../models/eval/lfw.ts';
+import { loadFaceModels } from '../models/faceModels.ts';
 
 const { values } = parseArgs({
   options: {

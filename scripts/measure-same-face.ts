@@ -6,9 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadFaceModels, releaseFaceModels } from '../models/analyze.ts';
+import { releaseFaceModels } from '../models/analyze.ts';
 import { embedLfwImages, lfwImageRoot, scorePairs } from '../models/eval/lfw.ts';
 import { lfwImagePath, parsePairs } from '../models/eval/verification.ts';
+import { loadFaceModels } from '../models/faceModels.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,7 @@
 // Face analysis off the event loop: a typed front for the worker pool running faceWorker.ts.
 import { availableParallelism } from 'node:os';
 import type { AnalyzeOptions } from '../analyze.ts';
+import { faceModelFiles } from '../faceModelFiles.ts';
 import type { RgbImage } from '../image.ts';
 import type { Logger } from '../logger.ts';
 import type { ProviderPreference } from '../runtime/session.ts';
@@ -33,7 +34,11 @@ export class FacePool {
       size: settings.size,
       maxQueue: settings.maxQueue,
       name: 'face',
-      init: { provider: settings.provider, intraOpThreads: settings.intraOpThreads, embedder: settings.embedder },
+      init: {
+        provider: settings.provider,
+        intraOpThreads: settings.intraOpThreads,
+        files: faceModelFiles(settings.embedder),
+      },
       ...(settings.logger ? { logger: settings.logger } : {}),
     });
     return new FacePool(pool);

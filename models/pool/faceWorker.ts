@@ -1,8 +1,9 @@
 // The worker-thread side of face analysis: each thread opens its own sessions once, then decodes and
 // analyses one image at a time (onnxruntime's run blocks whichever thread calls it).
 import sharp from 'sharp';
-import { type AnalyzedFace, type AnalyzeOptions, type AnalyzeTimings, analyze, loadFaceModels } from '../analyze.ts';
+import { type AnalyzedFace, type AnalyzeOptions, type AnalyzeTimings, analyze, openFaceModels } from '../analyze.ts';
 import type { EmbedderShape } from '../embedder.ts';
+import type { FaceModelFiles } from '../faceModelFiles.ts';
 import { decodeImage, type RgbImage } from '../image.ts';
 import { warmUpQuality } from '../quality.ts';
 import type { Provider, ProviderPreference } from '../runtime/session.ts';
@@ -11,7 +12,7 @@ import { serveRequests } from './workerHost.ts';
 export interface FaceWorkerInit {
   provider: ProviderPreference;
   intraOpThreads: number;
-  embedder: string;
+  files: FaceModelFiles;
 }
 
 export interface FaceWorkerInfo {
@@ -36,10 +37,7 @@ serveRequests<FaceWorkerInit, FaceRequest, FaceResult, FaceWorkerInfo>(
   async (init) => {
     // The pool already runs one image per thread; libvips threads on top would only oversubscribe the CPU.
     sharp.concurrency(1);
-    const models = await loadFaceModels(
-      { provider: init.provider, intraOpThreads: init.intraOpThreads },
-      init.embedder,
-    );
+    const models = await openFaceModels({ provider: init.provider, intraOpThreads: init.intraOpThreads }, init.files);
     warmUpQuality();
     return {
       info: {
