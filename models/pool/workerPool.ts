@@ -3,9 +3,10 @@
 import { type Transferable, Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.ts';
 import type { RequestMessage, SerializedError, WorkerMessage } from './workerHost.ts';
+import { WORKER_EXEC_ARGV, workerScript } from './workerScript.ts';
 
 export interface PoolOptions<Init> {
-  /** The worker module (.ts or .js); it must call `serveRequests` from ./workerHost.ts. */
+  /** The worker module (.ts, run as a bundle: ./workerScript.ts; or .js); it calls `serveRequests` (./workerHost.ts). */
   workerFile: URL;
   /** Threads to run. */
   size: number;
@@ -88,25 +89,6 @@ function reviveError(e: SerializedError): Error {
   return err;
 }
 
-/**
- * Node 20 cannot run a .ts worker by itself, and `execArgv: ['--import', 'tsx']` does not help: tsx's
- * `--import` entry deliberately registers its hooks only on the main thread on Node versions without
- * `module.isInternalThread`, so the worker fails with ERR_UNKNOWN_FILE_EXTENSION. What works is an ESM
- * bootstrap (a data: URL, so no extra file) that registers tsx through its API inside the worker, then imports
- * the worker module. The API is resolved here to an absolute file URL because a data: module cannot resolve
- * bare specifiers; `import.meta.resolve` picks the ESM build (the CJS build of `tsx/esm/api` fails to register).
- */
-const TSX_ESM_API = import.meta.resolve('tsx/esm/api');
-
-function bootstrap(workerFile: URL): URL {
-  const source = [
-    `import { register } from ${JSON.stringify(TSX_ESM_API)};`,
-    'register();',
-    `await import(${JSON.stringify(workerFile.href)});`,
-  ].join('\n');
-  return new URL(`data:text/javascript,${encodeURIComponent(source)}`);
-}
-
 /** One worker thread and the request it is running. */
 class Thread<Req, Res, Info> {
   readonly worker: Worker;
@@ -132,13 +114,14 @@ class Thread<Req, Res, Info> {
 
   constructor(
     readonly slot: number,
-    workerFile: URL,
+    /** What the thread runs: workerScript()'s output. */
+    script: URL,
     init: unknown,
     name: string,
     onResult: (thread: Thread<Req, Res, Info>, msg: Extract<WorkerMessage<Res, Info>, { type: 'result' }>) => void,
     onDeath: (thread: Thread<Req, Res, Info>, exitCode: number, lastError: Error | undefined) => void,
   ) {
-    this.worker = new Worker(bootstrap(workerFile), { workerData: init, name: `${name}#${slot}` });
+    this.worker = new Worker(script, { workerData: init, name: `${name}#${slot}`, execArgv: [...WORKER_EXEC_ARGV] });
     let resolveReady: (info: Info) => void = () => {};
     let rejectReady: (err: Error) => void = () => {};
     this.ready = new Promise<Info>((resolve, reject) => {
@@ -196,6 +179,8 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
 
   private constructor(
     private readonly options: PoolOptions<Init>,
+    /** The bundle every thread (replacements too) runs. */
+    private readonly script: URL,
     threads: Array<Thread<Req, Res, Info>>,
     info: Info,
   ) {
@@ -219,12 +204,13 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
     // Threads exist before the pool object does, so their callbacks go through this late-bound reference.
     let pool: WorkerPool<Init, Req, Res, Info> | undefined;
     const name = options.name ?? 'worker pool';
+    const script = await workerScript(options.workerFile);
     const threads = Array.from(
       { length: options.size },
       (_, slot) =>
         new Thread<Req, Res, Info>(
           slot,
-          options.workerFile,
+          script,
           options.init,
           name,
           (thread, msg) => pool?.onResult(thread, msg),
@@ -239,7 +225,7 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
       await Promise.all(threads.map((t) => retire(t, t.ready.then(noop, noop), name, consoleLogger)));
       throw err;
     }
-    pool = new WorkerPool<Init, Req, Res, Info>(options, threads, infos[0] as Info);
+    pool = new WorkerPool<Init, Req, Res, Info>(options, script, threads, infos[0] as Info);
     // A thread that died between its ready message and now had nobody to report to.
     for (const thread of threads) if (thread.state === 'exited') pool.onDeath(thread, 1, undefined);
     return pool;
@@ -410,7 +396,7 @@ export class WorkerPool<Init, Req, Res, Info = unknown> {
   private replace(slot: number): void {
     const thread = new Thread<Req, Res, Info>(
       slot,
-      this.options.workerFile,
+      this.script,
       this.options.init,
       this.name,
       (t, msg) => this.onResult(t, msg),
