@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { KeyPrompt } from './components/KeyPrompt.tsx';
 import { keyNeeded, onKeyChange } from './key.ts';
+import { CameraPage } from './pages/Camera.tsx';
 import { CamerasPage } from './pages/Cameras.tsx';
 import { EventsPage } from './pages/Events.tsx';
 import { FacebankPage } from './pages/Facebank.tsx';
@@ -30,7 +31,7 @@ function Page({ route }: { route: Route }) {
     case 'facebank':
       return <FacebankPage />;
     case 'cameras':
-      return <CamerasPage />;
+      return route.params[0] === undefined ? <CamerasPage /> : <CameraPage cameraId={route.params[0]} />;
     case 'webcam':
       return <WebcamPage />;
     default:

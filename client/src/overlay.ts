@@ -1,8 +1,10 @@
-// Boxes, names and scores over a picture: one drawing routine for camera tiles, the large view and the webcam.
-import type { Detections } from './wire.ts';
+// Boxes, names and scores over a picture: one drawing routine for camera tiles, the large view and the webcam;
+// and the motion gate's moving regions, for the motion overlay.
+import type { BoxArray, Detections } from './wire.ts';
 
 const KNOWN = '#22c55e';
 const UNKNOWN = '#f59e0b';
+const MOTION = '#e879f9';
 
 /**
  * Draws `detections` on a canvas whose drawing buffer shows the whole frame, scaled from the frame's own size
@@ -31,6 +33,21 @@ export function drawDetections(ctx: CanvasRenderingContext2D, detections: Detect
     ctx.fillRect(x - ctx.lineWidth / 2, top, w, font + pad);
     ctx.fillStyle = '#111';
     ctx.fillText(label, x + pad - ctx.lineWidth / 2, top + font + pad / 2);
+  }
+  ctx.setLineDash([]);
+}
+
+/** Draws the moving regions (in the frame's pixels, `width`×`height`) as dashed boxes over a faint fill. */
+export function drawMotion(ctx: CanvasRenderingContext2D, regions: readonly BoxArray[], width: number, height: number) {
+  const sx = ctx.canvas.width / width;
+  const sy = ctx.canvas.height / height;
+  ctx.lineWidth = Math.max(1, Math.round(ctx.canvas.width / 480));
+  ctx.strokeStyle = MOTION;
+  ctx.fillStyle = `${MOTION}33`;
+  ctx.setLineDash([4, 3]);
+  for (const [x1, y1, x2, y2] of regions) {
+    ctx.fillRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
+    ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
   }
   ctx.setLineDash([]);
 }

@@ -13,6 +13,7 @@ export type {
   TrackedFaceMessage as TrackedFace,
   WebcamEnded,
 } from '../../server/live/protocol.ts';
+export type { BoxArray } from '../../server/wire.ts';
 
 export type FacebankImage = z.output<typeof rest.FacebankImage>;
 /** An image's analysis (facebank/types.ts). */
@@ -20,6 +21,10 @@ export type ImageStatus = FacebankImage['status'];
 export type Person = z.output<typeof rest.Person>;
 export type CameraHealth = z.output<typeof rest.CameraHealth>;
 export type Camera = z.output<typeof rest.Camera>;
+/** PATCH /api/cameras/{id}. */
+export type CameraPatch = z.input<typeof rest.CameraPatch>;
+/** A mask or the detection region: a rectangle or a polygon, 0..1 of the frame (streams/motion/shapes.ts). */
+export type Shape = Camera['masks'][number];
 export type NegativeExample = z.output<typeof rest.NegativeExample>;
 export type UnknownCluster = z.output<typeof rest.UnknownCluster>;
 export type OperatingPoint = z.output<typeof rest.OperatingPoint>;

@@ -201,6 +201,32 @@ describe('Socket.IO hub', () => {
     expect(b.got.detections.length + b.got.previews.length).toBe(0);
   });
 
+  it('adds the motion regions to previews only for subscriptions that asked for them', async () => {
+    const a = await client();
+    const b = await client();
+    await ack(a.socket, 'subscribe', { cameras: ['cam1'], motion: true });
+    await ack(b.socket, 'subscribe', { cameras: ['cam1'] });
+    expect(await ack(b.socket, 'subscribe', { cameras: ['*'], motion: true })).toMatchObject({
+      error: 'invalid_request',
+    });
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xd9]);
+    const motion = [{ x1: 4, y1: 8, x2: 40, y2: 60 }];
+    registry.emit('preview', { cameraId: 'cam1', seq: 1, jpeg, detections: detections('cam1', 1), motion });
+    await until('the preview on both', () => a.got.previews.length === 1 && b.got.previews.length === 1);
+    expect(a.got.previews[0]!.meta.motion).toEqual([[4, 8, 40, 60]]);
+    expect(b.got.previews[0]!.meta).not.toHaveProperty('motion');
+
+    // Subscribing again without the option stops them; leaving the camera leaves its motion regions too.
+    await ack(a.socket, 'subscribe', { cameras: ['cam1'] });
+    await ack(b.socket, 'subscribe', { cameras: ['cam1'], motion: true });
+    await ack(b.socket, 'unsubscribe', { cameras: ['cam1'] });
+    await ack(b.socket, 'subscribe', { cameras: ['cam1'] });
+    registry.emit('preview', { cameraId: 'cam1', seq: 2, jpeg, detections: detections('cam1', 2), motion });
+    await until('the second preview on both', () => a.got.previews.length === 2 && b.got.previews.length === 2);
+    expect(a.got.previews[1]!.meta).not.toHaveProperty('motion');
+    expect(b.got.previews[1]!.meta).not.toHaveProperty('motion');
+  });
+
   it('turns a camera’s previews on while someone subscribes to it, off when nobody does', async () => {
     expect(registry.previewsOn.get('cam1')).toBe(false);
     const a = await client();

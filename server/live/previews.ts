@@ -3,9 +3,10 @@
 // WebSocket), so a client that cannot keep up skips frames instead of the server queueing them. A camera makes
 // previews only while its room exists (someone subscribes): each costs a resize and a JPEG.
 import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
+import { boxArray } from '../wire.ts';
 import { detectionsMessage, type PreviewMeta } from './protocol.ts';
 import { backlog, type HubServer, type HubSocket, webSocketOf } from './socket.ts';
-import { cameraOfRoom, room } from './subscriptions.ts';
+import { cameraOfRoom, motionRoom, room } from './subscriptions.ts';
 
 /** Bytes buffered in a client's WebSocket above which it gets no preview frames. */
 const MAX_WS_BUFFERED_BYTES = 512 * 1024;
@@ -23,8 +24,15 @@ function drained(socket: HubSocket): boolean {
   return !(typeof buffered === 'number' && buffered > MAX_WS_BUFFERED_BYTES);
 }
 
-/** Sends one frame to the camera's room: to each drained client, at most one waiting behind a send in flight. */
-export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: PreviewMessage, counts: PreviewCounts) {
+/**
+ * Sends one frame to the camera's room: to each drained client, at most one waiting behind a send in flight. The
+ * frame's motion regions go only to the members of the camera's motion room (who asked for them).
+ */
+export function sendPreview(
+  io: HubServer,
+  { cameraId, seq, jpeg, detections, motion }: PreviewMessage,
+  counts: PreviewCounts,
+) {
   const members = io.sockets.adapter.rooms.get(room(cameraId));
   if (!members || members.size === 0) return;
   const skip: string[] = [];
@@ -41,17 +49,28 @@ export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: 
   counts.previewsSent += sending;
   const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength); // no copy
   const meta: PreviewMeta = { cameraId, seq, detections: detectionsMessage(detections) };
-  // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued.
-  io.to(room(cameraId))
-    .except([...skip, ...busy])
-    .volatile.emit('preview', meta, bytes);
-  // The WebSocket transport is not writable while any send is in flight (the detections message sent just
-  // before, say); with an empty queue, one preview may wait behind it: at most one frame per client, since the
-  // next one sees a non-empty queue and is skipped.
-  if (busy.length > 0) {
-    const waiting = new Set(busy);
-    const others = [...members].filter((id) => !waiting.has(id));
-    io.to(room(cameraId)).except(others).emit('preview', meta, bytes);
+  const withMotion = [...(motion ? (io.sockets.adapter.rooms.get(motionRoom(cameraId)) ?? []) : [])];
+  const variants: { to: string; except: string[]; meta: PreviewMeta }[] = [
+    { to: room(cameraId), except: withMotion, meta },
+  ];
+  if (motion && withMotion.length > 0) {
+    variants.push({ to: motionRoom(cameraId), except: [], meta: { ...meta, motion: motion.map(boxArray) } });
+  }
+  for (const { to, except, meta: message } of variants) {
+    // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued.
+    io.to(to)
+      .except([...skip, ...busy, ...except])
+      .volatile.emit('preview', message, bytes);
+    // The WebSocket transport is not writable while any send is in flight (the detections message sent just
+    // before, say); with an empty queue, one preview may wait behind it: at most one frame per client, since the
+    // next one sees a non-empty queue and is skipped.
+    if (busy.length > 0) {
+      const waiting = new Set(busy);
+      const others = [...members].filter((id) => !waiting.has(id));
+      io.to(to)
+        .except([...others, ...except])
+        .emit('preview', message, bytes);
+    }
   }
 }
 

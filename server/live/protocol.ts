@@ -32,15 +32,24 @@ export interface PreviewMeta {
   cameraId: string;
   seq: number;
   detections: DetectionsMessage;
+  /**
+   * The moving regions the motion gate found in this frame (masks and the detection region left out), in the
+   * preview's pixels. Only to subscriptions made with `motion: true`, and only for a camera with motion gating on.
+   */
+  motion?: BoxArray[];
 }
 
-/** `subscribe` / `unsubscribe`: `{"cameras": ["id", …]}` or the bare array; "*" means every camera. */
+/**
+ * `subscribe` / `unsubscribe`: `{"cameras": ["id", …]}` or the bare array; "*" means every camera. `motion: true`
+ * (named cameras only) adds the motion regions to those cameras' previews; a later `subscribe` to a camera without
+ * it stops them.
+ */
 export const SubscribeRequest = z
   .union([
-    z.object({ cameras: z.array(z.string().min(1).max(200)).max(1000) }),
+    z.object({ cameras: z.array(z.string().min(1).max(200)).max(1000), motion: z.boolean().optional() }),
     z.array(z.string().min(1).max(200)).max(1000),
   ])
-  .transform((v) => (Array.isArray(v) ? v : v.cameras));
+  .transform((v) => (Array.isArray(v) ? { cameras: v, motion: false } : { cameras: v.cameras, motion: !!v.motion }));
 
 export type SubscribeAck =
   | {

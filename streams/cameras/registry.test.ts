@@ -1,6 +1,8 @@
 // The camera registry on real parts: a FacePool of two workers, file cameras played by ffmpeg, unreachable
-// RTSP cameras, a SQLite file re-opened between registries.
+// RTSP cameras, a SQLite file re-opened between registries; a camera decoded smaller (detectWidth) beside one at
+// the source's size.
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { ConfigSchema, cameraDefaults } from '../../server/config.ts';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
 import { isAlive } from '../../test/support/processes.ts';
 import { personImage } from '../../test/support/testdata.ts';
+import type { PreviewMessage } from '../pipeline/previews.ts';
 import { liveFfmpegPids } from '../sources/ffmpegProcesses.ts';
 import type { CameraHealth, CameraState, Detections, Frame, PersonEvent } from '../types.ts';
 import { CameraError } from './cameraTypes.ts';
@@ -267,6 +270,60 @@ describe('CameraRegistry', () => {
     await registry.remove(bad.id);
     await registry.remove(junk.id);
     await registry.close();
+  });
+
+  it('decodes a camera with detectWidth at that width, ffmpeg scaling: its boxes are in those pixels, previews keep their width', async () => {
+    const started = Date.now();
+    const previewWidth = 240;
+    const registry = await open({
+      defaults: { ...cameraDefaults(ConfigSchema.parse({})), previewFps: 5, previewWidth },
+    });
+    const found = new Map<string, Detections>();
+    registry.on('detections', (d) => {
+      if (!found.has(d.cameraId) && d.faces.some((f) => !f.predicted)) found.set(d.cameraId, d);
+    });
+    const previews = new Map<string, PreviewMessage>();
+    registry.on('preview', (p) => previews.set(p.cameraId, p));
+    // The same clip at its own size (640×480) and at half of it: the first seconds show penny, standing still.
+    const narrow = await registry.add({ name: 'Narrow', url: clip.path, maxDetectFps: 5, detectWidth: 320 });
+    const full = await registry.add({ name: 'Full', url: clip.path, maxDetectFps: 5 });
+
+    // ffmpeg does the scaling: the narrow camera's decoder is told the width, the other is not.
+    const commandLines = () =>
+      liveFfmpegPids().map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+    const scaled = await until(
+      'both decoders',
+      () => (commandLines().length >= 2 ? commandLines() : undefined),
+      10_000,
+    );
+    expect(scaled.filter((line) => line.includes('scale=320:-2'))).toHaveLength(1);
+    expect(scaled.filter((line) => line.includes('scale='))).toHaveLength(1);
+
+    const [small, large] = await until(
+      'a face on both cameras',
+      () => (found.has(narrow.id) && found.has(full.id) ? [found.get(narrow.id)!, found.get(full.id)!] : undefined),
+      15_000,
+    );
+    // Detection ran on the 320×240 frame, and its boxes are in that frame's pixels: half the full-size ones.
+    expect([small.width, small.height]).toEqual([320, 240]);
+    expect([large.width, large.height]).toEqual([640, 480]);
+    const a = small.faces.find((f) => !f.predicted)!.box;
+    const b = large.faces.find((f) => !f.predicted)!.box;
+    const side = (b.x2 - b.x1) / 2;
+    for (const k of ['x1', 'y1', 'x2', 'y2'] as const) expect(Math.abs(a[k] - b[k] / 2), k).toBeLessThan(0.15 * side);
+
+    // Previews are PREVIEW_WIDTH wide whatever the decode width (they are never enlarged past it).
+    await until('previews of both', () => (previews.has(narrow.id) && previews.has(full.id)) || undefined, 5000);
+    for (const id of [narrow.id, full.id]) {
+      const preview = previews.get(id)!;
+      const meta = await sharp(preview.jpeg).metadata();
+      expect([meta.width, meta.height], id).toEqual([previewWidth, (previewWidth * 3) / 4]);
+      expect(preview.detections.width).toBe(previewWidth);
+    }
+    await registry.remove(narrow.id);
+    await registry.remove(full.id);
+    await registry.close();
+    console.log(`detectWidth: ${Date.now() - started} ms`);
   });
 
   it('keeps config cameras read-only and out of the database', async () => {

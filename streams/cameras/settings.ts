@@ -56,7 +56,7 @@ const fields = {
     .refine((w) => w === 0 || w >= 64, 'must be 0 (the source size) or at least 64')
     .meta({
       description:
-        "width the camera is decoded at for detection, ffmpeg scaling it (0: the source's own); previews keep PREVIEW_WIDTH",
+        "width the camera is decoded at for detection, ffmpeg scaling it (0: the source's own); boxes are in its pixels; previews keep PREVIEW_WIDTH (at most this width)",
     }),
   detectRegion: Shape.nullable().meta({
     description: 'faces are looked for only inside this area, motion only counts there (null: the whole frame)',

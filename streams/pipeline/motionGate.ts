@@ -36,6 +36,8 @@ export class MotionGate {
   /** The plan of each frame admitted to the scheduler and not yet analysed or dropped. */
   private readonly plans = new Map<number, DetectPlan>();
   readonly stats: MotionStats = { skippedFrames: 0, croppedFrames: 0, wholeFrames: 0, movingFraction: 0 };
+  /** The moving regions of the last frame planned (frame pixels); undefined while motion gating is off. */
+  lastRegions: Box[] | undefined;
 
   constructor(
     settings: GateSettings,
@@ -100,6 +102,7 @@ export class MotionGate {
   plan(image: { data: Uint8Array; width: number; height: number }, tracks: readonly Box[]): DetectPlan {
     const motion = this.detector?.update(greyThumbnail(image), image.width, image.height);
     if (motion) this.stats.movingFraction = motion.fraction;
+    this.lastRegions = motion?.regions;
     const plan = planDetection({
       motion,
       tracks,

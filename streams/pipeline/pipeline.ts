@@ -208,7 +208,10 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     this.lastFrameAt = frame.capturedAt;
     this.previews.offer(frame);
     // Not analysed (no motion, no live track, or replaced while pending): the preview shows predicted boxes.
-    const dropped = this.gate?.admit(frame, this.tracker) === false ? frame : this.sched.offer(this.key, frame);
+    const admitted = this.gate?.admit(frame, this.tracker);
+    const job = this.previews.get(frame.seq);
+    if (job && this.gate?.lastRegions) job.motion = this.gate.lastRegions;
+    const dropped = admitted === false ? frame : this.sched.offer(this.key, frame);
     this.gate?.forget(dropped?.seq);
     if (dropped) this.previews.get(dropped.seq)?.decide('predict');
   }

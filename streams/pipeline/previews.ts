@@ -2,6 +2,7 @@
 // (its own detections) or skipped by the scheduler (the tracker's predicted boxes at the frame's capture time).
 // Previews are emitted in frame order, so a skipped frame's prediction is taken after every earlier frame has
 // updated the tracker. Boxes in a preview are scaled to the preview's size (its detections' width/height).
+import type { Box } from '../../models/box.ts';
 import type { Logger } from '../../models/logger.ts';
 import type { Detections, Frame, TrackedFace } from '../types.ts';
 import { type Encoded, encodeJpeg } from './crops.ts';
@@ -13,6 +14,8 @@ export interface PreviewMessage {
   jpeg: Uint8Array;
   /** Boxes scaled to the JPEG's size, which is `width`×`height`. */
   detections: Detections;
+  /** The motion gate's moving regions in this frame, in the JPEG's pixels (absent: motion gating is off). */
+  motion?: Box[];
 }
 
 /** A frame's fate, for its preview: its own faces, the tracker's prediction, or no preview at all. */
@@ -26,6 +29,8 @@ export interface PreviewJob {
   encoded: Promise<Encoded | undefined>;
   fate: Promise<PreviewFate>;
   decide(fate: PreviewFate): void;
+  /** The motion gate's moving regions in the frame, in frame pixels (set as the frame arrives). */
+  motion?: Box[];
 }
 
 /**
@@ -129,6 +134,7 @@ export class PreviewQueue {
     const faces = fate === 'predict' ? this.o.predict(job.capturedAt) : fate.faces;
     const frameWidth = fate === 'predict' ? job.frameWidth : fate.width;
     const frameHeight = fate === 'predict' ? job.frameHeight : fate.height;
+    const [sx, sy] = [encoded.width / job.frameWidth, encoded.height / job.frameHeight];
     this.o.emit({
       cameraId: this.o.cameraId,
       seq: job.seq,
@@ -141,15 +147,19 @@ export class PreviewQueue {
         height: encoded.height,
         faces: scaleFaces(faces, encoded.width / frameWidth, encoded.height / frameHeight),
       },
+      ...(job.motion ? { motion: job.motion.map((b) => scaleBox(b, sx, sy)) } : {}),
     });
   }
+}
+
+function scaleBox({ x1, y1, x2, y2 }: Box, sx: number, sy: number): Box {
+  return { x1: x1 * sx, y1: y1 * sy, x2: x2 * sx, y2: y2 * sy };
 }
 
 function scaleFaces(faces: readonly TrackedFace[], sx: number, sy: number): TrackedFace[] {
   if (sx === 1 && sy === 1) return [...faces];
   return faces.map((f) => {
-    const { x1, y1, x2, y2 } = f.box;
-    const out: TrackedFace = { ...f, box: { x1: x1 * sx, y1: y1 * sy, x2: x2 * sx, y2: y2 * sy } };
+    const out: TrackedFace = { ...f, box: scaleBox(f.box, sx, sy) };
     if (f.landmarks) out.landmarks = f.landmarks.map(([x, y]) => [x * sx, y * sy]);
     return out;
   });

@@ -1,7 +1,8 @@
 // The dashboard end to end in real Chromium: a server with enrolled people and a config-file camera playing a
 // clip of them (real ffmpeg, real models), behind an API key entered in the page. The live grid and the large
 // view name the people on the preview, the events timeline lists them (history and live, with face crops),
-// and cameras are added, disabled and removed through the cameras page. Screenshots go to artifacts/.
+// cameras are added, disabled and removed through the cameras page, a camera's page draws and saves masks and
+// its detection region, and the live view's motion overlay shows moving regions. Screenshots go to artifacts/.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,11 @@ interface CameraBody {
   url: string;
   enabled: boolean;
   origin: string;
+}
+interface CameraShapes {
+  id: string;
+  masks: { rect?: number[] }[];
+  detectRegion: { rect?: number[] } | null;
 }
 interface EventBody {
   id: number;
@@ -256,6 +262,79 @@ describe('dashboard in Chromium (file camera, real models)', () => {
     await expect(panel.locator('.integration-mqtt').textContent()).resolves.toContain('off (set MQTT_URL)');
     const hook = panel.locator(`.webhook[data-url="${deadHook}"]`);
     await expect.poll(() => hook.textContent(), { timeout: 30_000 }).toMatch(/[1-9]\d* failed.*ECONNREFUSED/u);
+  });
+
+  it('a camera page draws a mask and the detection region on the picture and saves them; the live view shows motion', async () => {
+    const started = Date.now();
+    const res = await fetch(`${server.url}/api/cameras`, {
+      method: 'POST',
+      headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'Hall', url: clip.path, maxDetectFps: 2 }),
+    });
+    expect(res.status).toBe(201);
+    const hall = (await res.json()) as CameraBody;
+    const stored = async () => (await get<CameraShapes[]>('/api/cameras')).find((c) => c.id === hall.id);
+
+    await page.goto(`${server.url}/#/cameras`);
+    await page.locator(`.camera-row[data-camera-id="${hall.id}"] a.camera-settings`).click();
+    const view = page.locator(`.camera-page[data-camera-id="${hall.id}"]`);
+    // The shapes are laid over the picture once its first frame is drawn.
+    await view.locator('svg.shape-overlay').waitFor({ timeout: 15_000 });
+    const canvas = view.locator('canvas');
+    /** Drags over the picture from one point to another, given as shares of the frame (0..1). */
+    const drag = async (from: [number, number], to: [number, number]) => {
+      const box = await canvas.boundingBox();
+      const [w, h] = await canvas.evaluate((c) => [
+        (c as unknown as { width: number }).width,
+        (c as unknown as { height: number }).height,
+      ]);
+      if (!box || !w || !h) throw new Error('no picture');
+      // The picture is fitted into the element (object-fit: contain), centred.
+      const fit = Math.min(box.width / w, box.height / h);
+      const [left, top] = [box.x + (box.width - w * fit) / 2, box.y + (box.height - h * fit) / 2];
+      const at = ([x, y]: [number, number]) => [left + x * w * fit, top + y * h * fit] as const;
+      await page.mouse.move(...at(from));
+      await page.mouse.down();
+      await page.mouse.move(...at(to));
+      await page.mouse.up();
+    };
+    const near = (actual: number[] | undefined, expected: number[]) => {
+      expect(actual).toHaveLength(expected.length);
+      for (const [i, v] of expected.entries()) expect(Math.abs((actual?.[i] ?? -1) - v)).toBeLessThan(0.01);
+    };
+
+    await view.getByRole('button', { name: 'Draw a mask' }).click();
+    await drag([0.1, 0.1], [0.4, 0.3]);
+    await view.getByRole('button', { name: 'Set the detection region' }).click();
+    await drag([0.05, 0.05], [0.95, 0.9]);
+    await expect.poll(() => view.locator('.mask-item').count()).toBe(1);
+    expect(await view.locator('svg .mask').count()).toBe(1);
+    await view.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(async () => (await stored())?.masks.length, { timeout: 5000 }).toBe(1);
+    const saved = await stored();
+    near(saved?.masks[0]?.rect, [0.1, 0.1, 0.4, 0.3]);
+    near(saved?.detectRegion?.rect, [0.05, 0.05, 0.95, 0.9]);
+    await screenshot(page, 'dashboard-camera-masks');
+
+    // Deleted and cleared, saved again: the server has none.
+    await view.locator('.mask-item').getByRole('button', { name: 'delete' }).click();
+    await view.locator('.detect-region').getByRole('button', { name: 'clear' }).click();
+    await view.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(async () => (await stored())?.masks.length, { timeout: 5000 }).toBe(0);
+    expect((await stored())?.detectRegion).toBeNull();
+
+    // The motion overlay in the live view: the frames' moving regions (people coming and going) on the picture.
+    await page.goto(`${server.url}/#/live/${hall.id}`);
+    const live = page.locator(`.large[data-camera-id="${hall.id}"] canvas`);
+    await live.and(page.locator('[data-seq]')).waitFor({ timeout: 15_000 });
+    expect(await live.getAttribute('data-motion')).toBeNull();
+    await page.locator('input[name="motionOverlay"]').check();
+    await expect
+      .poll(async () => Number(await live.getAttribute('data-motion')), { timeout: 15_000, interval: 100 })
+      .toBeGreaterThan(0);
+
+    await fetch(`${server.url}/api/cameras/${hall.id}`, { method: 'DELETE', headers: { 'X-API-Key': API_KEY } });
+    console.log(`camera page and motion overlay: ${Date.now() - started} ms`);
   });
 
   it('fits a phone: live tile with names, events and cameras in one column', async () => {

@@ -1,9 +1,11 @@
 // A camera's live preview: the hub's JPEGs drawn on a canvas with the boxes, names and scores of that very
 // frame. Frames are decoded off the main thread (createImageBitmap); when decoding falls behind, only the newest
 // waiting frame is drawn. The names on the drawn frame are reported to the parent (and kept in data-names, so the
-// browser tests read them from the page rather than from pixels).
+// browser tests read them from the page rather than from pixels). With `motion`, the frame's moving regions are
+// drawn too (the page subscribes with the motion option; their count is kept in data-motion).
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { drawDetections } from '../overlay.ts';
+import { drawDetections, drawMotion } from '../overlay.ts';
 import { getSocket } from '../socket.ts';
 import type { PreviewMeta, TrackedFace } from '../wire.ts';
 
@@ -13,16 +15,34 @@ interface Props {
   placeholder: string;
   /** Called when the faces on the drawn frame change (by track and name). */
   onFaces?: (faces: TrackedFace[]) => void;
+  /** Draw the motion regions the previews carry. */
+  motion?: boolean;
+  /** Called when the picture's size (the preview's, in pixels) changes. */
+  onPictureSize?: (size: { width: number; height: number }) => void;
   class?: string;
+  /** Laid over the picture (e.g. a shape editor). */
+  children?: ComponentChildren;
 }
 
 const facesKey = (faces: readonly TrackedFace[]) => faces.map((f) => `${f.trackId}:${f.name}`).join(',');
 
-export function PreviewCanvas({ cameraId, placeholder, onFaces, class: className }: Props) {
+export function PreviewCanvas({
+  cameraId,
+  placeholder,
+  onFaces,
+  motion = false,
+  onPictureSize,
+  class: className,
+  children,
+}: Props) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const [drawn, setDrawn] = useState(false);
   const onFacesRef = useRef(onFaces);
   onFacesRef.current = onFaces;
+  const onSizeRef = useRef(onPictureSize);
+  onSizeRef.current = onPictureSize;
+  const motionRef = useRef(motion);
+  motionRef.current = motion;
 
   useEffect(() => {
     const socket = getSocket();
@@ -30,6 +50,7 @@ export function PreviewCanvas({ cameraId, placeholder, onFaces, class: className
     let decoding = false;
     let closed = false;
     let lastKey: string | undefined;
+    let lastSize = '';
 
     const paint = (meta: PreviewMeta, bitmap: ImageBitmap) => {
       const canvas = canvasRef.current;
@@ -46,6 +67,16 @@ export function PreviewCanvas({ cameraId, placeholder, onFaces, class: className
       }
       ctx.drawImage(bitmap, 0, 0, width, height);
       drawDetections(ctx, meta.detections);
+      if (motionRef.current) {
+        const regions = meta.motion ?? [];
+        drawMotion(ctx, regions, meta.detections.width, meta.detections.height);
+        canvas.dataset.motion = String(regions.length);
+      } else delete canvas.dataset.motion;
+      const size = `${bitmap.width}x${bitmap.height}`;
+      if (size !== lastSize) {
+        lastSize = size;
+        onSizeRef.current?.({ width: bitmap.width, height: bitmap.height });
+      }
       const faces = meta.detections.faces;
       const key = facesKey(faces);
       if (key !== lastKey) {
@@ -89,6 +120,7 @@ export function PreviewCanvas({ cameraId, placeholder, onFaces, class: className
     <div class={`view ${className ?? ''}`}>
       <canvas ref={canvasRef} data-camera-id={cameraId} />
       {!drawn && <div class="view-placeholder">{placeholder}</div>}
+      {children}
     </div>
   );
 }

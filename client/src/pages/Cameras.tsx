@@ -1,6 +1,6 @@
 // The cameras page: every camera with its health and last error; add an RTSP camera or a video file, enable or
 // disable one, remove one. Cameras from the config file (and live webcams) are shown read-only. Below them, the
-// integrations' state (MQTT, webhooks, Frigate).
+// integrations' state (MQTT, webhooks, Frigate). Each camera links to its own page (Camera.tsx: masks, region).
 import { useState } from 'preact/hooks';
 import { api, errorMessage } from '../api.ts';
 import { HealthStats, LastError, StateBadge } from '../components/CameraHealth.tsx';
@@ -120,7 +120,10 @@ function CameraRow({ camera, onChanged }: { camera: Camera; onChanged: () => voi
           {camera.url}
         </p>
         <p class="muted small">
-          {camera.kind} · {ORIGIN[camera.origin]} · up to {camera.maxDetectFps} detections/s
+          {camera.kind} · {ORIGIN[camera.origin]} · up to {camera.maxDetectFps} detections/s ·{' '}
+          <a class="camera-settings" href={href('cameras', camera.id)}>
+            masks and region
+          </a>
         </p>
       </div>
       <div class="camera-health">

@@ -1,9 +1,11 @@
 // The live view: every camera as a tile (preview with boxes and names, health), or one camera large
-// (#/live/<id>). Previews come over the socket only for the cameras followed here.
+// (#/live/<id>), where the motion overlay can be switched on. Previews come over the socket only for the cameras
+// followed here.
 import { useState } from 'preact/hooks';
 import { HealthStats, LastError, StateBadge } from '../components/CameraHealth.tsx';
 import { FaceNames } from '../components/FaceNames.tsx';
 import { LiveNames } from '../components/LiveNames.tsx';
+import { MotionToggle } from '../components/MotionToggle.tsx';
 import { PreviewCanvas } from '../components/PreviewCanvas.tsx';
 import { href } from '../router.ts';
 import { useSubscription } from '../subscription.ts';
@@ -39,9 +41,16 @@ function Tile({ camera }: { camera: Camera }) {
 
 function LargeView({ camera }: { camera: Camera }) {
   const [faces, setFaces] = useState<TrackedFace[]>([]);
+  const [motion, setMotion] = useState(false);
   return (
     <article class="large" data-camera-id={camera.id}>
-      <PreviewCanvas cameraId={camera.id} placeholder={placeholder(camera)} onFaces={setFaces} class="large-view" />
+      <PreviewCanvas
+        cameraId={camera.id}
+        placeholder={placeholder(camera)}
+        onFaces={setFaces}
+        motion={motion}
+        class="large-view"
+      />
       <aside class="panel large-info">
         <div class="tile-head">
           <h2>{camera.name}</h2>
@@ -51,8 +60,9 @@ function LargeView({ camera }: { camera: Camera }) {
         <LiveNames cameraId={camera.id} faces={faces} />
         <HealthStats health={camera.health} />
         <LastError health={camera.health} />
+        <MotionToggle camera={camera} on={motion} onChange={setMotion} />
         <p class="muted small">
-          {camera.kind} · {camera.url}
+          {camera.kind} · {camera.url} · <a href={href('cameras', camera.id)}>masks and region</a>
         </p>
       </aside>
     </article>
