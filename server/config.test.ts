@@ -82,6 +82,7 @@ describe('config', () => {
       'WEBHOOK_RETRIES',
       'WEBHOOK_TIMEOUT_MS',
       'PUBLIC_URL',
+      'REDIS_URL',
     ];
     expect(Object.keys(ENV_KEYS).sort()).toEqual([...documented].sort());
     const config = loadConfig({ ...NO_FILE, MAX_DETECT_FPS: '7.5', WATCH_FACEBANK: '0', CAMERA_MIN_FACE_SIZE: '64' });
