@@ -1,7 +1,8 @@
 // Preview frames to the clients watching a camera, with back-pressure. Previews are the bulk of the bytes: a
 // frame goes only to a client whose outgoing buffers are drained (nothing queued in engine.io, little in the
 // WebSocket), so a client that cannot keep up skips frames instead of the server queueing them. A camera makes
-// previews only while its room exists (someone subscribes): each costs a resize and a JPEG.
+// previews only while its room exists (someone subscribes), here or on another node: each costs a resize and a
+// JPEG.
 import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
 import { detectionsMessage, type PreviewMeta } from './protocol.ts';
 import { backlog, type HubServer, type HubSocket, webSocketOf } from './socket.ts';
@@ -23,9 +24,19 @@ function drained(socket: HubSocket): boolean {
   return !(typeof buffered === 'number' && buffered > MAX_WS_BUFFERED_BYTES);
 }
 
-/** Sends one frame to the camera's room: to each drained client, at most one waiting behind a send in flight. */
+/** Sends one frame of this node's cameras to the camera's room (on this node: see deliverPreview). */
 export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: PreviewMessage, counts: PreviewCounts) {
-  const members = io.sockets.adapter.rooms.get(room(cameraId));
+  if (!io.sockets.adapter.rooms.get(room(cameraId))?.size) return;
+  const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength); // no copy
+  deliverPreview(io, { cameraId, seq, detections: detectionsMessage(detections) }, bytes, counts);
+}
+
+/**
+ * Sends one frame to the camera's room on this node (other nodes' watchers get it relayed: peers.ts): to each
+ * drained client, at most one waiting behind a send in flight.
+ */
+export function deliverPreview(io: HubServer, meta: PreviewMeta, bytes: Buffer, counts: PreviewCounts) {
+  const members = io.sockets.adapter.rooms.get(room(meta.cameraId));
   if (!members || members.size === 0) return;
   const skip: string[] = [];
   const busy: string[] = []; // drained, but a send is still in flight
@@ -39,10 +50,10 @@ export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: 
   const sending = members.size - skip.length;
   if (sending === 0) return;
   counts.previewsSent += sending;
-  const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength); // no copy
-  const meta: PreviewMeta = { cameraId, seq, detections: detectionsMessage(detections) };
-  // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued.
-  io.to(room(cameraId))
+  // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued. Local: the
+  // Redis adapter would send it to other nodes' clients too, past their own back-pressure.
+  io.local
+    .to(room(meta.cameraId))
     .except([...skip, ...busy])
     .volatile.emit('preview', meta, bytes);
   // The WebSocket transport is not writable while any send is in flight (the detections message sent just
@@ -51,18 +62,20 @@ export function sendPreview(io: HubServer, { cameraId, seq, jpeg, detections }: 
   if (busy.length > 0) {
     const waiting = new Set(busy);
     const others = [...members].filter((id) => !waiting.has(id));
-    io.to(room(cameraId)).except(others).emit('preview', meta, bytes);
+    io.local.to(room(meta.cameraId)).except(others).emit('preview', meta, bytes);
   }
 }
 
 /**
- * Turns each camera's previews on while its room exists and off when it empties; `sync` sets every camera's
- * state afresh (at start, and when the camera list changes: new cameras start with previews on). Returns a
- * function that stops following the rooms.
+ * Turns each camera's previews on while its room exists (or `watchedElsewhere`: another node's client watches it)
+ * and off when it empties; `sync` sets every camera's state afresh (at start, when the camera list changes: new
+ * cameras start with previews on, and when other nodes' watchers change). Returns a function that stops following
+ * the rooms.
  */
 export function previewsWhileWatched(
   io: HubServer,
   setPreviewEnabled: ((id: string, on: boolean) => void) | undefined,
+  watchedElsewhere: (id: string) => boolean = () => false,
 ): { sync(cameraIds: Iterable<string>): void; stop(): void } {
   const set = (id: string, on: boolean) => {
     try {
@@ -77,13 +90,13 @@ export function previewsWhileWatched(
   };
   const onDeleted = (name: string) => {
     const id = cameraOfRoom(name);
-    if (id !== undefined) set(id, false);
+    if (id !== undefined) set(id, watchedElsewhere(id));
   };
   io.sockets.adapter.on('create-room', onCreated);
   io.sockets.adapter.on('delete-room', onDeleted);
   return {
     sync(cameraIds) {
-      for (const id of cameraIds) set(id, io.sockets.adapter.rooms.has(room(id)));
+      for (const id of cameraIds) set(id, io.sockets.adapter.rooms.has(room(id)) || watchedElsewhere(id));
     },
     stop() {
       io.sockets.adapter.off('create-room', onCreated);
