@@ -68,6 +68,10 @@ describe('dashboards across nodes (REDIS_URL)', () => {
 
   const health = async (url: string): Promise<RedisHealth> =>
     ((await (await fetch(`${url}/api/health`)).json()) as { redis: RedisHealth }).redis;
+  const linkUp = async (url: string) => {
+    const h = await health(url);
+    return h.enabled && h.connected;
+  };
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'facerec-redishub-'));
@@ -109,12 +113,11 @@ describe('dashboards across nodes (REDIS_URL)', () => {
       socket.once('connect_error', reject);
     });
     // Node A learns of B's cameras from B's announcements (every 2 s, and when they change).
-    let ack: SubscribeAck | undefined;
-    await until(
+    const ack = await until(
       "node A knows node B's camera",
       async () => {
-        ack = await socket.timeout(3000).emitWithAck('subscribe', { cameras: [cameraId] });
-        return 'cameras' in ack && ack.cameras.includes(cameraId);
+        const reply: SubscribeAck = await socket.timeout(3000).emitWithAck('subscribe', { cameras: [cameraId] });
+        return 'cameras' in reply && reply.cameras.includes(cameraId) && reply;
       },
       SETTLE_WITHIN_MS,
       200,
@@ -142,7 +145,7 @@ describe('dashboards across nodes (REDIS_URL)', () => {
   it('Redis restarts: the client on node A receives again within 5 s of Redis being back; no node exits', async () => {
     expect(client?.connected).toBe(true);
     await redis.pause();
-    await until('node A sees the link down', async () => !(await health(urlA)).connected, SETTLE_WITHIN_MS, 100);
+    await until('node A sees the link down', async () => !(await linkUp(urlA)), SETTLE_WITHIN_MS, 100);
     // Down for a moment longer than a reconnect attempt's back-off.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await redis.resume();
@@ -152,7 +155,11 @@ describe('dashboards across nodes (REDIS_URL)', () => {
       () => seen.detections.find((d) => d.at > backAt && named(d.message, 'penny')),
       PROMISE_MS,
     );
-    const preview = await until('a preview after the restart', () => seen.previews.find((p) => p.at > backAt), PROMISE_MS);
+    const preview = await until(
+      'a preview after the restart',
+      () => seen.previews.find((p) => p.at > backAt),
+      PROMISE_MS,
+    );
     console.log(
       `after the Redis restart: Penny named again ${Math.round(penny.at - backAt)} ms after Redis was back, ` +
         `a preview after ${Math.round(preview.at - backAt)} ms`,
