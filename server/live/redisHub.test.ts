@@ -90,6 +90,18 @@ describe('dashboards across nodes (REDIS_URL)', () => {
     });
     expect(res.status, await res.clone().text()).toBe(201);
     cameraId = ((await res.json()) as { id: string }).id;
+    // Analysing already: what the test times is the way across nodes, not the camera's start.
+    await until(
+      "node B's camera analysing",
+      async () => {
+        const camera = (await (await fetch(`${urlB}/api/cameras/${cameraId}`)).json()) as {
+          health: { state: string; processedFps: number };
+        };
+        return camera.health.state === 'live' && camera.health.processedFps > 0;
+      },
+      SETTLE_WITHIN_MS,
+      100,
+    );
   }, START_WITHIN_MS + 30_000);
 
   afterAll(async () => {
@@ -135,8 +147,10 @@ describe('dashboards across nodes (REDIS_URL)', () => {
       () => seen.previews.find((p) => p.cameraId === cameraId && p.bytes > 0),
       PROMISE_MS,
     );
+    const first = seen.detections.find((d) => d.message.cameraId === cameraId);
     console.log(
-      `node A's client: Penny named ${Math.round(penny.at - subscribedAt)} ms after subscribing, ` +
+      `node A's client: first detections message ${Math.round((first?.at ?? Number.NaN) - subscribedAt)} ms, ` +
+        `Penny named ${Math.round(penny.at - subscribedAt)} ms after subscribing, ` +
         `first preview after ${Math.round(preview.at - subscribedAt)} ms (${preview.bytes} bytes)`,
     );
     expect(await health(urlA)).toMatchObject({ enabled: true, connected: true, outages: 0 });
@@ -175,5 +189,16 @@ describe('dashboards across nodes (REDIS_URL)', () => {
       // The outage is logged once per node, however many reconnect attempts failed.
       expect(proc.problems.filter((l) => l.msg.startsWith('Redis link lost')).length).toBe(1);
     }
+  });
+
+  it('both nodes shut down cleanly on SIGTERM, Redis or not', async () => {
+    client?.close();
+    // Node A while Redis is away (its link retrying), node B with Redis up.
+    await redis.pause();
+    const a = await nodeA.stop();
+    await redis.resume();
+    const b = await nodeB.stop();
+    expect(a).toEqual({ code: 0, signal: null, forced: false });
+    expect(b).toEqual({ code: 0, signal: null, forced: false });
   });
 });
