@@ -194,8 +194,8 @@ export function attachPeers({ io, link, localCameras, onChange, deliver, logger 
       inFlight.add(cameraId);
       counts.previewsRelayed++;
       const frame = encodeFrame({ node: self, cameraId, seq, detections: detectionsMessage(detections) }, jpeg);
-      link.pub
-        .sPublish(previewChannel(cameraId), frame)
+      link
+        .publish(previewChannel(cameraId), frame)
         .catch(() => undefined) // the link is down: the outage is logged by the link
         .finally(() => inFlight.delete(cameraId));
     },

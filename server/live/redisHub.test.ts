@@ -3,26 +3,30 @@
 // facebank. A dashboard client connected to A subscribes to B's camera and receives its detections, naming Penny,
 // and its preview frames; Redis restarts, and the client on A receives them again within 5 s of Redis being back,
 // with neither node exiting. One shared set-up: two server starts are most of this file's time.
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePeopleClip, type TempClip } from '../../test/support/clips.ts';
+import {
+  addFileCamera,
+  type ClientSocket,
+  connectClient,
+  redisHealth,
+  redisLinkUp,
+  spawnNode,
+  subscribeWhenKnown,
+} from '../../test/support/liveNodes.ts';
 import { type RedisServer, startRedis } from '../../test/support/redis.ts';
-import { type ServerProcess, spawnServer } from '../../test/support/serverProcess.ts';
-import { personImage } from '../../test/support/testdata.ts';
+import type { ServerProcess } from '../../test/support/serverProcess.ts';
 import { until } from '../../test/support/waits.ts';
-import type { ClientToServerEvents, DetectionsMessage, ServerToClientEvents, SubscribeAck } from './protocol.ts';
-import type { RedisHealth } from './redisLink.ts';
+import type { DetectionsMessage } from './protocol.ts';
 
 /** The product's promise: a dashboard receives another node's camera within 5 s (of subscribing, of Redis back). */
 const PROMISE_MS = 5000;
 /** Bounds only a broken server exceeds (two servers start at once on a loaded 2-core machine). */
 const START_WITHIN_MS = 90_000;
 const SETTLE_WITHIN_MS = 20_000;
-
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 interface Seen {
   detections: Array<{ at: number; message: DetectionsMessage }>;
@@ -44,35 +48,6 @@ describe('dashboards across nodes (REDIS_URL)', () => {
   let client: ClientSocket | undefined;
   const seen: Seen = { detections: [], previews: [] };
 
-  const node = async (name: string, withPenny: boolean) => {
-    const dir = join(root, name);
-    await mkdir(join(dir, 'people'), { recursive: true });
-    if (withPenny) {
-      await mkdir(join(dir, 'people', 'penny'));
-      // Another photo of her than the clip's.
-      await copyFile(personImage('penny', 2), join(dir, 'people', 'penny', 'penny2.png'));
-    }
-    return spawnServer({
-      env: {
-        FACEBANK_DIR: join(dir, 'people'),
-        DATABASE_PATH: join(dir, 'facerec.db'),
-        POOL_SIZE: '1',
-        INTRA_OP_THREADS: '1',
-        EXECUTION_PROVIDER: 'cpu',
-        PREVIEW_WIDTH: '160',
-        PREVIEW_FPS: '2',
-        REDIS_URL: redis.url,
-      },
-    });
-  };
-
-  const health = async (url: string): Promise<RedisHealth> =>
-    ((await (await fetch(`${url}/api/health`)).json()) as { redis: RedisHealth }).redis;
-  const linkUp = async (url: string) => {
-    const h = await health(url);
-    return h.enabled && h.connected;
-  };
-
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'facerec-redishub-'));
     [redis, clip] = await Promise.all([
@@ -80,28 +55,14 @@ describe('dashboards across nodes (REDIS_URL)', () => {
       // Penny, looped: small frames at a low rate keep the camera cheap.
       makePeopleClip(['penny'], { fps: 4, secondsPerImage: 2, size: { width: 320, height: 240 }, imageScale: 0.8 }),
     ]);
-    [nodeA, nodeB] = await Promise.all([node('a', false), node('b', true)]);
+    const env = { PREVIEW_FPS: '2' };
+    [nodeA, nodeB] = await Promise.all([
+      spawnNode({ dir: join(root, 'a'), redisUrl: redis.url, env }),
+      spawnNode({ dir: join(root, 'b'), redisUrl: redis.url, env, withPenny: true }),
+    ]);
     [urlA, urlB] = await Promise.all([nodeA.listeningWithin(START_WITHIN_MS), nodeB.listeningWithin(START_WITHIN_MS)]);
-    const res = await fetch(`${urlB}/api/cameras`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      // Every frame analysed (a still picture has no motion), twice a second.
-      body: JSON.stringify({ name: 'door', url: clip.path, motion: false, maxDetectFps: 2 }),
-    });
-    expect(res.status, await res.clone().text()).toBe(201);
-    cameraId = ((await res.json()) as { id: string }).id;
     // Analysing already: what the test times is the way across nodes, not the camera's start.
-    await until(
-      "node B's camera analysing",
-      async () => {
-        const camera = (await (await fetch(`${urlB}/api/cameras/${cameraId}`)).json()) as {
-          health: { state: string; processedFps: number };
-        };
-        return camera.health.state === 'live' && camera.health.processedFps > 0;
-      },
-      SETTLE_WITHIN_MS,
-      100,
-    );
+    cameraId = await addFileCamera(urlB, clip.path, 2, SETTLE_WITHIN_MS);
   }, START_WITHIN_MS + 30_000);
 
   afterAll(async () => {
@@ -114,26 +75,14 @@ describe('dashboards across nodes (REDIS_URL)', () => {
   });
 
   it("a client on node A receives node B's camera within 5 s of subscribing: Penny named, and previews", async () => {
-    const socket: ClientSocket = io(urlA, { transports: ['websocket'], reconnection: false });
+    const socket = await connectClient(urlA);
     client = socket;
     socket.on('detections', (message) => seen.detections.push({ at: performance.now(), message }));
     socket.on('preview', (meta, jpeg) =>
       seen.previews.push({ at: performance.now(), cameraId: meta.cameraId, bytes: jpeg.byteLength }),
     );
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', reject);
-    });
     // Node A learns of B's cameras from B's announcements (every 2 s, and when they change).
-    const ack = await until(
-      "node A knows node B's camera",
-      async () => {
-        const reply: SubscribeAck = await socket.timeout(3000).emitWithAck('subscribe', { cameras: [cameraId] });
-        return 'cameras' in reply && reply.cameras.includes(cameraId) && reply;
-      },
-      SETTLE_WITHIN_MS,
-      200,
-    );
+    const ack = await subscribeWhenKnown(socket, cameraId, SETTLE_WITHIN_MS);
     expect(ack).toEqual({ cameras: [cameraId], all: false, unknown: [] });
     const subscribedAt = performance.now();
 
@@ -147,19 +96,17 @@ describe('dashboards across nodes (REDIS_URL)', () => {
       () => seen.previews.find((p) => p.cameraId === cameraId && p.bytes > 0),
       PROMISE_MS,
     );
-    const first = seen.detections.find((d) => d.message.cameraId === cameraId);
     console.log(
-      `node A's client: first detections message ${Math.round((first?.at ?? Number.NaN) - subscribedAt)} ms, ` +
-        `Penny named ${Math.round(penny.at - subscribedAt)} ms after subscribing, ` +
+      `node A's client: Penny named ${Math.round(penny.at - subscribedAt)} ms after subscribing, ` +
         `first preview after ${Math.round(preview.at - subscribedAt)} ms (${preview.bytes} bytes)`,
     );
-    expect(await health(urlA)).toMatchObject({ enabled: true, connected: true, outages: 0 });
+    expect(await redisHealth(urlA)).toMatchObject({ enabled: true, connected: true, outages: 0 });
   });
 
   it('Redis restarts: the client on node A receives again within 5 s of Redis being back; no node exits', async () => {
     expect(client?.connected).toBe(true);
     await redis.pause();
-    await until('node A sees the link down', async () => !(await linkUp(urlA)), SETTLE_WITHIN_MS, 100);
+    await until('node A sees the link down', async () => !(await redisLinkUp(urlA)), SETTLE_WITHIN_MS, 100);
     // Down for a moment longer than a reconnect attempt's back-off.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await redis.resume();
@@ -185,7 +132,7 @@ describe('dashboards across nodes (REDIS_URL)', () => {
       [urlA, nodeA],
       [urlB, nodeB],
     ] as const) {
-      expect(await health(url)).toMatchObject({ enabled: true, connected: true, outages: 1 });
+      expect(await redisHealth(url)).toMatchObject({ enabled: true, connected: true, outages: 1 });
       // The outage is logged once per node, however many reconnect attempts failed.
       expect(proc.problems.filter((l) => l.msg.startsWith('Redis link lost')).length).toBe(1);
     }

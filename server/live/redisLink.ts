@@ -3,7 +3,9 @@
 // the server starts while it is away, and an outage or restart never stops a node. Both clients reconnect every
 // RECONNECT_MAX_MS at most, and the subscriber re-subscribes its channels, so dashboards resume about a second
 // after Redis is back. The publisher has no offline queue: while Redis is away a publish fails at once (the
-// adapter and the relay drop it) instead of piling up previews in memory. The outage is logged once.
+// adapter and the relay drop it) instead of piling up previews in memory; a Redis that hangs with the connection
+// open fails them after PUBLISH_TIMEOUT_MS, with at most PUBLISH_QUEUE_MAX waiting (the adapter delivers to this
+// node's own clients only once its publish is done or failed). The outage is logged once.
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import { z } from 'zod';
@@ -11,6 +13,8 @@ import { redactUrl } from '../../streams/sources/credentials.ts';
 
 /** Reconnect delays back off from 100 ms to this: Redis back → link up again within about this long. */
 export const RECONNECT_MAX_MS = 1000;
+const PUBLISH_TIMEOUT_MS = 1000;
+const PUBLISH_QUEUE_MAX = 1000;
 
 export const RedisHealth = z
   .union([
@@ -39,10 +43,10 @@ export interface AdapterClient {
   sUnsubscribe(channels?: string | string[], listener?: Listener, bufferMode?: true): Promise<void>;
 }
 
-function adapterClient(client: RedisClient): AdapterClient {
+function adapterClient(client: RedisClient, link: Pick<RedisLink, 'publish'>): AdapterClient {
   const ignore = () => undefined;
   return {
-    sPublish: (channel, message) => client.sPublish(channel, message),
+    sPublish: (channel, message) => link.publish(channel, message),
     sendCommand: (args) => client.sendCommand(args),
     sSubscribe: (channels, listener, bufferMode) => client.sSubscribe(channels, listener, bufferMode).catch(ignore),
     sUnsubscribe: (channels, listener, bufferMode) => client.sUnsubscribe(channels, listener, bufferMode).catch(ignore),
@@ -50,7 +54,8 @@ function adapterClient(client: RedisClient): AdapterClient {
 }
 
 export class RedisLink {
-  readonly pub: RedisClient;
+  private readonly pub: RedisClient;
+  private readonly timedPub: Pick<RedisClient, 'sPublish'>;
   readonly sub: RedisClient;
   private readonly log: Logger;
   private readonly url: string;
@@ -68,7 +73,8 @@ export class RedisLink {
       url,
       socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, RECONNECT_MAX_MS) },
     };
-    this.pub = createClient({ ...options, disableOfflineQueue: true });
+    this.pub = createClient({ ...options, disableOfflineQueue: true, commandsQueueMaxLength: PUBLISH_QUEUE_MAX });
+    this.timedPub = this.pub.withCommandOptions({ timeout: PUBLISH_TIMEOUT_MS });
     // The subscriber keeps its queue: subscriptions made while Redis is away are sent when it is back.
     this.sub = createClient(options);
     for (const client of [this.pub, this.sub]) {
@@ -113,7 +119,12 @@ export class RedisLink {
    * presence of sSubscribe, hence the same four methods on both.)
    */
   adapterClients(): { pub: AdapterClient; sub: AdapterClient } {
-    return { pub: adapterClient(this.pub), sub: adapterClient(this.sub) };
+    return { pub: adapterClient(this.pub, this), sub: adapterClient(this.sub, this) };
+  }
+
+  /** Publishes on a sharded channel: how many clients received it; fails at once while Redis is away. */
+  publish(channel: string, message: string | Buffer): Promise<number> {
+    return this.timedPub.sPublish(channel, message);
   }
 
   async close(): Promise<void> {
