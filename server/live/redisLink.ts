@@ -55,7 +55,6 @@ function adapterClient(client: RedisClient, link: Pick<RedisLink, 'publish'>): A
 
 export class RedisLink {
   private readonly pub: RedisClient;
-  private readonly timedPub: Pick<RedisClient, 'sPublish'>;
   readonly sub: RedisClient;
   private readonly log: Logger;
   private readonly url: string;
@@ -74,7 +73,6 @@ export class RedisLink {
       socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, RECONNECT_MAX_MS) },
     };
     this.pub = createClient({ ...options, disableOfflineQueue: true, commandsQueueMaxLength: PUBLISH_QUEUE_MAX });
-    this.timedPub = this.pub.withCommandOptions({ timeout: PUBLISH_TIMEOUT_MS });
     // The subscriber keeps its queue: subscriptions made while Redis is away are sent when it is back.
     this.sub = createClient(options);
     for (const client of [this.pub, this.sub]) {
@@ -124,7 +122,15 @@ export class RedisLink {
 
   /** Publishes on a sharded channel: how many clients received it; fails at once while Redis is away. */
   publish(channel: string, message: string | Buffer): Promise<number> {
-    return this.timedPub.sPublish(channel, message);
+    // node-redis's own command timeout does not reject a command already written to a Redis that hangs.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Redis did not answer within ${PUBLISH_TIMEOUT_MS} ms`)),
+        PUBLISH_TIMEOUT_MS,
+      );
+    });
+    return Promise.race([this.pub.sPublish(channel, message), late]).finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,9 @@ export interface RedisServer {
   pause(): Promise<void>;
   /** Starts it again on the same port. */
   resume(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that hangs with its connections open. */
+  freeze(): void;
+  thaw(): void;
   /** Stops it for good. */
   stop(): Promise<void>;
 }
@@ -46,5 +49,13 @@ export async function startRedis(): Promise<RedisServer> {
     if (proc) await terminate(proc, 'SIGTERM');
   };
   await launch();
-  return { port, url: `redis://127.0.0.1:${port}`, pause: halt, resume: launch, stop: halt };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pause: halt,
+    resume: launch,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
+    stop: halt,
+  };
 }
