@@ -71,7 +71,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         await webrtc.close();
         // The hub disconnects its clients (open WebSockets would hold server.close() forever) and closes the server.
         await hub.close();
-        await redis?.close();
+        redis?.close();
         await new Promise<void>((ok) => server.close(() => ok()));
         await runtime.close();
       })();

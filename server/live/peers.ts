@@ -2,8 +2,9 @@
 // Socket.IO Redis adapter as they are; two things need more:
 // - Which cameras exist elsewhere and which are watched elsewhere. Each node announces the cameras it analyses and
 //   the cameras its clients subscribe to (a small message on the adapter's server-side channel) when either
-//   changes, every ANNOUNCE_MS, and when the link comes back. A node forgets a peer it has not heard for
-//   PEER_TTL_MS (it died). A camera makes previews while someone on any node watches it.
+//   changes, every ANNOUNCE_MS, and when the link comes back (then asking the others for theirs: what was said
+//   while it was down is lost). A node forgets a peer it has not heard for PEER_TTL_MS (it died). A camera makes
+//   previews while someone on any node watches it.
 // - Preview frames. Their back-pressure (previews.ts) is decided per client, by the node the client is connected
 //   to, which the adapter's broadcast cannot do; so a camera's frames go on a Redis channel of their own, published
 //   only while some other node watches the camera, and subscribed to by the nodes that have watchers, which send
@@ -24,7 +25,13 @@ const PEER_TTL_MS = 3 * ANNOUNCE_MS;
 const CameraIds = z.array(z.string().min(1).max(200)).max(100_000);
 
 /** What a node announces to the others (`peer`, server-side). */
-export const PeerState = z.object({ node: z.string().min(1).max(100), cameras: CameraIds, watched: CameraIds });
+export const PeerState = z.object({
+  node: z.string().min(1).max(100),
+  cameras: CameraIds,
+  watched: CameraIds,
+  /** Answer with your own state now (sent when the link is back: what the others said meanwhile was lost). */
+  ask: z.boolean().optional(),
+});
 export type PeerState = z.infer<typeof PeerState>;
 
 /** A relayed preview frame's header (the JPEG follows it). */
@@ -133,9 +140,14 @@ export function attachPeers({ io, link, localCameras, onChange, deliver, logger 
   const counts: PeerCounts = { previewsRelayed: 0 };
   const watchedHere = () => [...io.sockets.adapter.rooms.keys()].flatMap((r) => cameraOfRoom(r) ?? []);
 
-  const announce = () => {
+  const announce = (ask = false) => {
     if (!link.up) return;
-    const state: PeerState = { node: self, cameras: [...localCameras()], watched: watchedHere() };
+    const state: PeerState = {
+      node: self,
+      cameras: [...localCameras()],
+      watched: watchedHere(),
+      ...(ask ? { ask } : {}),
+    };
     io.serverSideEmit('peer', state);
   };
   const report = (what: { cameras: boolean; watched: boolean }) => {
@@ -145,11 +157,9 @@ export function attachPeers({ io, link, localCameras, onChange, deliver, logger 
     const parsed = PeerState.safeParse(message);
     if (!parsed.success || parsed.data.node === self) return;
     const what = peers.update(parsed.data);
-    if (what.isNew) {
-      log.info({ peer: parsed.data.node, cameras: parsed.data.cameras.length }, 'node joined');
-      // A node that has just joined learns of this one at once, not at the next period.
-      announce();
-    }
+    if (what.isNew) log.info({ peer: parsed.data.node, cameras: parsed.data.cameras.length }, 'node joined');
+    // A node that has just joined, or whose link is back, learns of this one at once, not at the next period.
+    if (what.isNew || parsed.data.ask) announce();
     report(what);
   };
   io.on('peer', onPeer);
@@ -175,7 +185,7 @@ export function attachPeers({ io, link, localCameras, onChange, deliver, logger 
   };
   io.sockets.adapter.on('create-room', onRoomCreated);
   io.sockets.adapter.on('delete-room', onRoomDeleted);
-  const stopOnReady = link.onReady(announce);
+  const stopOnReady = link.onReady(() => announce(true));
 
   const timer = setInterval(() => {
     const what = peers.expire(Date.now());
@@ -188,7 +198,7 @@ export function attachPeers({ io, link, localCameras, onChange, deliver, logger 
   return {
     cameras: () => peers.cameras(),
     watchedElsewhere: (cameraId) => peers.watches(cameraId),
-    announce,
+    announce: () => announce(),
     relay({ cameraId, seq, jpeg, detections }) {
       if (!link.up || inFlight.has(cameraId) || !peers.watches(cameraId)) return;
       inFlight.add(cameraId);

@@ -133,18 +133,14 @@ export class RedisLink {
     return Promise.race([this.pub.sPublish(channel, message), late]).finally(() => clearTimeout(timer));
   }
 
-  async close(): Promise<void> {
+  close(): void {
     if (this.closed) return;
     this.closed = true;
     this.readyListeners.clear();
-    await Promise.all(
-      [this.pub, this.sub].map(async (client) => {
-        if (!client.isOpen) return;
-        // close() waits for Redis; while it is away, destroy() ends the retries at once.
-        if (client.isReady) await client.close().catch(() => client.destroy());
-        else client.destroy();
-      }),
-    );
+    // Not client.close(): it waits for the commands in flight, for ever if Redis has just gone and the link has
+    // not noticed yet. Nothing in flight matters at shutdown (Redis drops a closed connection's subscriptions),
+    // and destroy() also ends the retries of a link that is down.
+    for (const client of [this.pub, this.sub]) if (client.isOpen) client.destroy();
   }
 
   private down(err: Error): void {
