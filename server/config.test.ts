@@ -63,6 +63,7 @@ describe('config', () => {
       'PREVIEW_FPS',
       'PREVIEW_WIDTH',
       'EVENTS_RETENTION_DAYS',
+      'REDIS_URL',
       'MQTT_URL',
       'MQTT_USERNAME',
       'MQTT_PASSWORD',
@@ -82,7 +83,6 @@ describe('config', () => {
       'WEBHOOK_RETRIES',
       'WEBHOOK_TIMEOUT_MS',
       'PUBLIC_URL',
-      'REDIS_URL',
     ];
     expect(Object.keys(ENV_KEYS).sort()).toEqual([...documented].sort());
     const config = loadConfig({ ...NO_FILE, MAX_DETECT_FPS: '7.5', WATCH_FACEBANK: '0', CAMERA_MIN_FACE_SIZE: '64' });

@@ -199,9 +199,9 @@ export const SECTIONS = {
   detection: { title: 'Detection in photos', settings: detection },
   cameras: { title: 'Live cameras', settings: cameras },
   events: { title: 'Person events', settings: events },
+  live: { title: 'Dashboards across nodes', settings: liveSettings },
   mqtt: { title: 'MQTT and Home Assistant', settings: mqttSettings },
   webhooks: { title: 'Webhooks', settings: webhookSettings },
-  live: { title: 'Dashboards across nodes', settings: liveSettings },
 } satisfies Record<string, { title: string; settings: Record<string, Setting> }>;
 
 type Schemas<T extends Record<string, Setting>> = { [K in keyof T]: T[K]['schema'] };
@@ -215,9 +215,9 @@ export const ConfigSchema = z.object({
   ...schemas(detection),
   ...schemas(cameras),
   ...schemas(events),
+  ...schemas(liveSettings),
   ...schemas(mqttSettings),
   ...schemas(webhookSettings),
-  ...schemas(liveSettings),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -229,9 +229,9 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   ...detection,
   ...cameras,
   ...events,
+  ...liveSettings,
   ...mqttSettings,
   ...webhookSettings,
-  ...liveSettings,
 };
 
 /** `maxDetectFps` → `MAX_DETECT_FPS`. */
