@@ -72,6 +72,7 @@ export function createApp(deps: AppDeps): Hono {
       operatingPoint: facebank.operatingPoint,
       events: deps.cameras.events.drops.stats(),
       integrations: deps.integrations.health(),
+      redis: deps.live.health(),
     });
   });
   app.get('/metrics', async (c) => {

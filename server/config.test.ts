@@ -63,6 +63,7 @@ describe('config', () => {
       'PREVIEW_FPS',
       'PREVIEW_WIDTH',
       'EVENTS_RETENTION_DAYS',
+      'REDIS_URL',
       'MQTT_URL',
       'MQTT_USERNAME',
       'MQTT_PASSWORD',

@@ -24,6 +24,7 @@ import {
   text,
 } from './configFields.ts';
 import { mqttSettings, webhookSettings } from './integrations/settings.ts';
+import { liveSettings } from './live/settings.ts';
 import { LOG_FORMATS } from './logFormat.ts';
 
 /**
@@ -198,6 +199,7 @@ export const SECTIONS = {
   detection: { title: 'Detection in photos', settings: detection },
   cameras: { title: 'Live cameras', settings: cameras },
   events: { title: 'Person events', settings: events },
+  live: { title: 'Dashboards across nodes', settings: liveSettings },
   mqtt: { title: 'MQTT and Home Assistant', settings: mqttSettings },
   webhooks: { title: 'Webhooks', settings: webhookSettings },
 } satisfies Record<string, { title: string; settings: Record<string, Setting> }>;
@@ -213,6 +215,7 @@ export const ConfigSchema = z.object({
   ...schemas(detection),
   ...schemas(cameras),
   ...schemas(events),
+  ...schemas(liveSettings),
   ...schemas(mqttSettings),
   ...schemas(webhookSettings),
 });
@@ -226,6 +229,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   ...detection,
   ...cameras,
   ...events,
+  ...liveSettings,
   ...mqttSettings,
   ...webhookSettings,
 };

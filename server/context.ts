@@ -6,6 +6,7 @@ import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
 import type { Config } from './config.ts';
 import type { Integrations } from './integrations/index.ts';
+import type { RedisHealth } from './live/redisLink.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface AppDeps {
@@ -16,5 +17,7 @@ export interface AppDeps {
   eventFaces: EventFaces;
   metrics: Metrics;
   integrations: Pick<Integrations, 'health'>;
+  /** The link to the other nodes' hubs (REDIS_URL). */
+  live: { health(): RedisHealth };
   logger: Logger;
 }

@@ -256,6 +256,8 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
       queueDepth: 0,
       facebank: { people: 8, images: 16, templates: 16 },
       operatingPoint: { source: 'calibration', fpir: 0.01, people: 8 },
+      // No REDIS_URL: one node, no Redis.
+      redis: { enabled: false },
     });
     const op = (r.body as { operatingPoint: { threshold: number; reason: string } }).operatingPoint;
     expect(r.body.threshold).toBe(op.threshold);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { CameraSettingsInput, CameraSettingsPatch } from '../streams/cameras/settings.ts';
 import { IntegrationsHealth } from './integrations/health.ts';
+import { RedisHealth } from './live/redisLink.ts';
 
 /** Standard or URL-safe base64, optionally as a data: URL; whitespace (line breaks) is ignored. */
 export const Base64Image = z
@@ -148,6 +149,7 @@ export const Health = z
       })
       .meta({ description: 'person events the storage could not take (README: Full or read-only storage)' }),
     integrations: IntegrationsHealth,
+    redis: RedisHealth,
   })
   .meta({ id: 'Health' });
 

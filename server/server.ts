@@ -6,6 +6,7 @@ import { createApp } from './app.ts';
 import { type Config, webcamSourceDefaults } from './config.ts';
 import { Integrations } from './integrations/index.ts';
 import { attachHub, type Hub } from './live/hub.ts';
+import { RedisLink } from './live/redisLink.ts';
 import { attachWebrtc, type Webrtc } from './live/webrtc.ts';
 import { createLogger } from './logFormat.ts';
 import { Metrics } from './metrics.ts';
@@ -32,7 +33,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     motionFrames: () => cameras.motionFrames(),
   });
   const integrations = new Integrations(config, { cameras, facebank }, recognizerFor(config, pool, facebank), logger);
-  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, logger });
+  // REDIS_URL: the hub shares its messages with the other nodes' hubs (connects in the background).
+  const redis = config.redisUrl === undefined ? undefined : new RedisLink(config.redisUrl, logger);
+  const live = { health: () => redis?.health() ?? { enabled: false as const } };
+  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, live, logger });
   let server: ServerType;
   try {
     server = await new Promise<ServerType>((ok, fail) => {
@@ -43,8 +47,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await runtime.close();
     throw err;
   }
+  redis?.start();
   // Socket.IO on the same server and port: live detections, previews, events and health.
-  const hub = attachHub({ server, registry: cameras, apiKey: config.apiKey, logger });
+  const hub = attachHub({ server, registry: cameras, apiKey: config.apiKey, logger, redis });
   // Browser webcams: signalling on the hub's connections, one ephemeral camera per publishing page.
   const webrtc = attachWebrtc({ io: hub.io, registry: cameras, logger, source: webcamSourceDefaults() });
   const { port } = server.address() as AddressInfo;
@@ -66,6 +71,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         await webrtc.close();
         // The hub disconnects its clients (open WebSockets would hold server.close() forever) and closes the server.
         await hub.close();
+        redis?.close();
         await new Promise<void>((ok) => server.close(() => ok()));
         await runtime.close();
       })();

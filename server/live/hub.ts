@@ -2,15 +2,19 @@
 // subscribes to cameras and receives their detections and preview JPEGs (previews.ts: with back-pressure); every
 // client gets every camera's person events (small and rare, so a timeline needs no previews) and health once a
 // second. Transport only: the camera registry does the work. A client whose queue grows past MAX_BACKLOG_PACKETS
-// anyway (not reading at all) is disconnected.
+// anyway (not reading at all) is disconnected. With a Redis link (REDIS_URL), the nodes' hubs act as one: a client
+// on any node subscribes to any node's cameras and gets every node's events (peers.ts); health stays per node.
 import type { EventEmitter } from 'node:events';
 import type { ServerType } from '@hono/node-server';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Logger } from 'pino';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
 import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
 import type { CameraHealth, Detections, PersonEvent } from '../../streams/types.ts';
-import { type PreviewCounts, previewsWhileWatched, sendPreview } from './previews.ts';
+import { attachPeers, type PeerCounts, type Peers } from './peers.ts';
+import { deliverPreview, type PreviewCounts, previewsWhileWatched, sendPreview } from './previews.ts';
 import { detectionsMessage, eventMessage } from './protocol.ts';
+import type { RedisLink } from './redisLink.ts';
 import { backlog, type HubServer, webSocketOf } from './socket.ts';
 import { allowRequestFor, requireKey } from './socketAuth.ts';
 import { followCameraList, room, subscriptionHandler } from './subscriptions.ts';
@@ -36,9 +40,11 @@ export interface HubOptions {
   healthIntervalMs?: number;
   /** A client with more packets than this waiting in engine.io is disconnected (default MAX_BACKLOG_PACKETS). */
   maxBacklogPackets?: number;
+  /** Other nodes' hubs, through Redis (REDIS_URL); without it, this node's cameras and clients only. */
+  redis?: RedisLink | undefined;
 }
 
-export interface HubStats extends PreviewCounts {
+export interface HubStats extends PreviewCounts, PeerCounts {
   clients: number;
   /** Clients disconnected because they stopped reading. */
   dropped: number;
@@ -74,17 +80,30 @@ export function attachHub({
   logger,
   healthIntervalMs = 1000,
   maxBacklogPackets = MAX_BACKLOG_PACKETS,
+  redis,
 }: HubOptions): Hub {
   const log = logger.child({ component: 'hub' });
-  const io: HubServer = new Server(server, {
+  const options: Partial<ServerOptions> = {
     serveClient: false,
     // Clients only send small requests: subscriptions, and WebRTC offers of a few KB.
     maxHttpBufferSize: 64 * 1024,
     allowRequest: allowRequestFor(apiKey),
-  });
+  };
+  if (redis) {
+    // Sharded: each camera room has its own channel, which only the nodes with a client in the room subscribe
+    // to, so a node receives the detections of the cameras its clients watch, not every camera's (the classic
+    // adapter sends every broadcast to every node). Redis 7.0 has sharded Pub/Sub; it also works on a Redis
+    // Cluster unchanged.
+    const { pub, sub } = redis.adapterClients();
+    options.adapter = createShardedAdapter(pub, sub);
+  }
+  const io: HubServer = new Server(server, options);
   requireKey(io, apiKey);
   const stats = { dropped: 0, previewsSent: 0, previewsSkipped: 0 };
-  const cameraIds = () => new Set(registry.list().map((c) => c.id));
+  const localCameraIds = () => new Set(registry.list().map((c) => c.id));
+  let peers: Peers | undefined;
+  /** The cameras a client may subscribe to: this node's, and the other nodes'. */
+  const cameraIds = () => (peers ? new Set([...localCameraIds(), ...peers.cameras()]) : localCameraIds());
 
   io.on('connection', (socket) => {
     socket.data.all = false;
@@ -95,17 +114,39 @@ export function attachHub({
     socket.on('disconnect', (reason) => log.debug({ client: socket.id, reason }, 'client disconnected'));
   });
 
-  const previews = previewsWhileWatched(io, registry.setPreviewEnabled?.bind(registry));
-  previews.sync(cameraIds());
+  const previews = previewsWhileWatched(
+    io,
+    registry.setPreviewEnabled?.bind(registry),
+    (id) => peers?.watchedElsewhere(id) ?? false,
+  );
+  if (redis) {
+    peers = attachPeers({
+      io,
+      link: redis,
+      localCameras: localCameraIds,
+      onChange: (what) => {
+        if (what.watched) previews.sync(localCameraIds());
+        if (what.cameras) followCameraList(io, cameraIds(), true);
+      },
+      deliver: (meta, jpeg) => deliverPreview(io, meta, jpeg, stats),
+      logger,
+    });
+  }
+  previews.sync(localCameraIds());
+  // Detections, events, state changes and the camera list go to every node's clients (through the adapter).
   const listeners = {
     detections: (d: Detections) => io.to(room(d.cameraId)).emit('detections', detectionsMessage(d)),
-    preview: (frame: PreviewMessage) => sendPreview(io, frame, stats),
+    preview: (frame: PreviewMessage) => {
+      sendPreview(io, frame, stats);
+      peers?.relay(frame);
+    },
     event: (event: PersonEvent) => io.emit('events', eventMessage(event)),
     cameras: () => {
-      const known = cameraIds();
       // New cameras start with previews on: off again unless someone watches.
-      previews.sync(known);
-      followCameraList(io, known);
+      previews.sync(localCameraIds());
+      followCameraList(io, cameraIds(), peers !== undefined);
+      peers?.announce();
+      io.emit('cameras');
     },
     state: (health: CameraHealth) => io.emit('state', health),
   };
@@ -114,19 +155,21 @@ export function attachHub({
   const timer = setInterval(() => {
     if (io.engine.clientsCount === 0) return;
     stats.dropped += dropStalled(io, maxBacklogPackets, log);
-    io.emit('health', registry.health());
+    // This node's cameras: each node tells its own clients.
+    io.local.emit('health', registry.health());
   }, healthIntervalMs);
   timer.unref();
 
   let closing: Promise<void> | undefined;
   return {
     io,
-    stats: () => ({ clients: io.engine.clientsCount, ...stats }),
+    stats: () => ({ clients: io.engine.clientsCount, ...stats, previewsRelayed: peers?.counts().previewsRelayed ?? 0 }),
     close() {
       closing ??= (async () => {
         clearInterval(timer);
         for (const [name, listener] of Object.entries(listeners)) registry.off(name, listener);
         previews.stop();
+        peers?.stop();
         await io.close();
       })();
       return closing;

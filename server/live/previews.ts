@@ -1,7 +1,8 @@
 // Preview frames to the clients watching a camera, with back-pressure. Previews are the bulk of the bytes: a
 // frame goes only to a client whose outgoing buffers are drained (nothing queued in engine.io, little in the
 // WebSocket), so a client that cannot keep up skips frames instead of the server queueing them. A camera makes
-// previews only while its room exists (someone subscribes): each costs a resize and a JPEG.
+// previews only while its room exists (someone subscribes), here or on another node: each costs a resize and a
+// JPEG.
 import type { PreviewMessage } from '../../streams/pipeline/previews.ts';
 import { boxArray } from '../wire.ts';
 import { detectionsMessage, type PreviewMeta } from './protocol.ts';
@@ -24,16 +25,30 @@ function drained(socket: HubSocket): boolean {
   return !(typeof buffered === 'number' && buffered > MAX_WS_BUFFERED_BYTES);
 }
 
+/** A frame's header as clients get it; its motion regions (if any) go only to those who asked (deliverPreview). */
+export function previewMeta({ cameraId, seq, detections, motion }: PreviewMessage): PreviewMeta {
+  return {
+    cameraId,
+    seq,
+    detections: detectionsMessage(detections),
+    ...(motion ? { motion: motion.map(boxArray) } : {}),
+  };
+}
+
+/** Sends one frame of this node's cameras to the camera's room (on this node: see deliverPreview). */
+export function sendPreview(io: HubServer, frame: PreviewMessage, counts: PreviewCounts) {
+  if (!io.sockets.adapter.rooms.get(room(frame.cameraId))?.size) return;
+  const bytes = Buffer.from(frame.jpeg.buffer, frame.jpeg.byteOffset, frame.jpeg.byteLength); // no copy
+  deliverPreview(io, previewMeta(frame), bytes, counts);
+}
+
 /**
- * Sends one frame to the camera's room: to each drained client, at most one waiting behind a send in flight. The
- * frame's motion regions go only to the members of the camera's motion room (who asked for them).
+ * Sends one frame to the camera's room on this node (other nodes' watchers get it relayed: peers.ts): to each
+ * drained client, at most one waiting behind a send in flight. The frame's motion regions go only to the members
+ * of the camera's motion room (who asked for them).
  */
-export function sendPreview(
-  io: HubServer,
-  { cameraId, seq, jpeg, detections, motion }: PreviewMessage,
-  counts: PreviewCounts,
-) {
-  const members = io.sockets.adapter.rooms.get(room(cameraId));
+export function deliverPreview(io: HubServer, meta: PreviewMeta, bytes: Buffer, counts: PreviewCounts) {
+  const members = io.sockets.adapter.rooms.get(room(meta.cameraId));
   if (!members || members.size === 0) return;
   const skip: string[] = [];
   const busy: string[] = []; // drained, but a send is still in flight
@@ -47,18 +62,17 @@ export function sendPreview(
   const sending = members.size - skip.length;
   if (sending === 0) return;
   counts.previewsSent += sending;
-  const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength); // no copy
-  const meta: PreviewMeta = { cameraId, seq, detections: detectionsMessage(detections) };
-  const withMotion = [...(motion ? (io.sockets.adapter.rooms.get(motionRoom(cameraId)) ?? []) : [])];
+  const { motion, ...plain } = meta;
+  const withMotion = [...(motion ? (io.sockets.adapter.rooms.get(motionRoom(meta.cameraId)) ?? []) : [])];
   const variants: { to: string; except: string[]; meta: PreviewMeta }[] = [
-    { to: room(cameraId), except: withMotion, meta },
+    { to: room(meta.cameraId), except: withMotion, meta: plain },
   ];
-  if (motion && withMotion.length > 0) {
-    variants.push({ to: motionRoom(cameraId), except: [], meta: { ...meta, motion: motion.map(boxArray) } });
-  }
+  if (motion && withMotion.length > 0) variants.push({ to: motionRoom(meta.cameraId), except: [], meta });
   for (const { to, except, meta: message } of variants) {
-    // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued.
-    io.to(to)
+    // Writable transports: volatile, so a frame that cannot go out at once is dropped, never queued. Local: the
+    // Redis adapter would send it to other nodes' clients too, past their own back-pressure.
+    io.local
+      .to(to)
       .except([...skip, ...busy, ...except])
       .volatile.emit('preview', message, bytes);
     // The WebSocket transport is not writable while any send is in flight (the detections message sent just
@@ -67,7 +81,8 @@ export function sendPreview(
     if (busy.length > 0) {
       const waiting = new Set(busy);
       const others = [...members].filter((id) => !waiting.has(id));
-      io.to(to)
+      io.local
+        .to(to)
         .except([...others, ...except])
         .emit('preview', message, bytes);
     }
@@ -75,13 +90,15 @@ export function sendPreview(
 }
 
 /**
- * Turns each camera's previews on while its room exists and off when it empties; `sync` sets every camera's
- * state afresh (at start, and when the camera list changes: new cameras start with previews on). Returns a
- * function that stops following the rooms.
+ * Turns each camera's previews on while its room exists (or `watchedElsewhere`: another node's client watches it)
+ * and off when it empties; `sync` sets every camera's state afresh (at start, when the camera list changes: new
+ * cameras start with previews on, and when other nodes' watchers change). Returns a function that stops following
+ * the rooms.
  */
 export function previewsWhileWatched(
   io: HubServer,
   setPreviewEnabled: ((id: string, on: boolean) => void) | undefined,
+  watchedElsewhere: (id: string) => boolean = () => false,
 ): { sync(cameraIds: Iterable<string>): void; stop(): void } {
   const set = (id: string, on: boolean) => {
     try {
@@ -96,13 +113,13 @@ export function previewsWhileWatched(
   };
   const onDeleted = (name: string) => {
     const id = cameraOfRoom(name);
-    if (id !== undefined) set(id, false);
+    if (id !== undefined) set(id, watchedElsewhere(id));
   };
   io.sockets.adapter.on('create-room', onCreated);
   io.sockets.adapter.on('delete-room', onDeleted);
   return {
     sync(cameraIds) {
-      for (const id of cameraIds) set(id, io.sockets.adapter.rooms.has(room(id)));
+      for (const id of cameraIds) set(id, io.sockets.adapter.rooms.has(room(id)) || watchedElsewhere(id));
     },
     stop() {
       io.sockets.adapter.off('create-room', onCreated);

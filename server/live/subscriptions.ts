@@ -69,14 +69,17 @@ export function subscriptionHandler(
   };
 }
 
-/** After the camera list changed: rooms of removed cameras are emptied; "*" subscribers join new cameras. */
-export function followCameraList(io: HubServer, known: Set<string>): void {
+/**
+ * After the camera list changed: "*" subscribers join new cameras; rooms of removed cameras are emptied, except
+ * across nodes (`clustered`), where a camera that leaves the list may only be moving to another node, or its node
+ * be out of reach for a while: its watchers stay, and get its frames again when it is back.
+ */
+export function followCameraList(io: HubServer, known: Set<string>, clustered = false): void {
   for (const name of io.sockets.adapter.rooms.keys()) {
     const id = cameraOfRoom(name) ?? (name.startsWith(MOTION_PREFIX) ? name.slice(MOTION_PREFIX.length) : undefined);
-    if (id !== undefined && !known.has(id)) io.socketsLeave(name);
+    if (id !== undefined && !known.has(id) && !clustered) io.socketsLeave(name);
   }
   for (const socket of io.sockets.sockets.values()) {
     if (socket.data.all) for (const id of known) void socket.join(room(id));
   }
-  io.emit('cameras');
 }
