@@ -23,6 +23,7 @@ import {
   type Setting,
   text,
 } from './configFields.ts';
+import { clusterSettings } from './cluster/settings.ts';
 import { mqttSettings, webhookSettings } from './integrations/settings.ts';
 import { LOG_FORMATS } from './logFormat.ts';
 
@@ -200,6 +201,7 @@ export const SECTIONS = {
   events: { title: 'Person events', settings: events },
   mqtt: { title: 'MQTT and Home Assistant', settings: mqttSettings },
   webhooks: { title: 'Webhooks', settings: webhookSettings },
+  cluster: { title: 'Several nodes', settings: clusterSettings },
 } satisfies Record<string, { title: string; settings: Record<string, Setting> }>;
 
 type Schemas<T extends Record<string, Setting>> = { [K in keyof T]: T[K]['schema'] };
@@ -215,6 +217,7 @@ export const ConfigSchema = z.object({
   ...schemas(events),
   ...schemas(mqttSettings),
   ...schemas(webhookSettings),
+  ...schemas(clusterSettings),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -228,6 +231,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   ...events,
   ...mqttSettings,
   ...webhookSettings,
+  ...clusterSettings,
 };
 
 /** `maxDetectFps` → `MAX_DETECT_FPS`. */
