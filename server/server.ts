@@ -32,7 +32,17 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     motionFrames: () => cameras.motionFrames(),
   });
   const integrations = new Integrations(config, { cameras, facebank }, recognizerFor(config, pool, facebank), logger);
-  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, logger });
+  const app = createApp({
+    config,
+    pool,
+    facebank,
+    cameras,
+    eventFaces,
+    metrics,
+    integrations,
+    logger,
+    ...(runtime.cluster ? { sharedEvents: runtime.cluster.events } : {}),
+  });
   let server: ServerType;
   try {
     server = await new Promise<ServerType>((ok, fail) => {
