@@ -12,6 +12,7 @@ import type { CameraDefaults } from '../streams/cameras/cameraTypes.ts';
 import { CameraSettingsInput, MAX_FPS } from '../streams/cameras/settings.ts';
 import { DECODER_TIMINGS, WEBCAM_SETTINGS } from '../streams/sources/sourceDefaults.ts';
 import type { WebRtcSourceOptions } from '../streams/sources/webrtcSource.ts';
+import { clusterSettings } from './cluster/settings.ts';
 import {
   choice,
   decimal,
@@ -23,7 +24,6 @@ import {
   type Setting,
   text,
 } from './configFields.ts';
-import { clusterSettings } from './cluster/settings.ts';
 import { mqttSettings, webhookSettings } from './integrations/settings.ts';
 import { LOG_FORMATS } from './logFormat.ts';
 

@@ -175,19 +175,18 @@ export async function openRuntime(
       ...(cameras && eventFaces ? { cameras, eventFaces } : {}),
       ...(node ? { cluster: node } : {}),
       close: async () => {
-        // Cameras first: their frames are in the pool and their names come from the facebank. In a cluster, the
-        // lease loop stops before them (it would restart them) and the leases are given up after them (their
-        // last events copied first).
-        await node?.stop();
+        // Cameras first: their frames are in the pool and their names come from the facebank. In a cluster, they
+        // are handed over first (stopped, their last events copied, their leases given up).
+        await node?.handOver();
         await cameras?.close();
-        await node?.leave();
+        await node?.close();
         await bank.close();
         await ready.close();
         db.close();
       },
     };
   } catch (err) {
-    await cluster?.leave();
+    await cluster?.close();
     await facebank?.close();
     await pool?.close();
     db.close();

@@ -70,6 +70,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     webrtc,
     close: () => {
       closing ??= (async () => {
+        // In a cluster, other nodes take the cameras over before anything else closes here.
+        await runtime.cluster?.handOver();
         // Integrations first: they leave "nobody in view" and "offline" behind while the broker is still there.
         await integrations.close();
         // Webcams next, while their pages can still be told.

@@ -39,6 +39,8 @@ export class ClusterNode {
   private registry: CameraRegistry | undefined;
   private outbox: EventOutbox | undefined;
   private held: Leases = new Map();
+  /** Cameras being stopped to be given up: not renewed into `held` meanwhile. */
+  private readonly givingUp = new Set<string>();
   /** performance.now() of the first good tick since the database was last unreachable. */
   private connectedSince: number | undefined;
   /** The database's clock minus ours, in ms, measured at every tick. */
@@ -54,6 +56,7 @@ export class ClusterNode {
   private draining: Promise<void> | undefined;
   private drainBusy = false;
   private stopped = false;
+  private leaving: Promise<void> | undefined;
   private readonly logger: Logger;
 
   private constructor(
@@ -148,27 +151,37 @@ export class ClusterNode {
   }
 
   /**
-   * Leaves the cluster once the registry has stopped its cameras: the outbox is drained (for a bounded time), the
-   * leases are given up, so other nodes take the cameras at once, and the connections are closed.
+   * Leaves the cluster: the loop stops, the cameras stop (their last events into the outbox), the outbox is drained
+   * (for a bounded time), and the leases are given up, so other nodes take the cameras at once. The first thing a
+   * shutting-down server does, so the cameras are not left unwatched while it closes the rest.
    */
-  async leave(): Promise<void> {
-    await this.stop();
-    try {
-      if (this.outbox) {
-        const outbox = this.outbox;
-        await Promise.race([
-          drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs),
-          new Promise((r) => setTimeout(r, LEAVE_DRAIN_MS).unref()),
-        ]);
+  handOver(): Promise<void> {
+    this.leaving ??= (async () => {
+      await this.stop();
+      await this.registry?.hold(new Map());
+      try {
+        if (this.outbox) {
+          const outbox = this.outbox;
+          await Promise.race([
+            drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs),
+            new Promise((r) => setTimeout(r, LEAVE_DRAIN_MS).unref()),
+          ]);
+        }
+        // Out of the membership first: the others, told of the release, count without this node at once.
+        await leave(this.pool, this.o.nodeName);
+        await release(this.pool, this.o.nodeName, 'all');
+        this.logger.info({ cameras: this.held.size }, 'cluster: left, cameras handed over');
+      } catch (err) {
+        // They will expire: other nodes take them after a lease; the outbox waits for this node's next start.
+        this.logger.warn({ err: (err as Error).message }, 'cluster: could not hand the cameras over');
       }
-      // Out of the membership first: the others, told of the release, count without this node at once.
-      await leave(this.pool, this.o.nodeName);
-      await release(this.pool, this.o.nodeName, 'all');
-      this.logger.info({ cameras: this.held.size }, 'cluster: left, cameras handed over');
-    } catch (err) {
-      // They will expire: other nodes take them after a lease; the outbox waits for this node's next start.
-      this.logger.warn({ err: (err as Error).message }, 'cluster: could not hand the cameras over');
-    }
+    })();
+    return this.leaving;
+  }
+
+  /** Hands over (if not done yet) and closes the connections; the registry has closed by now. */
+  async close(): Promise<void> {
+    await this.handOver();
     await this.pool.end().catch(() => undefined);
   }
 
@@ -189,29 +202,28 @@ export class ClusterNode {
         this.connectedSince = performance.now();
         this.logger.info('cluster: the shared database is back');
       }
-      await registry.follow(await this.catalog.all());
+      // The registry's work (starting and stopping pipelines) is queued on its own lock in this order, not awaited:
+      // a camera slow to stop must not hold up the renewal of the others.
+      void registry.follow(await this.catalog.all()).catch((err: unknown) => this.registryFailed(err));
       const held = await renew(this.pool, me, ttl);
+      for (const id of this.givingUp) held.delete(id);
       const { nodes, total } = await liveNodes(this.pool, ttl);
       const target = fairShare(me, nodes, total);
-      const given: string[] = [];
       if (held.size > target) {
-        given.push(...[...held.keys()].sort().slice(target));
+        const given = [...held.keys()].sort().slice(target);
         for (const id of given) held.delete(id);
-        // Stopped first, their last events copied, then given up: the next owner's events follow ours.
-        await registry.hold(held);
-        await this.drainOnce(true);
-        await release(this.pool, me, given);
-        this.logger.info({ cameras: given, target }, `cluster: gave up ${given.length} cameras towards a fair share`);
-      } else if (held.size < target) {
+        void this.giveUp(registry, given, new Map(held), target);
+      } else if (held.size < target && this.givingUp.size === 0) {
         const takeExpired = performance.now() - this.connectedSince >= ttl * 1000;
         const won = await claim(this.pool, me, target - held.size, ttl, takeExpired);
         for (const [id, epoch] of won) held.set(id, epoch);
         if (won.size > 0) this.logger.info({ cameras: [...won.keys()], target }, `cluster: took ${won.size} cameras`);
       }
-      const lost = [...this.held.keys()].filter((id) => !held.has(id) && !given.includes(id));
+      const lost = [...this.held.keys()].filter((id) => !held.has(id) && !this.givingUp.has(id));
       this.held = held;
-      await registry.hold(held);
-      if (lost.length > 0) this.logger.warn({ cameras: lost }, `cluster: lost the lease on ${lost.length} cameras`);
+      registry.hold(held).then(() => {
+        if (lost.length > 0) this.logger.warn({ cameras: lost }, `cluster: lost the lease on ${lost.length} cameras`);
+      }, this.registryFailed);
     } catch (err) {
       if (this.connectedSince !== undefined) {
         this.logger.warn(
@@ -222,6 +234,29 @@ export class ClusterNode {
       this.connectedSince = undefined;
     }
   }
+
+  /**
+   * Gives cameras up towards a fair share: stopped first, their last events copied, then released, so the next
+   * owner's events follow ours. Renewal goes on meanwhile (without them); if the database fails, they are renewed
+   * and run again at the next round.
+   */
+  private async giveUp(registry: CameraRegistry, ids: string[], keep: Leases, target: number): Promise<void> {
+    for (const id of ids) this.givingUp.add(id);
+    try {
+      await registry.hold(keep);
+      await this.drainOnce(true);
+      await release(this.pool, this.o.nodeName, ids);
+      this.logger.info({ cameras: ids, target }, `cluster: gave up ${ids.length} cameras towards a fair share`);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cluster: could not give cameras up; they run on');
+    } finally {
+      for (const id of ids) this.givingUp.delete(id);
+    }
+  }
+
+  private readonly registryFailed = (err: unknown): void => {
+    this.logger.error({ err: (err as Error).message }, 'cluster: starting or stopping cameras failed');
+  };
 
   /** One drain of the outbox; `strict`: a failure is thrown, not just left for the next round. */
   private drainOnce(strict = false): Promise<void> {
