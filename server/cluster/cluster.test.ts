@@ -394,7 +394,9 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
         `after the signal, analysed elsewhere after median ${Math.round(median(times))} ms, max ${Math.round(Math.max(...times))} ms`,
     );
     const taken = staying.flatMap((n) => n.lines.filter((l) => l.time >= stopWall && l.msg.includes('took')));
-    console.log(`SIGTERM: taken over ${taken.map((l) => `${l.time - stopWall} ms (${l.msg})`).join(', ')} after the signal`);
+    console.log(
+      `SIGTERM: taken over ${taken.map((l) => `${l.time - stopWall} ms (${l.msg})`).join(', ')} after the signal`,
+    );
     expect(mine.length).toBeGreaterThan(0);
     expect(Math.max(...times)).toBeLessThan(HANDOVER_MS);
     const totals = await allStored([leaving, ...staying], 20_000);
