@@ -87,6 +87,22 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     return out;
   };
 
+  /** Waits until each of `ids` is analysed on one of `among`; returns how long after `since` each was. */
+  const analysedAgain = async (ids: string[], among: Node[], since: number, what: string): Promise<number[]> => {
+    const after = new Map<string, number>();
+    await until(
+      what,
+      async () => {
+        const seen = await analysed(among);
+        for (const id of ids) if (!after.has(id) && seen.has(id)) after.set(id, performance.now() - since);
+        return after.size === ids.length;
+      },
+      30_000,
+      100,
+    );
+    return [...after.values()];
+  };
+
   const leases = async () =>
     (
       await sql.query<{ id: string; owner: string | null; epoch: string }>(
@@ -332,18 +348,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     const killedAt = performance.now();
     await victim.proc.kill();
     nodes.delete(victim.name);
-    const after = new Map<string, number>();
-    await until(
-      'every camera of the killed node analysed again',
-      async () => {
-        const seen = await analysed(survivors);
-        for (const id of mine) if (!after.has(id) && seen.has(id)) after.set(id, performance.now() - killedAt);
-        return after.size === mine.length;
-      },
-      30_000,
-      100,
-    );
-    const times = [...after.values()];
+    const times = await analysedAgain(mine, survivors, killedAt, 'every camera of the killed node analysed again');
     console.log(
       `kill -9: ${mine.length} cameras analysed again on the survivors after median ${Math.round(median(times))} ms, ` +
         `max ${Math.round(Math.max(...times))} ms`,
@@ -375,20 +380,9 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     const stopAt = performance.now();
     const stopWall = Date.now();
     const stopped = leaving.proc.stop();
-    const after = new Map<string, number>();
-    await until(
-      'every camera of the stopped node analysed elsewhere',
-      async () => {
-        const seen = await analysed(staying);
-        for (const id of mine) if (!after.has(id) && seen.has(id)) after.set(id, performance.now() - stopAt);
-        return after.size === mine.length;
-      },
-      20_000,
-      100,
-    );
+    const times = await analysedAgain(mine, staying, stopAt, 'every camera of the stopped node analysed elsewhere');
     expect((await stopped).forced).toBe(false);
     nodes.delete(leaving.name);
-    const times = [...after.values()];
     console.log(
       `SIGTERM: ${mine.length} cameras given up ${(leaving.lines.find((l) => l.msg.startsWith('cluster: left'))?.time ?? Number.NaN) - stopWall} ms ` +
         `after the signal, analysed elsewhere after median ${Math.round(median(times))} ms, max ${Math.round(Math.max(...times))} ms`,
