@@ -85,10 +85,6 @@ export class ClusterNode {
     }
   }
 
-  get name(): string {
-    return this.o.nodeName;
-  }
-
   /** Starts the lease loop and the drainer for `registry`'s cameras, whose events are queued in `db`. */
   start(registry: CameraRegistry, db: Database.Database): void {
     this.registry = registry;
@@ -204,7 +200,8 @@ export class ClusterNode {
       }
       // The registry's work (starting and stopping pipelines) is queued on its own lock in this order, not awaited:
       // a camera slow to stop must not hold up the renewal of the others.
-      void registry.follow(await this.catalog.all()).catch((err: unknown) => this.registryFailed(err));
+      const asOf = registry.writes();
+      void registry.follow(await this.catalog.all(), asOf).catch((err: unknown) => this.registryFailed(err));
       const held = await renew(this.pool, me, ttl);
       for (const id of this.givingUp) held.delete(id);
       const { nodes, total } = await liveNodes(this.pool, ttl);
@@ -215,8 +212,11 @@ export class ClusterNode {
         void this.giveUp(registry, given, new Map(held), target);
       } else if (held.size < target && this.givingUp.size === 0) {
         const takeExpired = performance.now() - this.connectedSince >= ttl * 1000;
-        const won = await claim(this.pool, me, target - held.size, ttl, takeExpired);
+        const wanted = target - held.size;
+        const won = await claim(this.pool, me, wanted, ttl, takeExpired);
         for (const [id, epoch] of won) held.set(id, epoch);
+        // Fewer than wanted, some of them perhaps skipped while another node was claiming: look again at once.
+        if (won.size > 0 && won.size < wanted) this.again = true;
         if (won.size > 0) this.logger.info({ cameras: [...won.keys()], target }, `cluster: took ${won.size} cameras`);
       }
       const lost = [...this.held.keys()].filter((id) => !held.has(id) && !this.givingUp.has(id));

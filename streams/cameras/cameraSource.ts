@@ -1,9 +1,11 @@
 // The frame source a camera's settings call for, and the rate it is decoded at.
 import type { Logger } from '../../models/logger.ts';
+import { redactUrl } from '../sources/credentials.ts';
 import { FileSource } from '../sources/fileSource.ts';
 import { RtspSource } from '../sources/rtspSource.ts';
 import type { CameraSettings, FrameSource } from '../types.ts';
 import type { CameraDefaults } from './cameraTypes.ts';
+import type { Entry } from './entry.ts';
 import { FailedSource } from './failedSource.ts';
 import { kindOfUrl } from './validation.ts';
 
@@ -28,4 +30,19 @@ export function defaultSource(s: CameraSettings, defaults: CameraDefaults, logge
   return kindOfUrl(s.url) === 'rtsp'
     ? new RtspSource({ url: s.url, ...common })
     : new FileSource({ path: s.url, ...common });
+}
+
+/** The camera's source, or one that reports in clear words why it could not be made (never a throw). */
+export function sourceOrFailure(
+  entry: Entry,
+  create: (settings: CameraSettings) => FrameSource,
+  logger: Logger | undefined,
+): FrameSource {
+  try {
+    return create(entry.settings);
+  } catch (err) {
+    const reason = `cannot open the camera: ${redactUrl((err as Error).message)}`;
+    logger?.error({ camera: entry.settings.id, err: reason }, 'camera source failed');
+    return new FailedSource(entry.kind, reason);
+  }
 }

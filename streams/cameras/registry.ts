@@ -22,11 +22,10 @@ import { SharedScheduler } from '../pipeline/sharedScheduler.ts';
 import { redactUrl } from '../sources/credentials.ts';
 import type { TrackerOptions } from '../tracking/trackerOptions.ts';
 import type { CameraHealth, CameraKind, CameraSettings, Detections, FrameSource, PersonEvent } from '../types.ts';
-import { decodeFps, defaultSource } from './cameraSource.ts';
+import { decodeFps, defaultSource, sourceOrFailure } from './cameraSource.ts';
 import { type CameraCatalog, CameraStore } from './cameraStore.ts';
 import { type CameraDefaults, CameraError, type CameraView } from './cameraTypes.ts';
 import { assertWritable, type Entry, healthOf, newEntry, sameSettings, viewOf } from './entry.ts';
-import { FailedSource } from './failedSource.ts';
 import { randomSlug, slugOf } from './ids.ts';
 import type { CameraInput, CameraPatch } from './settings.ts';
 import { checkUrl, configCameraSettings, kindOfUrl, parseInput, resolveSettings } from './validation.ts';
@@ -76,6 +75,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
   private readonly logger: Logger | undefined;
   private readonly createSource: (settings: CameraSettings) => FrameSource;
   private closing: Promise<void> | undefined;
+  private writeCount = 0;
 
   private constructor(private readonly o: RegistryOptions) {
     super();
@@ -135,6 +135,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       let id = randomSlug();
       while (this.entries.has(id)) id = randomSlug();
       const settings = resolveSettings(fields, id, url, this.defaults);
+      this.writeCount++;
       await this.store.insert(settings, Date.now());
       const entry = newEntry(settings, 'api');
       this.entries.set(id, entry);
@@ -158,6 +159,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       const fields = parseInput({ ...kept, ...given, url: patchUrl ?? old.url });
       const url = fields.url === old.url ? old.url : checkUrl(fields.url);
       const next = resolveSettings(fields, id, url, old);
+      this.writeCount++;
       await this.store.update(next);
       const restarted = await this.apply(entry, next);
       this.logger?.info({ camera: id, name: next.name, restarted }, 'camera updated');
@@ -166,10 +168,13 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     });
   }
 
-  /** Cluster mode: the shared catalog's cameras as other nodes left them, applied without writing them back. */
-  follow(cameras: readonly CameraSettings[]): Promise<void> {
+  /**
+   * Cluster mode: the shared catalog's cameras as other nodes left them, applied without writing them back.
+   * `asOf` (writes()) when the list was read: a list read before one of this node's own changes is stale.
+   */
+  follow(cameras: readonly CameraSettings[], asOf: number): Promise<void> {
     return this.mutex.run(async () => {
-      if (this.closing) return;
+      if (this.closing || asOf !== this.writeCount) return;
       const seen = new Set<string>();
       let changed = false;
       for (const settings of cameras) {
@@ -190,6 +195,11 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       await Promise.all(gone.map((e) => this.stopPipeline(e)));
       if (changed || gone.length > 0) this.emit('cameras');
     });
+  }
+
+  /** How many changes this registry has written to its catalog (see follow()). */
+  writes(): number {
+    return this.writeCount;
   }
 
   /** Cluster mode: the leases this node holds (camera → epoch). Resolves once lost cameras have stopped. */
@@ -216,6 +226,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       this.assertOpen();
       const found = this.entry(id);
       assertWritable(found, 'removed');
+      this.writeCount++;
       await this.store.delete(id);
       this.entries.delete(id);
       await this.stopPipeline(found);
@@ -314,17 +325,6 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     return next.enabled && restart;
   }
 
-  private makeSource(entry: Entry): FrameSource {
-    if (entry.source) return entry.source;
-    try {
-      return this.createSource(entry.settings);
-    } catch (err) {
-      const reason = `cannot open the camera: ${redactUrl((err as Error).message)}`;
-      this.logger?.error({ camera: entry.settings.id, err: reason }, 'camera source failed');
-      return new FailedSource(entry.kind, reason);
-    }
-  }
-
   private startPipeline(entry: Entry): void {
     if (entry.pipeline) return;
     const { settings } = entry;
@@ -334,7 +334,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     const pipeline = new CameraPipeline({
       cameraId: settings.id,
       name: settings.name,
-      source: this.makeSource(entry),
+      source: entry.source ?? sourceOrFailure(entry, this.createSource, this.logger),
       scheduler: this.scheduler,
       pool: this.o.pool,
       matcher: this.o.matcher,
