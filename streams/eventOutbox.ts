@@ -47,7 +47,6 @@ export class EventOutbox {
   private readonly pendingRows: Statement<[number], Row>;
   private readonly remove: Statement<[number]>;
   private readonly refuse: Statement<[number]>;
-  private readonly counts: Statement<[], { pending: number; refused: number }>;
 
   constructor(db: Database) {
     db.exec(OUTBOX_SCHEMA);
@@ -61,9 +60,6 @@ export class EventOutbox {
     );
     this.remove = db.prepare('DELETE FROM events_outbox WHERE event_id = ?');
     this.refuse = db.prepare('UPDATE events_outbox SET refused = 1 WHERE event_id = ?');
-    this.counts = db.prepare(
-      'SELECT COALESCE(SUM(refused = 0), 0) AS pending, COALESCE(SUM(refused), 0) AS refused FROM events_outbox',
-    );
   }
 
   /** The oldest `limit` events still to copy (events pruned meanwhile are taken off here). */
@@ -97,9 +93,5 @@ export class EventOutbox {
   /** The shared database refused it (stale lease): kept here, marked, never retried. */
   refused(eventId: number): void {
     this.refuse.run(eventId);
-  }
-
-  stats(): { pending: number; refused: number } {
-    return this.counts.get() ?? { pending: 0, refused: 0 };
   }
 }
