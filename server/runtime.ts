@@ -126,6 +126,11 @@ export async function openRuntime(
   logger: Logger,
   options: { cameras?: boolean } = {},
 ): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces; cluster?: ClusterNode }> {
+  if (options.cameras !== false && config.databaseUrl !== undefined && config.cameras.length > 0) {
+    throw new ConfigError(
+      'cameras in the config file are not shared out among nodes: with DATABASE_URL, add cameras over the API (POST /api/cameras)',
+    );
+  }
   const id = modelId(config.embedder);
   const db = openDatabase(config.databasePath);
   let pool: FacePool | undefined;
@@ -135,11 +140,6 @@ export async function openRuntime(
     pool = await startPool(config, logger, id);
     facebank = await openFacebank(config, logger, db, pool, id);
     if (options.cameras !== false && config.databaseUrl !== undefined) {
-      if (config.cameras.length > 0) {
-        throw new ConfigError(
-          'cameras in the config file are not shared out among nodes: with DATABASE_URL, add cameras over the API (POST /api/cameras)',
-        );
-      }
       cluster = await ClusterNode.open({
         databaseUrl: config.databaseUrl,
         nodeName: config.nodeName ?? defaultNodeName(),
