@@ -83,6 +83,9 @@ describe('config', () => {
       'WEBHOOK_RETRIES',
       'WEBHOOK_TIMEOUT_MS',
       'PUBLIC_URL',
+      'DATABASE_URL',
+      'NODE_NAME',
+      'LEASE_SECONDS',
     ];
     expect(Object.keys(ENV_KEYS).sort()).toEqual([...documented].sort());
     const config = loadConfig({ ...NO_FILE, MAX_DETECT_FPS: '7.5', WATCH_FACEBANK: '0', CAMERA_MIN_FACE_SIZE: '64' });
@@ -98,6 +101,9 @@ describe('config', () => {
     );
     expect(problem({ ...NO_FILE, API_KEY: 'short' })).toContain('API_KEY (apiKey): must be at least 8 characters');
     expect(problem({ ...NO_FILE, FLIP: 'yes' })).toContain('FLIP (flip): must be true or false');
+    expect(problem({ ...NO_FILE, DATABASE_URL: 'mysql://db/facerec' })).toContain(
+      'DATABASE_URL (databaseUrl): must be a URL starting with postgres://, postgresql://',
+    );
     expect(problem({ ...NO_FILE, LOG_LEVEL: 'loud' })).toContain('LOG_LEVEL (logLevel): must be one of fatal');
     expect(problem({ ...NO_FILE, MQTT_URL: 'http://broker' })).toContain(
       'MQTT_URL (mqttUrl): must be a URL starting with mqtt://, mqtts://, ws://, wss://',

@@ -12,6 +12,7 @@ import type { CameraDefaults } from '../streams/cameras/cameraTypes.ts';
 import { CameraSettingsInput, MAX_FPS } from '../streams/cameras/settings.ts';
 import { DECODER_TIMINGS, WEBCAM_SETTINGS } from '../streams/sources/sourceDefaults.ts';
 import type { WebRtcSourceOptions } from '../streams/sources/webrtcSource.ts';
+import { clusterSettings } from './cluster/settings.ts';
 import {
   choice,
   decimal,
@@ -202,6 +203,7 @@ export const SECTIONS = {
   live: { title: 'Dashboards across nodes', settings: liveSettings },
   mqtt: { title: 'MQTT and Home Assistant', settings: mqttSettings },
   webhooks: { title: 'Webhooks', settings: webhookSettings },
+  cluster: { title: 'Several nodes', settings: clusterSettings },
 } satisfies Record<string, { title: string; settings: Record<string, Setting> }>;
 
 type Schemas<T extends Record<string, Setting>> = { [K in keyof T]: T[K]['schema'] };
@@ -218,6 +220,7 @@ export const ConfigSchema = z.object({
   ...schemas(liveSettings),
   ...schemas(mqttSettings),
   ...schemas(webhookSettings),
+  ...schemas(clusterSettings),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -232,6 +235,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   ...liveSettings,
   ...mqttSettings,
   ...webhookSettings,
+  ...clusterSettings,
 };
 
 /** `maxDetectFps` → `MAX_DETECT_FPS`. */

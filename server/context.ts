@@ -4,6 +4,7 @@ import type { Facebank } from '../facebank/index.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
+import type { SharedEvents } from './cluster/sharedEvents.ts';
 import type { Config } from './config.ts';
 import type { Integrations } from './integrations/index.ts';
 import type { RedisHealth } from './live/redisLink.ts';
@@ -15,6 +16,8 @@ export interface AppDeps {
   facebank: Facebank;
   cameras: CameraRegistry;
   eventFaces: EventFaces;
+  /** Cluster mode: events are listed from the shared database. */
+  sharedEvents?: SharedEvents;
   metrics: Metrics;
   integrations: Pick<Integrations, 'health'>;
   /** The link to the other nodes' hubs (REDIS_URL). */

@@ -9,7 +9,9 @@ import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { CameraRegistry } from '../streams/cameras/registry.ts';
 import { EventFaces } from '../streams/eventFaces.ts';
-import { type Config, cameraDefaults } from './config.ts';
+import { ClusterNode } from './cluster/node.ts';
+import { defaultNodeName } from './cluster/settings.ts';
+import { type Config, ConfigError, cameraDefaults } from './config.ts';
 
 /** What every command needs. */
 export interface CoreRuntime {
@@ -24,6 +26,8 @@ export interface Runtime extends CoreRuntime {
   cameras: CameraRegistry;
   /** The embeddings of events' face crops ("not this person", the unknown-faces gallery). */
   eventFaces: EventFaces;
+  /** Cluster mode (DATABASE_URL): this node's part in the cluster. */
+  cluster?: ClusterNode;
 }
 
 /** The sha256 of the embedder's weights (a clear error when the models were never built). */
@@ -121,14 +125,29 @@ export async function openRuntime(
   config: Config,
   logger: Logger,
   options: { cameras?: boolean } = {},
-): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces }> {
+): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces; cluster?: ClusterNode }> {
+  if (options.cameras !== false && config.databaseUrl !== undefined && config.cameras.length > 0) {
+    throw new ConfigError(
+      'cameras in the config file are not shared out among nodes: with DATABASE_URL, add cameras over the API (POST /api/cameras)',
+    );
+  }
   const id = modelId(config.embedder);
   const db = openDatabase(config.databasePath);
   let pool: FacePool | undefined;
   let facebank: Facebank | undefined;
+  let cluster: ClusterNode | undefined;
   try {
     pool = await startPool(config, logger, id);
     facebank = await openFacebank(config, logger, db, pool, id);
+    if (options.cameras !== false && config.databaseUrl !== undefined) {
+      cluster = await ClusterNode.open({
+        databaseUrl: config.databaseUrl,
+        nodeName: config.nodeName ?? defaultNodeName(),
+        leaseSeconds: config.leaseSeconds,
+        motion: config.cameraMotion,
+        logger,
+      });
+    }
     const cameras =
       options.cameras === false
         ? undefined
@@ -141,7 +160,10 @@ export async function openRuntime(
             defaults: cameraDefaults(config),
             eventsRetentionDays: config.eventsRetentionDays,
             configCameras: config.cameras,
+            ...(cluster ? { shared: cluster.catalog } : {}),
           });
+    if (cameras) cluster?.start(cameras, db);
+    const node = cluster;
     const ready = pool;
     const bank = facebank;
     const eventFaces =
@@ -151,15 +173,20 @@ export async function openRuntime(
       pool: ready,
       facebank: bank,
       ...(cameras && eventFaces ? { cameras, eventFaces } : {}),
+      ...(node ? { cluster: node } : {}),
       close: async () => {
-        // Cameras first: their frames are in the pool and their names come from the facebank.
+        // Cameras first: their frames are in the pool and their names come from the facebank. In a cluster, they
+        // are handed over first (stopped, their last events copied, their leases given up).
+        await node?.handOver();
         await cameras?.close();
+        await node?.close();
         await bank.close();
         await ready.close();
         db.close();
       },
     };
   } catch (err) {
+    await cluster?.close();
     await facebank?.close();
     await pool?.close();
     db.close();

@@ -36,7 +36,18 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   // REDIS_URL: the hub shares its messages with the other nodes' hubs (connects in the background).
   const redis = config.redisUrl === undefined ? undefined : new RedisLink(config.redisUrl, logger);
   const live = { health: () => redis?.health() ?? { enabled: false as const } };
-  const app = createApp({ config, pool, facebank, cameras, eventFaces, metrics, integrations, live, logger });
+  const app = createApp({
+    config,
+    pool,
+    facebank,
+    cameras,
+    eventFaces,
+    metrics,
+    integrations,
+    live,
+    logger,
+    ...(runtime.cluster ? { sharedEvents: runtime.cluster.events } : {}),
+  });
   let server: ServerType;
   try {
     server = await new Promise<ServerType>((ok, fail) => {
@@ -65,6 +76,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     webrtc,
     close: () => {
       closing ??= (async () => {
+        // In a cluster, other nodes take the cameras over before anything else closes here.
+        await runtime.cluster?.handOver();
         // Integrations first: they leave "nobody in view" and "offline" behind while the broker is still there.
         await integrations.close();
         // Webcams next, while their pages can still be told.

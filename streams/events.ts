@@ -5,6 +5,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { asStorageError, storageProblem } from '../facebank/storageError.ts';
 import type { Logger } from '../models/logger.ts';
 import { EventDrops } from './eventDrops.ts';
+import { OUTBOX_SCHEMA } from './eventOutbox.ts';
 import type { PersonEvent } from './types.ts';
 
 /** Idempotent. `at` is epoch milliseconds; crops live in their own table so listing never reads them. */
@@ -26,6 +27,11 @@ CREATE TABLE IF NOT EXISTS events_crops (
   jpeg     BLOB    NOT NULL
 );
 `;
+
+/** Where a pipeline stores its events (the store itself, or one that stamps them with the camera's lease epoch). */
+export interface EventSink {
+  insert(event: Omit<PersonEvent, 'id'>): number;
+}
 
 /** A stored event as listed: without its crop, which `crop(id)` returns. */
 export interface StoredEvent extends Omit<PersonEvent, 'crop'> {
@@ -53,6 +59,8 @@ export interface EventsStoreOptions {
   now?: () => number;
   /** Where dropped events are reported (see EventDrops). */
   logger?: Logger;
+  /** Queue every event in events_outbox too (cluster mode: a drainer copies them to the shared database). */
+  outbox?: boolean;
 }
 
 /** The crops the server keeps: those of the most recent 10 000 events. */
@@ -101,6 +109,7 @@ export class EventsStore {
   private readonly deleteOldCrops: Statement<[number]>;
   private readonly deleteOrphanCrops: Statement<[]>;
   private readonly maxId: Statement<[], { id: number | null }>;
+  private readonly queue: Statement<[number | bigint, number | null]> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private cropsSinceTrim = 0;
 
@@ -131,6 +140,10 @@ export class EventsStore {
       'DELETE FROM events_crops WHERE event_id NOT IN (SELECT id FROM events_person)',
     );
     this.maxId = db.prepare('SELECT MAX(id) AS id FROM events_person');
+    if (options.outbox) {
+      db.exec(OUTBOX_SCHEMA);
+      this.queue = db.prepare('INSERT INTO events_outbox (event_id, epoch) VALUES (?, ?)');
+    }
     // A server started on full or read-only storage still starts: pruning waits for the next hourly run.
     try {
       this.prune();
@@ -143,9 +156,10 @@ export class EventsStore {
 
   /**
    * Stores an event (and its crop, if any); returns its id. When the storage is full or read-only the event is
-   * dropped (counted in `drops`) and a StorageError thrown: the caller carries on without it.
+   * dropped (counted in `drops`) and a StorageError thrown: the caller carries on without it. `epoch`: the lease
+   * its camera was analysed under, queued with it in the outbox (cluster mode).
    */
-  insert(event: Omit<PersonEvent, 'id'>): number {
+  insert(event: Omit<PersonEvent, 'id'>, epoch: number | null = null): number {
     let id: number;
     try {
       id = this.db.transaction(() => {
@@ -161,6 +175,7 @@ export class EventsStore {
         if (event.crop && event.crop.byteLength > 0 && this.maxCrops > 0) {
           this.insertCrop.run(rowid, Buffer.from(event.crop.buffer, event.crop.byteOffset, event.crop.byteLength));
         }
+        this.queue?.run(rowid, epoch);
         return Number(rowid);
       })();
     } catch (err) {

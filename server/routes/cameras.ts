@@ -32,29 +32,35 @@ export function cameraRoutes({ config, cameras }: AppDeps): Hono {
   return app;
 }
 
-export function eventRoutes({ config, cameras }: AppDeps): Hono {
+export function eventRoutes({ config, cameras, sharedEvents }: AppDeps): Hono {
   const app = new Hono();
   const read = requireKey(config.apiKey, 'read', true);
 
-  app.get('/', read, (c) => {
+  app.get('/', read, async (c) => {
     const parsed = EventsQuery.safeParse(c.req.query());
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new HttpError(400, 'invalid_request', `${issue?.path.join('.') ?? 'query'}: ${issue?.message}`);
     }
     const { camera, name, since, before, limit } = parsed.data;
-    const events = cameras.events.list({
+    const query = {
       limit,
       ...(camera !== undefined ? { cameraId: camera } : {}),
       ...(name !== undefined ? { name } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(before !== undefined ? { before } : {}),
-    });
+    };
+    const events = sharedEvents ? await sharedEvents.list(query) : cameras.events.list(query);
     return c.json(events.map((e) => eventMessage(e)));
   });
-  app.get('/:id/crop', read, (c) => {
+  app.get('/:id/crop', read, async (c) => {
     const id = c.req.param('id');
-    const jpeg = /^\d{1,15}$/.test(id) ? cameras.events.crop(Number(id)) : undefined;
+    const valid = /^\d{1,15}$/.test(id);
+    const jpeg = !valid
+      ? undefined
+      : sharedEvents
+        ? await sharedEvents.crop(Number(id))
+        : cameras.events.crop(Number(id));
     if (!jpeg) throw new HttpError(404, 'crop_not_found', 'no such event, or the event has no face crop');
     return c.body(new Uint8Array(jpeg), 200, {
       'Content-Type': 'image/jpeg',

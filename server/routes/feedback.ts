@@ -62,10 +62,14 @@ export function negativeRoutes({ config, facebank, cameras }: AppDeps): Hono {
 }
 
 /** POST /api/events/{id}/reject (mounted under /api/events). */
-export function rejectRoutes({ config, facebank, cameras, eventFaces }: AppDeps): Hono {
+export function rejectRoutes({ config, facebank, cameras, eventFaces, sharedEvents }: AppDeps): Hono {
   const app = new Hono();
   const write = requireKey(config.apiKey, 'write');
   app.post('/:id/reject', write, async (c) => {
+    if (sharedEvents) {
+      // Event ids are the shared database's there, while the crops' embeddings are each node's own.
+      throw new HttpError(501, 'not_in_cluster_mode', 'rejecting an event is not available with DATABASE_URL yet');
+    }
     const id = eventId(c.req.param('id'));
     const event = cameras.events.get(id);
     if (event === undefined) throw new HttpError(404, 'event_not_found', `no event ${id}`);

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS cameras_settings (
 `;
 
 /** Motion, masks, region and decode width, as JSON: their shapes are the settings schema's, and will grow. */
-function analysisOf(s: CameraSettings): string {
+export function analysisOf(s: CameraSettings): string {
   const { motion, motionThreshold, motionMinArea, masks, detectRegion, detectWidth } = s;
   return JSON.stringify({ motion, motionThreshold, motionMinArea, masks, detectRegion, detectWidth });
 }
@@ -32,7 +32,19 @@ interface CameraRow {
   analysis: string;
 }
 
-export class CameraStore {
+/**
+ * Where the cameras added over the API are kept: this SQLite table (one node), or in cluster mode the shared
+ * database (server/cluster), which every node follows.
+ */
+export interface CameraCatalog {
+  insert(s: CameraSettings, createdAt: number): void | Promise<void>;
+  update(s: CameraSettings): void | Promise<void>;
+  delete(id: string): void | Promise<void>;
+  /** Every camera, in the order they were added. */
+  all(): CameraSettings[] | Promise<CameraSettings[]>;
+}
+
+export class CameraStore implements CameraCatalog {
   /** `motion`: for cameras stored before motion gating existed. */
   constructor(
     private readonly db: Database,
@@ -71,22 +83,33 @@ export class CameraStore {
         'SELECT id, name, url, enabled, max_detect_fps, input_fps, analysis FROM cameras_settings ORDER BY created_at, id',
       )
       .all();
-    return rows.map((r) => {
-      // A row this version cannot read (edited by hand) keeps its camera, with the default motion settings.
-      const parsed = StoredAnalysis.safeParse(safeJson(r.analysis));
-      const analysis = parsed.success ? parsed.data : StoredAnalysis.parse({});
-      return {
-        id: r.id,
-        name: r.name,
-        url: r.url,
-        enabled: r.enabled !== 0,
-        maxDetectFps: r.max_detect_fps,
-        inputFps: r.input_fps,
-        ...analysis,
-        motion: analysis.motion ?? this.motion,
-      };
-    });
+    return rows.map((r) =>
+      storedSettings(
+        {
+          id: r.id,
+          name: r.name,
+          url: r.url,
+          enabled: r.enabled !== 0,
+          maxDetectFps: r.max_detect_fps,
+          inputFps: r.input_fps,
+        },
+        safeJson(r.analysis),
+        this.motion,
+      ),
+    );
   }
+}
+
+/** A stored camera's settings; `motion` is for cameras stored before motion gating existed. */
+export function storedSettings(
+  base: Pick<CameraSettings, 'id' | 'name' | 'url' | 'enabled' | 'maxDetectFps' | 'inputFps'>,
+  analysisJson: unknown,
+  motion: boolean,
+): CameraSettings {
+  // A row this version cannot read (edited by hand) keeps its camera, with the default motion settings.
+  const parsed = StoredAnalysis.safeParse(analysisJson);
+  const analysis = parsed.success ? parsed.data : StoredAnalysis.parse({});
+  return { ...base, ...analysis, motion: analysis.motion ?? motion };
 }
 
 function safeJson(text: string): unknown {

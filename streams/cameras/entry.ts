@@ -2,7 +2,7 @@
 import type { CameraPipeline } from '../pipeline/pipeline.ts';
 import { redactUrl } from '../sources/credentials.ts';
 import type { CameraHealth, CameraKind, CameraSettings, FrameSource } from '../types.ts';
-import type { CameraOrigin, CameraView } from './cameraTypes.ts';
+import { CameraError, type CameraOrigin, type CameraView } from './cameraTypes.ts';
 import { kindOfUrl } from './validation.ts';
 
 export interface Entry {
@@ -15,10 +15,21 @@ export interface Entry {
   /** The health of the last pipeline once stopped (its counters, last error), shown as 'stopped'. */
   lastHealth: CameraHealth | undefined;
   previewOn: boolean;
+  /** Cluster mode: the epoch of this node's lease on the camera, while it holds one (its events carry it). */
+  epoch: number | undefined;
 }
 
 export function newEntry(settings: CameraSettings, origin: CameraOrigin, kind = kindOfUrl(settings.url)): Entry {
-  return { settings, kind, origin, pipeline: undefined, source: undefined, lastHealth: undefined, previewOn: true };
+  return {
+    settings,
+    kind,
+    origin,
+    pipeline: undefined,
+    source: undefined,
+    lastHealth: undefined,
+    previewOn: true,
+    epoch: undefined,
+  };
 }
 
 export function healthOf(entry: Entry): CameraHealth {
@@ -59,4 +70,36 @@ export function viewOf(entry: Entry, health: CameraHealth): CameraView {
     readOnly: origin !== 'api',
     health,
   };
+}
+
+/** API cameras only: config and session cameras cannot be changed or removed over the API. */
+export function assertWritable(entry: Entry, verb: 'changed' | 'removed'): void {
+  if (entry.origin === 'config') {
+    throw new CameraError(
+      'camera_read_only',
+      `camera ${entry.settings.id} (${entry.settings.name}) is declared in the config file: it cannot be ${verb} over the API; edit the config file and restart the server`,
+    );
+  }
+  if (entry.origin === 'session') {
+    throw new CameraError(
+      'camera_read_only',
+      `camera ${entry.settings.id} (${entry.settings.name}) is a live ${entry.kind} session: it cannot be ${verb} over the API; it goes away when the session ends`,
+    );
+  }
+}
+
+/** Whether two settings say the same, whatever order their keys came in (a database row, an API call). */
+export function sameSettings(a: CameraSettings, b: CameraSettings): boolean {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([, x]) => x !== undefined)
+              .sort(([x], [y]) => (x < y ? -1 : 1))
+              .map(([k, x]) => [k, canonical(x)]),
+          )
+        : v;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }

@@ -3,6 +3,10 @@
 // (a browser webcam over WebRTC: neither persisted nor restarted). One CameraPipeline per enabled camera, all
 // sharing one frame scheduler sized to the inference pool; their output is re-emitted here for the hub.
 //
+// In cluster mode (a `shared` catalog), the API's cameras live in the shared database and every node follows it
+// (follow()); a camera's pipeline runs only on the node holding its lease (hold()), and its events carry the
+// lease's epoch into the outbox, from which the shared database takes them only while that lease was current.
+//
 // A camera that cannot be reached, a bad URL or an unsupported codec never throws out of here: it shows up as
 // the camera's state ('reconnecting') with lastError in clear words, and its source keeps retrying.
 import { EventEmitter } from 'node:events';
@@ -11,19 +15,17 @@ import { Mutex } from '../../facebank/mutex.ts';
 import type { FaceNamer } from '../../facebank/recognize.ts';
 import type { Logger } from '../../models/logger.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
-import { EventsStore, MAX_EVENT_CROPS } from '../events.ts';
+import { type EventSink, EventsStore, MAX_EVENT_CROPS } from '../events.ts';
 import { CameraPipeline } from '../pipeline/pipeline.ts';
 import type { PreviewMessage } from '../pipeline/previews.ts';
 import { SharedScheduler } from '../pipeline/sharedScheduler.ts';
 import { redactUrl } from '../sources/credentials.ts';
-import { FileSource } from '../sources/fileSource.ts';
-import { RtspSource } from '../sources/rtspSource.ts';
 import type { TrackerOptions } from '../tracking/trackerOptions.ts';
 import type { CameraHealth, CameraKind, CameraSettings, Detections, FrameSource, PersonEvent } from '../types.ts';
-import { CameraStore } from './cameraStore.ts';
+import { decodeFps, defaultSource, sourceOrFailure } from './cameraSource.ts';
+import { type CameraCatalog, CameraStore } from './cameraStore.ts';
 import { type CameraDefaults, CameraError, type CameraView } from './cameraTypes.ts';
-import { type Entry, healthOf, newEntry, viewOf } from './entry.ts';
-import { FailedSource } from './failedSource.ts';
+import { assertWritable, type Entry, healthOf, newEntry, sameSettings, viewOf } from './entry.ts';
 import { randomSlug, slugOf } from './ids.ts';
 import type { CameraInput, CameraPatch } from './settings.ts';
 import { checkUrl, configCameraSettings, kindOfUrl, parseInput, resolveSettings } from './validation.ts';
@@ -43,6 +45,11 @@ export interface RegistryOptions {
   createSource?: (settings: CameraSettings) => FrameSource;
   /** Tracker tuning for every camera (tests; the defaults suit the product). */
   tracker?: Partial<TrackerOptions>;
+  /**
+   * Cluster mode: the shared catalog the API's cameras are kept in (instead of SQLite). Their pipelines then run
+   * only while hold() grants this node their lease, and every event is queued in the outbox.
+   */
+  shared?: CameraCatalog;
 }
 
 type RegistryEvents = {
@@ -61,34 +68,36 @@ type RegistryEvents = {
 export class CameraRegistry extends EventEmitter<RegistryEvents> {
   readonly events: EventsStore;
   private readonly entries = new Map<string, Entry>();
-  private readonly store: CameraStore;
+  private readonly store: CameraCatalog;
   private readonly scheduler: SharedScheduler;
   private readonly defaults: CameraDefaults;
   private readonly mutex = new Mutex();
   private readonly logger: Logger | undefined;
   private readonly createSource: (settings: CameraSettings) => FrameSource;
   private closing: Promise<void> | undefined;
+  private writeCount = 0;
 
   private constructor(private readonly o: RegistryOptions) {
     super();
     this.logger = o.logger;
     this.defaults = o.defaults;
-    this.store = new CameraStore(o.db, o.defaults.motion);
+    this.store = o.shared ?? new CameraStore(o.db, o.defaults.motion);
     this.events = new EventsStore(o.db, {
       retentionDays: o.eventsRetentionDays,
       maxCrops: MAX_EVENT_CROPS,
       logger: this.streamLogger(),
+      outbox: o.shared !== undefined,
     });
     this.scheduler = new SharedScheduler(o.poolSize, undefined, this.streamLogger());
-    this.createSource = o.createSource ?? ((s) => this.defaultSource(s));
+    this.createSource = o.createSource ?? ((s) => defaultSource(s, this.defaults, this.streamLogger(s.id)));
   }
 
   /** Loads persisted cameras and config cameras, and starts the enabled ones. */
   static async open(o: RegistryOptions): Promise<CameraRegistry> {
     const registry = new CameraRegistry(o);
     registry.loadConfigCameras(o.configCameras);
-    registry.loadPersisted();
-    for (const entry of registry.entries.values()) if (entry.settings.enabled) registry.startPipeline(entry);
+    for (const settings of await registry.store.all()) registry.entries.set(settings.id, newEntry(settings, 'api'));
+    for (const entry of registry.entries.values()) if (registry.runs(entry)) registry.startPipeline(entry);
     registry.logger?.info(
       { cameras: registry.entries.size, enabled: [...registry.entries.values()].filter((e) => e.pipeline).length },
       `cameras: ${registry.entries.size} configured`,
@@ -126,10 +135,11 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       let id = randomSlug();
       while (this.entries.has(id)) id = randomSlug();
       const settings = resolveSettings(fields, id, url, this.defaults);
-      this.store.insert(settings, Date.now());
+      this.writeCount++;
+      await this.store.insert(settings, Date.now());
       const entry = newEntry(settings, 'api');
       this.entries.set(id, entry);
-      if (settings.enabled) this.startPipeline(entry);
+      if (this.runs(entry)) this.startPipeline(entry);
       this.logger?.info({ camera: id, name: settings.name, url: redactUrl(url) }, 'camera added');
       this.emit('cameras');
       return this.view(entry);
@@ -140,7 +150,7 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     return this.mutex.run(async () => {
       this.assertOpen();
       const entry = this.entry(id);
-      this.assertWritable(entry, 'changed');
+      assertWritable(entry, 'changed');
       const old = entry.settings;
       // A client may send back the redacted URL it was shown: that means "unchanged".
       const patchUrl = patch.url !== undefined && patch.url.trim() === redactUrl(old.url) ? old.url : patch.url;
@@ -149,24 +159,63 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
       const fields = parseInput({ ...kept, ...given, url: patchUrl ?? old.url });
       const url = fields.url === old.url ? old.url : checkUrl(fields.url);
       const next = resolveSettings(fields, id, url, old);
-      this.store.update(next);
-      entry.settings = next;
-      entry.kind = kindOfUrl(next.url);
-      const restart =
-        next.url !== old.url || this.decodeFps(next) !== this.decodeFps(old) || next.detectWidth !== old.detectWidth;
-      if (!next.enabled) {
-        await this.stopPipeline(entry);
-      } else if (!entry.pipeline || restart) {
-        await this.stopPipeline(entry);
-        this.startPipeline(entry);
-      } else {
-        entry.pipeline.name = next.name;
-        if (next.maxDetectFps !== old.maxDetectFps) entry.pipeline.setMaxDetectFps(next.maxDetectFps);
-        entry.pipeline.setMotion(next);
-      }
-      this.logger?.info({ camera: id, name: next.name, restarted: next.enabled && restart }, 'camera updated');
+      this.writeCount++;
+      await this.store.update(next);
+      const restarted = await this.apply(entry, next);
+      this.logger?.info({ camera: id, name: next.name, restarted }, 'camera updated');
       this.emit('cameras');
       return this.view(entry);
+    });
+  }
+
+  /**
+   * Cluster mode: the shared catalog's cameras as other nodes left them, applied without writing them back.
+   * `asOf` (writes()) when the list was read: a list read before one of this node's own changes is stale.
+   */
+  follow(cameras: readonly CameraSettings[], asOf: number): Promise<void> {
+    return this.mutex.run(async () => {
+      if (this.closing || asOf !== this.writeCount) return;
+      const seen = new Set<string>();
+      let changed = false;
+      for (const settings of cameras) {
+        seen.add(settings.id);
+        const entry = this.entries.get(settings.id);
+        if (!entry) {
+          const added = newEntry(settings, 'api');
+          this.entries.set(settings.id, added);
+          if (this.runs(added)) this.startPipeline(added);
+          changed = true;
+        } else if (entry.origin === 'api' && !sameSettings(entry.settings, settings)) {
+          await this.apply(entry, settings);
+          changed = true;
+        }
+      }
+      const gone = [...this.entries.values()].filter((e) => e.origin === 'api' && !seen.has(e.settings.id));
+      for (const entry of gone) this.entries.delete(entry.settings.id);
+      await Promise.all(gone.map((e) => this.stopPipeline(e)));
+      if (changed || gone.length > 0) this.emit('cameras');
+    });
+  }
+
+  /** How many changes this registry has written to its catalog (see follow()). */
+  writes(): number {
+    return this.writeCount;
+  }
+
+  /** Cluster mode: the leases this node holds (camera → epoch). Resolves once lost cameras have stopped. */
+  hold(leases: ReadonlyMap<string, number>): Promise<void> {
+    return this.mutex.run(async () => {
+      if (this.closing) return;
+      const moved = [...this.entries.values()].filter(
+        (e) => e.origin === 'api' && leases.get(e.settings.id) !== e.epoch,
+      );
+      await Promise.all(
+        moved.map(async (entry) => {
+          await this.stopPipeline(entry);
+          entry.epoch = leases.get(entry.settings.id);
+          if (this.runs(entry)) this.startPipeline(entry);
+        }),
+      );
     });
   }
 
@@ -176,8 +225,9 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     return this.mutex.run(async () => {
       this.assertOpen();
       const found = this.entry(id);
-      this.assertWritable(found, 'removed');
-      this.store.delete(id);
+      assertWritable(found, 'removed');
+      this.writeCount++;
+      await this.store.delete(id);
       this.entries.delete(id);
       await this.stopPipeline(found);
       this.logger?.info({ camera: id, name: found.settings.name }, 'camera removed');
@@ -247,54 +297,48 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     }
   }
 
-  private loadPersisted(): void {
-    for (const settings of this.store.all()) this.entries.set(settings.id, newEntry(settings, 'api'));
+  /** Whether the camera's pipeline should run here: enabled and, for a shared camera, leased to this node. */
+  private runs(entry: Entry): boolean {
+    if (!entry.settings.enabled) return false;
+    return this.o.shared === undefined || entry.origin !== 'api' || entry.epoch !== undefined;
   }
 
-  /**
-   * Frames per second to decode when the camera sets no rate: no more than detection and previews can use.
-   * Converting and piping every frame of a 25 fps stream as RGB cost far more than the frames were worth.
-   */
-  private decodeFps(s: CameraSettings): number {
-    if (s.inputFps > 0) return s.inputFps;
-    return s.maxDetectFps > 0 ? Math.max(s.maxDetectFps, this.defaults.previewFps) : 0;
-  }
-
-  private defaultSource(s: CameraSettings): FrameSource {
-    const common = {
-      ...this.defaults.sourceTimings,
-      fps: this.decodeFps(s),
-      ...(s.detectWidth > 0 ? { width: s.detectWidth } : {}),
-      logger: this.streamLogger(s.id),
-    };
-    if (!s.url) return new FailedSource('file', 'no URL configured');
-    return kindOfUrl(s.url) === 'rtsp'
-      ? new RtspSource({ url: s.url, ...common })
-      : new FileSource({ path: s.url, ...common });
-  }
-
-  private makeSource(entry: Entry): FrameSource {
-    if (entry.source) return entry.source;
-    try {
-      return this.createSource(entry.settings);
-    } catch (err) {
-      const reason = `cannot open the camera: ${redactUrl((err as Error).message)}`;
-      this.logger?.error({ camera: entry.settings.id, err: reason }, 'camera source failed');
-      return new FailedSource(entry.kind, reason);
+  /** New settings for a camera: its pipeline restarts, stops, or takes them live. Returns whether it restarted. */
+  private async apply(entry: Entry, next: CameraSettings): Promise<boolean> {
+    const old = entry.settings;
+    entry.settings = next;
+    entry.kind = kindOfUrl(next.url);
+    const restart =
+      next.url !== old.url ||
+      decodeFps(next, this.defaults) !== decodeFps(old, this.defaults) ||
+      next.detectWidth !== old.detectWidth;
+    if (!this.runs(entry)) {
+      await this.stopPipeline(entry);
+    } else if (!entry.pipeline || restart) {
+      await this.stopPipeline(entry);
+      this.startPipeline(entry);
+    } else {
+      entry.pipeline.name = next.name;
+      if (next.maxDetectFps !== old.maxDetectFps) entry.pipeline.setMaxDetectFps(next.maxDetectFps);
+      entry.pipeline.setMotion(next);
     }
+    return next.enabled && restart;
   }
 
   private startPipeline(entry: Entry): void {
     if (entry.pipeline) return;
     const { settings } = entry;
+    // The epoch is the one this pipeline runs under: a later lease's pipeline is a new pipeline.
+    const epoch = entry.epoch ?? null;
+    const events: EventSink = this.o.shared ? { insert: (e) => this.events.insert(e, epoch) } : this.events;
     const pipeline = new CameraPipeline({
       cameraId: settings.id,
       name: settings.name,
-      source: this.makeSource(entry),
+      source: entry.source ?? sourceOrFailure(entry, this.createSource, this.logger),
       scheduler: this.scheduler,
       pool: this.o.pool,
       matcher: this.o.matcher,
-      events: this.events,
+      events,
       maxDetectFps: settings.maxDetectFps,
       minFaceSize: this.defaults.minFaceSize,
       previewFps: this.defaults.previewFps,
@@ -341,21 +385,6 @@ export class CameraRegistry extends EventEmitter<RegistryEvents> {
     const entry = this.entries.get(id);
     if (!entry) throw new CameraError('camera_not_found', `no camera with id ${JSON.stringify(id)}`);
     return entry;
-  }
-
-  private assertWritable(entry: Entry, verb: 'changed' | 'removed'): void {
-    if (entry.origin === 'config') {
-      throw new CameraError(
-        'camera_read_only',
-        `camera ${entry.settings.id} (${entry.settings.name}) is declared in the config file: it cannot be ${verb} over the API; edit the config file and restart the server`,
-      );
-    }
-    if (entry.origin === 'session') {
-      throw new CameraError(
-        'camera_read_only',
-        `camera ${entry.settings.id} (${entry.settings.name}) is a live ${entry.kind} session: it cannot be ${verb} over the API; it goes away when the session ends`,
-      );
-    }
   }
 
   private assertOpen(): void {

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import type { FaceNamer } from '../../facebank/recognize.ts';
 import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
-import type { EventsStore } from '../events.ts';
+import type { EventSink } from '../events.ts';
 import type { Observation } from '../tracking/identity.ts';
 import { FaceTracker } from '../tracking/tracker.ts';
 import type { TrackerDetection } from '../tracking/trackerTypes.ts';
@@ -57,7 +57,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private readonly sched: SharedScheduler;
   private readonly pool: Pick<FacePool, 'analyzeFrame'>;
   private readonly matcher: FaceNamer;
-  private readonly events: EventsStore;
+  private readonly events: EventSink;
   private readonly logger: Logger;
   private readonly tracker: FaceTracker;
   /** The scheduler key: unique per pipeline, so a restarted camera never inherits its predecessor's frames. */

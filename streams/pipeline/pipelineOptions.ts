@@ -3,7 +3,7 @@ import type { FaceNamer } from '../../facebank/recognize.ts';
 import type { Logger } from '../../models/logger.ts';
 import type { DetectOptions } from '../../models/mtcnn/detector.ts';
 import type { FacePool } from '../../models/pool/facePool.ts';
-import type { EventsStore } from '../events.ts';
+import type { EventSink } from '../events.ts';
 import type { TrackerOptions } from '../tracking/trackerOptions.ts';
 import type { FrameSource } from '../types.ts';
 import type { GateSettings } from './motionGate.ts';
@@ -51,7 +51,7 @@ export interface PipelineOptions {
   pool: Pick<FacePool, 'analyzeFrame'>;
   matcher: FaceNamer;
   /** Person events are stored here before they are emitted (the id comes from the store). */
-  events: EventsStore;
+  events: EventSink;
   /** Detections per second at most (the camera's own, else the server's MAX_DETECT_FPS). */
   maxDetectFps: number;
   /** Smallest face searched for, in frame pixels (CAMERA_MIN_FACE_SIZE). */

@@ -1,0 +1,403 @@
+// Cluster mode end to end (issue 14): a throwaway PostgreSQL, three real server processes (real models, real
+// ffmpeg) and nine small file cameras, all on 127.0.0.1. One shared set-up, then scenarios in turn on the same
+// nodes: the database goes away for 20 s; a node is frozen (SIGSTOP) for 10 s; a node is killed (-9); a node
+// joins; a node is stopped (SIGTERM). Each scenario's figures are printed.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CameraHealth } from '../../streams/types.ts';
+import { makeTestClip, writeEmptyImage } from '../../test/support/clips.ts';
+import { type Postgres, startPostgres } from '../../test/support/postgres.ts';
+import { type ServerProcess, spawnServer } from '../../test/support/serverProcess.ts';
+import { type Person, personImage } from '../../test/support/testdata.ts';
+import { until } from '../../test/support/waits.ts';
+import { writeEvent } from './drainer.ts';
+
+const CAMERAS = 9;
+const PEOPLE: Person[] = ['amy', 'howard', 'penny', 'raj'];
+/** Not a promise of the product: how long a node may take to start (models) on a loaded 2-core machine. */
+const LOADED = 90_000;
+// The product's promises (issue 14).
+const FAILOVER_MS = 8000;
+const HANDOVER_MS = 3000;
+const STALE_STOP_MS = 2000;
+const REBALANCE_MS = 15_000;
+
+interface Node {
+  name: string;
+  proc: ServerProcess;
+  url: string;
+  dbPath: string;
+  /** Log lines of interest, with their times. */
+  lines: { msg: string; time: number }[];
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
+
+describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
+  const fileStart = performance.now();
+  let postgres: Postgres;
+  let sql: pg.Pool;
+  let root: string;
+  let clip: string;
+  const nodes = new Map<string, Node>();
+  /** The leases as they were before PostgreSQL went away. */
+  let beforeOutage: { id: string; owner: string | null; epoch: string }[] = [];
+
+  const startNode = async (name: string): Promise<Node> => {
+    const dbPath = join(root, `${name}.db`);
+    const lines: Node['lines'] = [];
+    const proc = spawnServer({
+      env: {
+        DATABASE_URL: postgres.url,
+        NODE_NAME: name,
+        DATABASE_PATH: dbPath,
+        FACEBANK_DIR: join(root, 'facebank'),
+        WATCH_FACEBANK: 'false',
+        POOL_SIZE: '1',
+        INTRA_OP_THREADS: '1',
+        PREVIEW_FPS: '0',
+        CAMERA_MOTION: 'false',
+      },
+      onLine: (l) => {
+        if (l.msg.startsWith('cluster:')) lines.push({ msg: l.msg, time: l.time });
+      },
+    });
+    const node: Node = { name, proc, url: await proc.listeningWithin(LOADED), dbPath, lines };
+    nodes.set(name, node);
+    return node;
+  };
+
+  /** Camera id → the nodes whose pipeline for it has analysed frames lately. */
+  const analysed = async (among: Node[]): Promise<Map<string, string[]>> => {
+    const out = new Map<string, string[]>();
+    await Promise.all(
+      among.map(async (n) => {
+        const res = await fetch(`${n.url}/api/cameras`).catch(() => undefined);
+        if (!res?.ok) return;
+        for (const c of (await res.json()) as { id: string; health: CameraHealth }[]) {
+          if (c.health.state !== 'stopped' && c.health.processedFps > 0)
+            out.set(c.id, [...(out.get(c.id) ?? []), n.name]);
+        }
+      }),
+    );
+    return out;
+  };
+
+  /** Waits until each of `ids` is analysed on one of `among`; returns how long after `since` each was. */
+  const analysedAgain = async (ids: string[], among: Node[], since: number, what: string): Promise<number[]> => {
+    const after = new Map<string, number>();
+    await until(
+      what,
+      async () => {
+        const seen = await analysed(among);
+        for (const id of ids) if (!after.has(id) && seen.has(id)) after.set(id, performance.now() - since);
+        return after.size === ids.length;
+      },
+      30_000,
+      100,
+    );
+    return [...after.values()];
+  };
+
+  const leases = async () =>
+    (
+      await sql.query<{ id: string; owner: string | null; epoch: string }>(
+        'SELECT id, owner, epoch FROM cameras ORDER BY id',
+      )
+    ).rows;
+
+  const shareOf = async () => {
+    const counts = new Map<string, number>();
+    for (const r of await leases()) if (r.owner) counts.set(r.owner, (counts.get(r.owner) ?? 0) + 1);
+    return counts;
+  };
+
+  /** Every camera held by one of `among`, each holding an even share (±1), and analysed where it is held. */
+  const balanced = async (among: Node[]) => {
+    const rows = await leases();
+    const counts = among.map((n) => rows.filter((r) => r.owner === n.name).length);
+    const even = CAMERAS / among.length;
+    if (counts.some((c) => Math.abs(c - even) > 1) || counts.reduce((a, b) => a + b, 0) !== CAMERAS) return false;
+    const seen = await analysed(among);
+    return rows.every((r) => seen.get(r.id)?.length === 1 && seen.get(r.id)?.[0] === r.owner) ? counts : false;
+  };
+
+  /** Per node: events it produced up to now (its SQLite), refused, still queued, and what PostgreSQL holds of them. */
+  const accounting = (node: Node) => {
+    const db = new Database(node.dbPath, { readonly: true, fileMustExist: true });
+    try {
+      const origin = db.prepare<[], { origin: string }>('SELECT origin FROM events_outbox_origin').get()!.origin;
+      const upTo = db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM events_person').get()?.id ?? 0;
+      const produced = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events_person').get()!.n;
+      const refused = db
+        .prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events_outbox WHERE refused = 1')
+        .get()!.n;
+      return { origin, upTo, produced, refused };
+    } finally {
+      db.close();
+    }
+  };
+
+  /** Waits until PostgreSQL holds every event each node produced up to now (not refused); returns the totals. */
+  const allStored = async (among: Node[], timeoutMs: number) => {
+    const snap = among.map((n) => ({ node: n, ...accounting(n) }));
+    return until(
+      'every produced event stored in PostgreSQL',
+      async () => {
+        let produced = 0;
+        let stored = 0;
+        let refused = 0;
+        for (const s of snap) {
+          const { rows } = await sql.query<{ n: string; distinct: string }>(
+            'SELECT COUNT(*) AS n, COUNT(DISTINCT local_id) AS distinct FROM events WHERE origin = $1 AND local_id <= $2',
+            [s.origin, s.upTo],
+          );
+          const n = Number(rows[0]?.n);
+          expect(Number(rows[0]?.distinct), `duplicates from ${s.node.name}`).toBe(n);
+          produced += s.produced;
+          refused += s.refused;
+          stored += n;
+        }
+        return stored === produced - refused ? { produced, stored, refused } : undefined;
+      },
+      timeoutMs,
+      250,
+    );
+  };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'facerec-cluster-'));
+    await mkdir(join(root, 'facebank'));
+    const empty = await writeEmptyImage(join(root, 'empty.png'));
+    // Each person is in view 2.5 s, then nobody for 2.5 s: every visit ends (the tracker's 10 s cool-down passes
+    // before the same face returns, 20 s later), so events keep coming for the whole run.
+    [postgres, clip] = await Promise.all([
+      startPostgres(),
+      makeTestClip(
+        PEOPLE.flatMap((p) => [personImage(p, 1), empty]),
+        join(root, 'people.mp4'),
+        { fps: 4, secondsPerImage: 2.5, size: { width: 256, height: 192 } },
+      ),
+    ]);
+    sql = new pg.Pool({ connectionString: postgres.url, max: 2 });
+    sql.on('error', () => undefined);
+    const [a] = await Promise.all(['node-a', 'node-b', 'node-c'].map(startNode));
+    for (let i = 0; i < CAMERAS; i++) {
+      const res = await fetch(`${a!.url}/api/cameras`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `cam ${i}`, url: clip, inputFps: 2, maxDetectFps: 2 }),
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+    }
+    const t0 = performance.now();
+    const counts = await until(
+      'the cameras shared out evenly and analysed',
+      () => balanced([...nodes.values()]),
+      LOADED,
+      200,
+    );
+    console.log(
+      `set-up: 3 nodes, ${CAMERAS} cameras shared out ${counts.join('/')} in ${Math.round(performance.now() - t0)} ms`,
+    );
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const n of nodes.values()) {
+      try {
+        process.kill(-n.proc.pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    await Promise.all([...nodes.values()].map((n) => n.proc.stop(10_000)));
+    await sql?.end();
+    await postgres?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+    console.log(`cluster.test.ts: ${Math.round((performance.now() - fileStart) / 1000)} s`);
+  }, 60_000);
+
+  it('a camera added, changed and removed through any node: every node follows PostgreSQL', async () => {
+    const [a, b, c] = [...nodes.values()] as [Node, Node, Node];
+    const listed = async (n: Node) =>
+      (await (await fetch(`${n.url}/api/cameras`)).json()) as { id: string; name: string }[];
+    const everywhere = (check: (cams: { id: string; name: string }[]) => boolean) =>
+      until('every node to list it', async () => (await Promise.all([a, b, c].map(listed))).every(check), 5000, 100);
+    for (const n of [a, b, c]) expect((await listed(n)).length).toBe(CAMERAS);
+    const send = (n: Node, method: string, path: string, body?: unknown) =>
+      fetch(`${n.url}/api/cameras${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const added = await send(b, 'POST', '', { name: 'extra', url: clip, enabled: false });
+    expect(added.status).toBe(201);
+    const { id } = (await added.json()) as { id: string };
+    await everywhere((cams) => cams.some((x) => x.id === id && x.name === 'extra'));
+    expect((await send(c, 'PATCH', `/${id}`, { name: 'renamed' })).status).toBe(200);
+    await everywhere((cams) => cams.some((x) => x.id === id && x.name === 'renamed'));
+    expect((await send(a, 'DELETE', `/${id}`)).status).toBe(204);
+    await everywhere((cams) => cams.length === CAMERAS && !cams.some((x) => x.id === id));
+    expect((await sql.query('SELECT 1 FROM cameras WHERE id = $1', [id])).rowCount).toBe(0);
+  });
+
+  it('PostgreSQL away for 20 s: no camera moves, and once it is back every event is stored, once', async () => {
+    const running = [...nodes.values()];
+    const before = await leases();
+    const atPause = running.map((n) => accounting(n).upTo);
+    await postgres.pause();
+    await new Promise((r) => setTimeout(r, 20_000));
+    const duringOutage = running.reduce((sum, n, i) => sum + accounting(n).upTo - atPause[i]!, 0);
+    await postgres.resume();
+    const backAt = performance.now();
+    const totals = await allStored(running, 30_000);
+    console.log(
+      `outage 20 s: ${duringOutage} events produced while PostgreSQL was away; all ${totals.stored} of ` +
+        `${totals.produced} produced stored ${Math.round(performance.now() - backAt)} ms after it came back ` +
+        `(${totals.refused} refused)`,
+    );
+    expect(duringOutage).toBeGreaterThan(0);
+    expect(totals.refused).toBe(0);
+    for (const n of running) expect(n.proc.exit).toBeUndefined();
+    // Whether any camera moved shows only once the nodes' grace after reconnecting (a lease) has passed: the next
+    // scenario checks it after its own wait of more than a lease.
+    beforeOutage = before;
+  }, 90_000);
+
+  it('a node frozen 10 s (SIGSTOP) loses its cameras; on waking it stops them within 2 s and none of its stale events is taken', async () => {
+    const frozen = nodes.get('node-b')!;
+    const others = [...nodes.values()].filter((n) => n !== frozen);
+    const mine = (await leases()).filter((r) => r.owner === frozen.name);
+    process.kill(-frozen.proc.pid, 'SIGSTOP');
+    const frozenAt = Date.now();
+    await until(
+      'the frozen node’s cameras analysed by the others',
+      async () => {
+        const seen = await analysed(others);
+        return mine.every((r) => seen.has(r.id));
+      },
+      10_000,
+      200,
+    );
+    // Over a lease after the outage: the nodes renewed their own leases, none took another's (the frozen one's
+    // excepted), so nobody's events were fenced off.
+    const now = await leases();
+    const kept = beforeOutage.filter((r) => r.owner !== frozen.name);
+    expect(now.filter((r) => kept.some((k) => k.id === r.id))).toEqual(kept);
+    await new Promise((r) => setTimeout(r, Math.max(0, frozenAt + 10_000 - Date.now())));
+    process.kill(-frozen.proc.pid, 'SIGCONT');
+    const wokeAt = Date.now();
+    const lostLine = await until(
+      'the woken node to stop its lost cameras',
+      () => frozen.lines.find((l) => l.time >= wokeAt && l.msg.includes('lost the lease')),
+      10_000,
+    );
+    const stoppedAfter = lostLine.time - wokeAt;
+    // Settle (the woken node takes its share back), then look at what was stored under its stale leases.
+    await until('rebalanced evenly', () => balanced([...nodes.values()]), REBALANCE_MS + 10_000, 200);
+    const totals = await allStored([...nodes.values()], 20_000);
+    const { rows } = await sql.query<{ n: string }>(
+      `SELECT COUNT(*) AS n FROM events e JOIN camera_leases l ON l.camera_id = e.camera_id AND l.epoch = e.epoch
+        WHERE e.node = $1 AND l.owner = $1 AND e.epoch = ANY($2::bigint[]) AND e.camera_id = ANY($3::text[])
+          AND e.at > extract(epoch FROM l.ended_at) * 1000`,
+      [frozen.name, mine.map((r) => r.epoch), mine.map((r) => r.id)],
+    );
+    console.log(
+      `SIGSTOP 10 s: ${mine.length} cameras moved; the woken node stopped them ${stoppedAfter} ms after SIGCONT; ` +
+        `${accounting(frozen).refused} of its events refused as stale, ${rows[0]?.n} stale ones accepted; ` +
+        `${totals.stored}/${totals.produced - totals.refused} events stored`,
+    );
+    expect(mine.length).toBeGreaterThan(0);
+    expect(Number(rows[0]?.n)).toBe(0);
+    expect(stoppedAfter).toBeLessThan(STALE_STOP_MS);
+    // The woken node may have analysed nothing worth an event in that second: the rule itself, on the database,
+    // with an event under one of its stale leases from after the takeover, and one from before the freeze.
+    const stale = mine[0]!;
+    const probe = (id: number, at: number) =>
+      writeEvent(
+        sql,
+        'probe',
+        frozen.name,
+        {
+          id,
+          epoch: Number(stale.epoch),
+          type: 'person_appeared',
+          cameraId: stale.id,
+          trackId: 1,
+          name: 'Unknown',
+          score: 0,
+          at,
+          crop: null,
+        },
+        0,
+      );
+    expect(await probe(1, Date.now())).toBe('refused');
+    expect(await probe(2, frozenAt - 1000)).toBe('stored');
+    expect(await probe(2, frozenAt - 1000)).toBe('duplicate');
+    await sql.query("DELETE FROM events WHERE origin = 'probe'");
+  }, 90_000);
+
+  it('a node killed (-9): its cameras are analysed again on the survivors within 8 s', async () => {
+    const victim = nodes.get('node-c')!;
+    const survivors = [...nodes.values()].filter((n) => n !== victim);
+    const mine = (await leases()).filter((r) => r.owner === victim.name).map((r) => r.id);
+    const killedAt = performance.now();
+    await victim.proc.kill();
+    nodes.delete(victim.name);
+    const times = await analysedAgain(mine, survivors, killedAt, 'every camera of the killed node analysed again');
+    console.log(
+      `kill -9: ${mine.length} cameras analysed again on the survivors after median ${Math.round(median(times))} ms, ` +
+        `max ${Math.round(Math.max(...times))} ms`,
+    );
+    expect(Math.max(...times)).toBeLessThan(FAILOVER_MS);
+  }, 60_000);
+
+  it('a node joins: cameras rebalance to an even share (±1) within 15 s, each moving at most once', async () => {
+    await until('even on the survivors', () => balanced([...nodes.values()]), 20_000, 200);
+    const before = new Map((await leases()).map((r) => [r.id, Number(r.epoch)]));
+    const joiner = await startNode('node-d');
+    const joinedAt = performance.now();
+    const counts = await until('rebalanced over 3 nodes', () => balanced([...nodes.values()]), 30_000, 200);
+    const took = performance.now() - joinedAt;
+    const moves = (await leases()).map((r) => Number(r.epoch) - before.get(r.id)!);
+    console.log(
+      `join: ${counts.join('/')} ${Math.round(took)} ms after node-d listened; ${moves.filter((m) => m > 0).length} ` +
+        `cameras moved, most moves of one camera: ${Math.max(...moves)}`,
+    );
+    expect((await shareOf()).get(joiner.name)).toBeGreaterThanOrEqual(Math.floor(CAMERAS / 3) - 1);
+    expect(Math.max(...moves)).toBeLessThanOrEqual(1);
+    expect(took).toBeLessThan(REBALANCE_MS);
+  }, 120_000);
+
+  it('a node stopped (SIGTERM) hands its cameras over within 3 s', async () => {
+    const leaving = nodes.get('node-d')!;
+    const staying = [...nodes.values()].filter((n) => n !== leaving);
+    const mine = (await leases()).filter((r) => r.owner === leaving.name).map((r) => r.id);
+    const stopAt = performance.now();
+    const stopWall = Date.now();
+    const stopped = leaving.proc.stop();
+    const times = await analysedAgain(mine, staying, stopAt, 'every camera of the stopped node analysed elsewhere');
+    expect((await stopped).forced).toBe(false);
+    nodes.delete(leaving.name);
+    console.log(
+      `SIGTERM: ${mine.length} cameras given up ${(leaving.lines.find((l) => l.msg.startsWith('cluster: left'))?.time ?? Number.NaN) - stopWall} ms ` +
+        `after the signal, analysed elsewhere after median ${Math.round(median(times))} ms, max ${Math.round(Math.max(...times))} ms`,
+    );
+    const taken = staying.flatMap((n) => n.lines.filter((l) => l.time >= stopWall && l.msg.includes('took')));
+    console.log(
+      `SIGTERM: taken over ${taken.map((l) => `${l.time - stopWall} ms (${l.msg})`).join(', ')} after the signal`,
+    );
+    expect(mine.length).toBeGreaterThan(0);
+    expect(Math.max(...times)).toBeLessThan(HANDOVER_MS);
+    const totals = await allStored([leaving, ...staying], 20_000);
+    console.log(`events: ${totals.stored} stored of ${totals.produced} produced (${totals.refused} refused as stale)`);
+    // Any node lists every node's events, from PostgreSQL.
+    const listedEvents = (await (await fetch(`${staying[0]!.url}/api/events?limit=1000`)).json()) as unknown[];
+    const { rows } = await sql.query<{ n: string }>('SELECT COUNT(*) AS n FROM events');
+    expect(listedEvents.length).toBe(Math.min(1000, Number(rows[0]?.n)));
+  }, 60_000);
+});

@@ -1,0 +1,51 @@
+// The connection pool to the shared PostgreSQL database. Its errors never crash the node: a connection lost in
+// an outage is dropped and the next query opens a new one; queries that hang give up, so the lease loop and the
+// drainer carry on trying.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { redactUrl } from '../../streams/sources/credentials.ts';
+
+const CONNECT_TIMEOUT_MS = 2000;
+const QUERY_TIMEOUT_MS = 5000;
+
+export function openPool(url: string, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    idleTimeoutMillis: 10_000,
+  });
+  // An idle client whose server went away: pg emits this on the pool; without a listener it would be thrown.
+  pool.on('error', (err) => logger.debug({ err: err.message, database: redactUrl(url) }, 'database connection lost'));
+  return pool;
+}
+
+/** A transaction on one pooled client: committed when `work` resolves, rolled back when it throws. */
+export async function transaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const out = await work(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {
+      broken = true;
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * The channel nodes LISTEN on: a camera given up, added, changed or removed. A node told acts at once instead of
+ * at its next round; a notification missed (while reconnecting) only delays it to that round.
+ */
+export const CHANGES_CHANNEL = 'facerec_cluster';
+
+export async function notifyChange(db: pg.Pool | pg.PoolClient): Promise<void> {
+  await db.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, '']);
+}

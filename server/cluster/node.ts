@@ -1,0 +1,286 @@
+// This node's part in a cluster: it heartbeats, follows the shared camera list, renews its leases, claims or
+// gives up cameras towards its fair share, tells the camera registry which cameras to run (and under which
+// epoch), and drains its event outbox to the shared database. When the database is away, the cameras it runs
+// keep running and their events wait in the outbox; once it is back, the nodes renew what is still theirs before
+// anyone takes expired leases (a node takes expired leases only after being connected for a whole lease).
+import type Database from 'better-sqlite3';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { CameraRegistry } from '../../streams/cameras/registry.ts';
+import { EventOutbox } from '../../streams/eventOutbox.ts';
+import { redactUrl } from '../../streams/sources/credentials.ts';
+import { fairShare } from './balance.ts';
+import { SharedCameraCatalog } from './cameraCatalog.ts';
+import { CHANGES_CHANNEL, openPool } from './database.ts';
+import { drain } from './drainer.ts';
+import { claim, type Leases, release, renew } from './leases.ts';
+import { heartbeat, leave, liveNodes } from './membership.ts';
+import { migrate } from './migrations.ts';
+import { SharedEvents } from './sharedEvents.ts';
+
+export interface ClusterOptions {
+  databaseUrl: string;
+  nodeName: string;
+  leaseSeconds: number;
+  /** CAMERA_MOTION, for camera rows that say nothing about motion. */
+  motion: boolean;
+  logger: Logger;
+}
+
+/** Leases are renewed this many times per lease: a node may miss a few renewals before it loses its cameras. */
+const RENEWALS_PER_LEASE = 4;
+const DRAIN_EVERY_MS = 250;
+/** On shutdown, the outbox gets this long to reach the database before the leases are given up anyway. */
+const LEAVE_DRAIN_MS = 2000;
+
+export class ClusterNode {
+  readonly catalog: SharedCameraCatalog;
+  readonly events: SharedEvents;
+  private registry: CameraRegistry | undefined;
+  private outbox: EventOutbox | undefined;
+  private held: Leases = new Map();
+  /** Cameras being stopped to be given up: not renewed into `held` meanwhile. */
+  private readonly givingUp = new Set<string>();
+  /** performance.now() of the first good tick since the database was last unreachable. */
+  private connectedSince: number | undefined;
+  /** The database's clock minus ours, in ms, measured at every tick. */
+  private clockOffsetMs = 0;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private tickRunning = false;
+  /** A change was notified during a round: another round follows at once. */
+  private again = false;
+  /** The connection LISTENing for changes (re-opened at the next round when lost). */
+  private listener: pg.Client | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private draining: Promise<void> | undefined;
+  private drainBusy = false;
+  private stopped = false;
+  private leaving: Promise<void> | undefined;
+  private readonly logger: Logger;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly o: ClusterOptions,
+  ) {
+    this.logger = o.logger.child({ node: o.nodeName });
+    this.catalog = new SharedCameraCatalog(pool, o.motion);
+    this.events = new SharedEvents(pool);
+  }
+
+  /** Connects, migrates the schema and joins (heartbeats); a database that cannot be reached stops the start. */
+  static async open(o: ClusterOptions): Promise<ClusterNode> {
+    const pool = openPool(o.databaseUrl, o.logger);
+    try {
+      const applied = await migrate(pool);
+      await heartbeat(pool, o.nodeName);
+      o.logger.info(
+        { node: o.nodeName, database: redactUrl(o.databaseUrl), migrations: applied },
+        `cluster mode: node ${o.nodeName} joined`,
+      );
+      return new ClusterNode(pool, o);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`cannot use the shared database ${redactUrl(o.databaseUrl)}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Starts the lease loop and the drainer for `registry`'s cameras, whose events are queued in `db`. */
+  start(registry: CameraRegistry, db: Database.Database): void {
+    this.registry = registry;
+    this.outbox = new EventOutbox(db);
+    this.connectedSince = performance.now();
+    this.round();
+    this.drainTimer = setInterval(() => {
+      if (!this.drainBusy) void this.drainOnce();
+    }, DRAIN_EVERY_MS);
+  }
+
+  /** One round of the lease loop now, then the next after a quarter of a lease (or at once when notified). */
+  private round(): void {
+    clearTimeout(this.tickTimer);
+    if (this.stopped) return;
+    if (this.tickRunning) {
+      this.again = true;
+      return;
+    }
+    this.tickRunning = true;
+    this.again = false;
+    const every = Math.max(250, (this.o.leaseSeconds * 1000) / RENEWALS_PER_LEASE);
+    this.ticking = this.tick().finally(() => {
+      this.tickRunning = false;
+      if (this.stopped) return;
+      if (this.again) this.round();
+      else this.tickTimer = setTimeout(() => this.round(), every);
+    });
+  }
+
+  private async listen(): Promise<void> {
+    if (this.listener || this.stopped) return;
+    const client = new pg.Client({ connectionString: this.o.databaseUrl, connectionTimeoutMillis: 2000 });
+    const lost = () => {
+      if (this.listener === client) this.listener = undefined;
+      client.end().catch(() => undefined);
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', () => this.round());
+    this.listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch {
+      lost();
+    }
+  }
+
+  /** Stops the loop (the cameras it runs stay as they are, for the registry to close). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.tickTimer);
+    clearInterval(this.drainTimer);
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+    await this.ticking;
+    await this.draining;
+  }
+
+  /**
+   * Leaves the cluster: the loop stops, the cameras stop (their last events into the outbox), the outbox is drained
+   * (for a bounded time), and the leases are given up, so other nodes take the cameras at once. The first thing a
+   * shutting-down server does, so the cameras are not left unwatched while it closes the rest.
+   */
+  handOver(): Promise<void> {
+    this.leaving ??= (async () => {
+      await this.stop();
+      await this.registry?.hold(new Map());
+      try {
+        if (this.outbox) {
+          const outbox = this.outbox;
+          await Promise.race([
+            drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs),
+            new Promise((r) => setTimeout(r, LEAVE_DRAIN_MS).unref()),
+          ]);
+        }
+        // Out of the membership first: the others, told of the release, count without this node at once.
+        await leave(this.pool, this.o.nodeName);
+        await release(this.pool, this.o.nodeName, 'all');
+        this.logger.info({ cameras: this.held.size }, 'cluster: left, cameras handed over');
+      } catch (err) {
+        // They will expire: other nodes take them after a lease; the outbox waits for this node's next start.
+        this.logger.warn({ err: (err as Error).message }, 'cluster: could not hand the cameras over');
+      }
+    })();
+    return this.leaving;
+  }
+
+  /** Hands over (if not done yet) and closes the connections; the registry has closed by now. */
+  async close(): Promise<void> {
+    await this.handOver();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private async tick(): Promise<void> {
+    const registry = this.registry;
+    if (!registry) return;
+    const ttl = this.o.leaseSeconds;
+    const me = this.o.nodeName;
+    try {
+      const t0 = Date.now();
+      const clock = await this.pool.query<{ ms: number }>(
+        'SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS ms',
+      );
+      this.clockOffsetMs = Number(clock.rows[0]?.ms) - (t0 + Date.now()) / 2;
+      await heartbeat(this.pool, me);
+      void this.listen();
+      if (this.connectedSince === undefined) {
+        this.connectedSince = performance.now();
+        this.logger.info('cluster: the shared database is back');
+      }
+      // The registry's work (starting and stopping pipelines) is queued on its own lock in this order, not awaited:
+      // a camera slow to stop must not hold up the renewal of the others.
+      const asOf = registry.writes();
+      void registry.follow(await this.catalog.all(), asOf).catch((err: unknown) => this.registryFailed(err));
+      const held = await renew(this.pool, me, ttl);
+      for (const id of this.givingUp) held.delete(id);
+      const { nodes, total } = await liveNodes(this.pool, ttl);
+      const target = fairShare(me, nodes, total);
+      if (held.size > target) {
+        const given = [...held.keys()].sort().slice(target);
+        for (const id of given) held.delete(id);
+        void this.giveUp(registry, given, new Map(held), target);
+      } else if (held.size < target && this.givingUp.size === 0) {
+        const takeExpired = performance.now() - this.connectedSince >= ttl * 1000;
+        const wanted = target - held.size;
+        const won = await claim(this.pool, me, wanted, ttl, takeExpired);
+        for (const [id, epoch] of won) held.set(id, epoch);
+        // Fewer than wanted, some of them perhaps skipped while another node was claiming: look again at once.
+        if (won.size > 0 && won.size < wanted) this.again = true;
+        if (won.size > 0) this.logger.info({ cameras: [...won.keys()], target }, `cluster: took ${won.size} cameras`);
+      }
+      const lost = [...this.held.keys()].filter((id) => !held.has(id) && !this.givingUp.has(id));
+      this.held = held;
+      registry.hold(held).then(() => {
+        if (lost.length > 0) this.logger.warn({ cameras: lost }, `cluster: lost the lease on ${lost.length} cameras`);
+      }, this.registryFailed);
+    } catch (err) {
+      if (this.connectedSince !== undefined) {
+        this.logger.warn(
+          { err: (err as Error).message },
+          'cluster: the shared database is unreachable; cameras keep running, their events wait in the outbox',
+        );
+      }
+      this.connectedSince = undefined;
+    }
+  }
+
+  /**
+   * Gives cameras up towards a fair share: stopped first, their last events copied, then released, so the next
+   * owner's events follow ours. Renewal goes on meanwhile (without them); if the database fails, they are renewed
+   * and run again at the next round.
+   */
+  private async giveUp(registry: CameraRegistry, ids: string[], keep: Leases, target: number): Promise<void> {
+    for (const id of ids) this.givingUp.add(id);
+    try {
+      await registry.hold(keep);
+      await this.drainOnce(true);
+      await release(this.pool, this.o.nodeName, ids);
+      this.logger.info({ cameras: ids, target }, `cluster: gave up ${ids.length} cameras towards a fair share`);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cluster: could not give cameras up; they run on');
+    } finally {
+      for (const id of ids) this.givingUp.delete(id);
+    }
+  }
+
+  private readonly registryFailed = (err: unknown): void => {
+    this.logger.error({ err: (err as Error).message }, 'cluster: starting or stopping cameras failed');
+  };
+
+  /** One drain of the outbox; `strict`: a failure is thrown, not just left for the next round. */
+  private drainOnce(strict = false): Promise<void> {
+    const outbox = this.outbox;
+    if (!outbox) return Promise.resolve();
+    const run = async () => {
+      this.drainBusy = true;
+      try {
+        const { refused } = await drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs);
+        if (refused.length > 0) {
+          this.logger.warn(
+            { refused: refused.length, cameras: [...new Set(refused.map((r) => r.cameraId))] },
+            'cluster: events refused: analysed after the lease had passed to another node',
+          );
+        }
+      } catch (err) {
+        if (strict) throw err;
+      } finally {
+        this.drainBusy = false;
+      }
+    };
+    // One drain at a time: the same event must not be sent twice at once.
+    const next = (this.draining ?? Promise.resolve()).then(run);
+    this.draining = next.catch(() => undefined);
+    return next;
+  }
+}
