@@ -4,6 +4,7 @@
 // dropping, a camera's RTSP server killed every 5 minutes. Prints the server's RSS (and its ffmpeg decoders')
 // every 5 minutes, then the errors, the person events produced vs stored, the recovery times, and a verdict
 // against the bars of issue 11; the exit code is 1 when a bar fails.
+import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,7 @@ Options:
   --kill-every S       seconds between camera server kills (default 300)
   --down S             seconds a killed server stays down once its camera noticed (default 1)
   --pool-size N        inference workers (default: the server's default for this machine)
+  --server-log FILE    also write every server log line (debug level) to FILE, to look into a failed bar
   --help               show this text
 
 A short run that exercises every part:
@@ -67,6 +69,7 @@ const { values: args } = parseArgs({
     'kill-every': { type: 'string', default: '300' },
     down: { type: 'string', default: '1' },
     'pool-size': { type: 'string' },
+    'server-log': { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -272,10 +275,12 @@ async function main(): Promise<number> {
     };
     // Debug: the ffmpeg spawns split each recovery into its steps (a few lines per camera restart).
     const spawns: DecoderSpawn[] = [];
+    const serverLog = args['server-log'] === undefined ? undefined : createWriteStream(args['server-log']);
     server = spawnServer({
       config: { ...config, logLevel: 'debug' },
       configDir: root,
       onLine: (line) => {
+        serverLog?.write(`${line.raw}\n`);
         // Errors as they happen (a long run's end is far); warnings are summed up at the end.
         if (line.level >= 50) console.log(`[server error] ${line.raw.slice(0, 500)}`);
         if (line.msg === 'ffmpeg decoder started' && line.input) {
