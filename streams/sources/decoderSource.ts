@@ -216,6 +216,11 @@ export abstract class DecoderSource extends EventEmitter<SourceEvents> implement
       if (now - this.attemptStartedAt > this.opts.connectTimeoutMs) {
         this.restart(decoder, `timed out: no video within ${seconds(this.opts.connectTimeoutMs)}`);
       }
+    } else if (decoder.lagMs > this.opts.maxLagMs) {
+      this.restart(
+        decoder,
+        `falling behind: the picture was ${seconds(decoder.lagMs)} late (the CPU cannot decode this camera in real time); restarted at the live picture`,
+      );
     } else if (this.silentSince(decoder, now) > this.opts.stallMs) {
       // Timers run before I/O in each turn of the event loop: after the loop was blocked (a busy CPU, a long
       // synchronous task), frames can be waiting in the pipe unread. Decide once the pending I/O has been read.

@@ -7,7 +7,8 @@ export class LineTail {
   constructor(
     private readonly max: number,
     private readonly secrets: readonly string[],
-    private readonly onLine?: (line: string) => void,
+    /** Sees each line first; a line it answers `false` for is not kept (e.g. ffmpeg's progress reports). */
+    private readonly onLine?: (line: string) => boolean | undefined,
   ) {}
 
   push(text: string): void {
@@ -23,9 +24,8 @@ export class LineTail {
 
   private add(raw: string): void {
     const line = scrub(raw.trimEnd(), this.secrets);
-    if (!line) return;
+    if (!line || this.onLine?.(line) === false) return;
     this.lines.push(line);
     if (this.lines.length > this.max) this.lines.shift();
-    this.onLine?.(line);
   }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type Logger, silentLogger } from '../../models/logger.ts';
 import type { Frame } from '../types.ts';
 import { redactUrl, secretsOf } from './credentials.ts';
+import { DecodeLag, progressArgs } from './decodeLag.ts';
 import { type FfmpegVersion, ffmpegInfo, rtspTimeoutFlag } from './ffmpegBinary.ts';
 import { isMeaningfulError } from './ffmpegErrors.ts';
 import { spawnFfmpeg, terminate } from './ffmpegProcesses.ts';
@@ -82,8 +83,9 @@ export function decoderArgs(
     // ffmpeg's default analysis held the first frame back ~1.8 s (measured on ffmpeg 5.1 against the test camera;
     // 0.2 s with the quick probe): a camera that comes back must be live within seconds.
     if ((opts.probe ?? 'quick') === 'quick') args.push('-probesize', '32', '-analyzeduration', '1');
-    // Live: hand frames on as soon as decoded rather than buffering for smooth playback.
-    args.push('-fflags', 'nobuffer', '-i', opts.input);
+    // Live: hand frames on as soon as decoded rather than buffering for smooth playback; report progress, so
+    // that a decoder falling behind real time is seen (decodeLag.ts).
+    args.push(...progressArgs(version), '-fflags', 'nobuffer', '-i', opts.input);
   } else {
     if (opts.realtime ?? true) args.push('-re');
     if (opts.loop ?? true) args.push('-stream_loop', '-1');
@@ -115,6 +117,7 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
   private readonly errors: string[] = [];
   private frameCount = 0;
   private lastOutputAt = 0;
+  private readonly lag = new DecodeLag();
   private result: DecoderExit | undefined;
   private readonly done: Promise<DecoderExit>;
 
@@ -128,8 +131,10 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
     const nextSeq = opts.nextSeq ?? (() => seq++);
 
     this.stderr = new LineTail(50, secrets, (line) => {
+      if (this.lag.line(line)) return false;
       if (this.errors.length < 10 && isMeaningfulError(line)) this.errors.push(line);
       logger.debug({ input: label, line }, 'ffmpeg');
+      return true;
     });
     this.child = spawnFfmpeg(decoderArgs(opts), {
       stdout: 'pipe',
@@ -201,6 +206,11 @@ export class RawDecoder extends EventEmitter<DecoderEvents> {
   /** When ffmpeg last wrote picture bytes (ms since the epoch; 0: never): part of a frame counts as life. */
   get lastOutput(): number {
     return this.lastOutputAt;
+  }
+
+  /** RTSP: how far behind real time the picture is, in ms (decodeLag.ts); 0 for other inputs. */
+  get lagMs(): number {
+    return this.lag.ms;
   }
 
   /** stdin decoders: hands ffmpeg more of its input; false when the input is closed (the decoder is exiting). */

@@ -6,6 +6,11 @@ import type { VideoCodec } from './webrtcDepacketizer.ts';
 export interface DecoderTimings {
   /** No frame for this long while live → 'stalled', and the decoder is restarted. */
   stallMs: number;
+  /**
+   * A live camera's picture this late (its decoder behind real time: a CPU too busy to decode it) → the decoder
+   * is restarted at the live picture, dropping the backlog (RTSP; streams/sources/decodeLag.ts).
+   */
+  maxLagMs: number;
   /** No first frame this long after (re)starting the decoder → it is restarted. */
   connectTimeoutMs: number;
   /** Delay before the first retry, doubled after each failure up to maxBackoffMs. */
@@ -19,6 +24,8 @@ export interface DecoderTimings {
 
 export const DECODER_TIMINGS: Readonly<DecoderTimings> = {
   stallMs: 5000,
+  // Tracking and naming need a picture of now; a few seconds late is already useless for them.
+  maxLagMs: 3000,
   connectTimeoutMs: 10_000,
   initialBackoffMs: 500,
   // A camera that comes back must be live again within seconds, so retries never wait longer than 2 s;

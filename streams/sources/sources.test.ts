@@ -318,6 +318,45 @@ describe('RtspSource', () => {
     await source.stop();
   });
 
+  it('restarts a decoder that falls behind real time at the live picture, rather than decode an older backlog', async () => {
+    const source = watch(new RtspSource({ url: server.url, ...FAST, maxLagMs: 2000 }));
+    source.start();
+    await waitForState(source, 'live', LOADED);
+    await waitForFrames(source, 5, LOADED);
+
+    // A CPU too busy to decode this camera in real time, made on purpose: the decoder runs 20 ms of each second.
+    // Frames still come (every second: no stall), but older and older ones, the rest waiting in the socket.
+    const pid = source.decoderPid!;
+    let throttled = true;
+    const throttle = (async () => {
+      while (throttled) {
+        try {
+          process.kill(pid, 'SIGSTOP');
+          await new Promise((resolve) => setTimeout(resolve, 980));
+          process.kill(pid, 'SIGCONT');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        } catch {
+          return; // the decoder is gone (restarted)
+        }
+      }
+    })();
+    const t0 = Date.now();
+    try {
+      await waitForState(source, 'reconnecting', LOADED, t0);
+    } finally {
+      throttled = false;
+      await throttle;
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {}
+    }
+    console.log(`rtsp source: a decoder throttled to 2% restarted after ${Date.now() - t0} ms: ${source.lastError}`);
+    expect(source.lastError).toMatch(/^falling behind: the picture was \d+(\.\d)? s late/);
+    await waitForState(source, 'live', LOADED);
+    await waitForFrames(source, 5, LOADED);
+    await source.stop();
+  });
+
   it('reconnects with a clear error when nothing listens, and never throws', async () => {
     const port = await freePort();
     const source = watch(new RtspSource({ url: `rtsp://127.0.0.1:${port}/cam`, ...FAST }));
