@@ -17,6 +17,7 @@ import { claim, type Leases, release, renew } from './leases.ts';
 import { heartbeat, leave, liveNodes } from './membership.ts';
 import { migrate } from './migrations.ts';
 import { SharedEvents } from './sharedEvents.ts';
+import { type FacebankWrites, SharedFacebank } from './sharedFacebank.ts';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -58,6 +59,7 @@ export class ClusterNode {
   private stopped = false;
   private leaving: Promise<void> | undefined;
   private readonly logger: Logger;
+  private sharedFacebank: SharedFacebank | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -83,6 +85,20 @@ export class ClusterNode {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot use the shared database ${redactUrl(o.databaseUrl)}: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Shares `facebank` through the database: its folder is brought in step before this resolves, then follows the
+   * other nodes' writes. The returned writes are the API's (they reach every node).
+   */
+  async shareFacebank(
+    facebank: ConstructorParameters<typeof SharedFacebank>[2],
+    db: Database.Database,
+  ): Promise<FacebankWrites> {
+    const shared = new SharedFacebank(this.pool, this.o.databaseUrl, facebank, db, this.logger);
+    this.sharedFacebank = shared;
+    await shared.start();
+    return shared;
   }
 
   /** Starts the lease loop and the drainer for `registry`'s cameras, whose events are queued in `db`. */
@@ -142,6 +158,7 @@ export class ClusterNode {
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
+    await this.sharedFacebank?.stop();
     await this.ticking;
     await this.draining;
   }
