@@ -12,12 +12,12 @@
 // after a restart. A photo never shared (in the folder before cluster mode, or left by a crash between the two
 // commits) is kept and matched on this node only, with a warning: `facerec facebank import` shares it.
 import type Database from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { type Facebank, FacebankError, type FacebankImage, type PersonSummary } from '../../facebank/index.ts';
 import { Mutex } from '../../facebank/mutex.ts';
 import { sha256Hex } from '../../facebank/scan.ts';
-import { transaction } from './database.ts';
+import { listenOn, transaction } from './database.ts';
 
 /** The facebank writes the HTTP API makes; in cluster mode they go through SharedFacebank. */
 export type FacebankWrites = Pick<
@@ -101,7 +101,7 @@ export class SharedFacebank implements FacebankWrites {
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
-    await this.syncing;
+    await this.syncing?.catch(() => undefined);
     await this.mutex.idle();
   }
 
@@ -113,7 +113,13 @@ export class SharedFacebank implements FacebankWrites {
   addImage(person: string, bytes: Uint8Array, originalName?: string): Promise<FacebankImage> {
     return this.mutex.run(async () => {
       const sha256 = sha256Hex(bytes);
-      const had = this.local.people().some((p) => p.name === person && p.images.some((i) => i.sha256 === sha256));
+      // Content the person already has is not written again (addImage returns it): not to be undone either.
+      let had = false;
+      try {
+        had = this.local.person(person).images.some((i) => i.sha256 === sha256);
+      } catch {
+        // a new person (or an invalid name, which addImage reports)
+      }
       let image: FacebankImage | undefined;
       try {
         return await transaction(this.pool, async (client) => {
@@ -188,6 +194,7 @@ export class SharedFacebank implements FacebankWrites {
 
   /** Applies PostgreSQL's photos to the folder now (calls made meanwhile share the next run). */
   sync(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (this.syncing) {
       this.again = true;
       return this.syncing;
@@ -310,7 +317,7 @@ export class SharedFacebank implements FacebankWrites {
     if (this.stopped) return;
     this.timer = setTimeout(async () => {
       try {
-        void this.listen();
+        this.listen();
         const v = (await this.pool.query<{ version: string }>('SELECT version FROM facebank_version')).rows[0]?.version;
         if (v !== this.version) await this.sync();
       } catch (err) {
@@ -320,22 +327,15 @@ export class SharedFacebank implements FacebankWrites {
     }, POLL_MS);
   }
 
-  private async listen(): Promise<void> {
+  private listen(): void {
     if (this.listener || this.stopped) return;
-    const client = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 2000 });
-    const lost = () => {
-      if (this.listener === client) this.listener = undefined;
-      client.end().catch(() => undefined);
-    };
-    client.on('error', lost);
-    client.on('end', lost);
-    client.on('notification', () => void this.sync().catch(this.syncFailed));
-    this.listener = client;
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${FACEBANK_CHANNEL}`);
-    } catch {
-      lost();
-    }
+    this.listener = listenOn(
+      this.databaseUrl,
+      FACEBANK_CHANNEL,
+      () => this.resync(),
+      (client) => {
+        if (this.listener === client) this.listener = undefined;
+      },
+    );
   }
 }
