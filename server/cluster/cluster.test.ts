@@ -278,9 +278,10 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     const deletedAt = performance.now();
     await until('node A to stop naming the person', async () => !(await names(a, probe)).includes(person), 10_000, 50);
     const forgottenAfter = performance.now() - deletedAt;
+    const applied = (n: Node) => n.lines.filter((l) => l.msg.startsWith('cluster: facebank in step')).at(0)?.msg;
     console.log(
-      `facebank: enrolled on node-a, named by /rec on node-b ${Math.round(namedAfter)} ms later; ` +
-        `deleted on node-c, no longer named on node-a ${Math.round(forgottenAfter)} ms later`,
+      `facebank: enrolled on node-a, named by /rec on node-b ${Math.round(namedAfter)} ms later ` +
+        `(node-b: ${applied(b)}); deleted on node-c, no longer named on node-a ${Math.round(forgottenAfter)} ms later`,
     );
     expect(namedAfter).toBeLessThan(FACEBANK_SPREAD_MS);
     expect(forgottenAfter).toBeLessThan(FACEBANK_SPREAD_MS);

@@ -211,6 +211,9 @@ export class SharedFacebank implements FacebankWrites {
   }
 
   private async apply(): Promise<void> {
+    const started = performance.now();
+    let added = 0;
+    let removed = 0;
     const version = (await this.pool.query<{ version: string }>('SELECT version FROM facebank_version')).rows[0]
       ?.version;
     const rows = (
@@ -235,8 +238,10 @@ export class SharedFacebank implements FacebankWrites {
       if (gone.length === 0) continue;
       if (gone.length === photos.size && there === undefined) {
         await this.local.deletePerson(person);
+        removed += gone.length;
       } else {
         for (const [, file] of gone) await this.local.removeImage(person, file);
+        removed += gone.length;
       }
     }
     // Added elsewhere.
@@ -252,6 +257,7 @@ export class SharedFacebank implements FacebankWrites {
         if (bytes === undefined) continue; // removed meanwhile: the next sync sees it
         try {
           await this.local.addImage(person, bytes, file);
+          added++;
         } catch (err) {
           if (err instanceof FacebankError) {
             this.refused.add(key(person, sha));
@@ -267,6 +273,13 @@ export class SharedFacebank implements FacebankWrites {
       }
     }
     this.record(shared);
+    if (added + removed > 0) {
+      const ms = Math.round(performance.now() - started);
+      this.logger.info(
+        { added, removed, ms },
+        `cluster: facebank in step: ${added} photos added, ${removed} removed, in ${ms} ms`,
+      );
+    }
     if (complete) this.version = version;
   }
 
