@@ -6,6 +6,9 @@ import pino from 'pino';
 import { recognizeImage } from '../facebank/recognize.ts';
 import { forEachLimited } from '../facebank/scan.ts';
 import { launchArgs, relaunchWithArgsFile } from './argsFile.ts';
+import { openPool } from './cluster/database.ts';
+import { importFacebank } from './cluster/facebankImport.ts';
+import { migrate } from './cluster/migrations.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { serveUntilSignal } from './main.ts';
 import { progressBar } from './progress.ts';
@@ -21,6 +24,7 @@ Commands:
                                  add images to a person in the facebank
   recognize <image...>           name the faces in images (a table, or --json)
   facebank status                people, images and each image's status
+  facebank import <dir>          load people folders into the shared database (cluster mode)
   eval lfw [options]             LFW verification accuracy (see: facerec eval lfw --help)
   bench [options]                face analysis benchmark (see: facerec bench --help)
 
@@ -39,8 +43,13 @@ Prints each face found with its name ("Unknown" below the threshold), similarity
 the images were given. A directory adds every image in it. An image that cannot be read is reported as an
 error for that image; the others are still answered, and the exit code is 1.`,
   facebank: `Usage: facerec facebank status [--json]
+       facerec facebank import <dir> [--json]
 
-Lists the people in the facebank with their images and each image's status.`,
+status: lists the people in the facebank with their images and each image's status.
+import: loads people folders (<dir>/<person>/<image>, laid out as FACEBANK_DIR) into the PostgreSQL database
+  of DATABASE_URL, in one transaction, so that every node of the cluster enrols them (within seconds, while
+  running). Photos the database already has for that person are left as they are. Photos are not analysed
+  here: a node that finds no usable face in one logs a warning and leaves it out.`,
 };
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp']);
@@ -174,8 +183,33 @@ async function recognize(args: string[], config: Config): Promise<void> {
   console.log(table([['image', 'face', 'name', 'similarity', 'box x1,y1,x2,y2'], ...rows]));
 }
 
+async function facebankImport(args: string[], config: Config): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const dir = positionals[1];
+  if (dir === undefined || positionals.length > 2)
+    throw new UsageError('facebank import needs one directory', 'facebank');
+  if (config.databaseUrl === undefined) {
+    throw new ConfigError('facebank import loads the shared database of a cluster: set DATABASE_URL');
+  }
+  const pool = openPool(config.databaseUrl, pino({ level: 'warn' }, pino.destination(2)));
+  try {
+    await migrate(pool);
+    const result = await importFacebank(pool, dir);
+    if (values.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      console.log(
+        `${dir}: ${result.added} photos added, ${result.present} already there, of ${result.people} people` +
+          (result.skipped.length > 0 ? `; skipped: ${result.skipped.join(', ')}` : ''),
+      );
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
 async function facebankStatus(args: string[], config: Config): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  if (positionals[0] === 'import') return facebankImport(args, config);
   if (positionals[0] !== 'status') throw new UsageError('unknown facebank command', 'facebank');
   const people = await withRuntime(config, async ({ facebank }) => ({
     stats: facebank.stats(),

@@ -5,6 +5,7 @@ import type { FacePool } from '../models/pool/facePool.ts';
 import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
 import type { SharedEvents } from './cluster/sharedEvents.ts';
+import type { FacebankWrites } from './cluster/sharedFacebank.ts';
 import type { Config } from './config.ts';
 import type { Integrations } from './integrations/index.ts';
 import type { RedisHealth } from './live/redisLink.ts';
@@ -18,6 +19,8 @@ export interface AppDeps {
   eventFaces: EventFaces;
   /** Cluster mode: events are listed from the shared database. */
   sharedEvents?: SharedEvents;
+  /** Cluster mode: the facebank's writes go through the shared database, so they reach every node. */
+  sharedFacebank?: FacebankWrites;
   metrics: Metrics;
   integrations: Pick<Integrations, 'health'>;
   /** The link to the other nodes' hubs (REDIS_URL). */

@@ -11,6 +11,7 @@ import { CameraRegistry } from '../streams/cameras/registry.ts';
 import { EventFaces } from '../streams/eventFaces.ts';
 import { ClusterNode } from './cluster/node.ts';
 import { defaultNodeName } from './cluster/settings.ts';
+import type { FacebankWrites } from './cluster/sharedFacebank.ts';
 import { type Config, ConfigError, cameraDefaults } from './config.ts';
 
 /** What every command needs. */
@@ -28,6 +29,8 @@ export interface Runtime extends CoreRuntime {
   eventFaces: EventFaces;
   /** Cluster mode (DATABASE_URL): this node's part in the cluster. */
   cluster?: ClusterNode;
+  /** Cluster mode: the facebank's writes, which reach every node. */
+  sharedFacebank?: FacebankWrites;
 }
 
 /** The sha256 of the embedder's weights (a clear error when the models were never built). */
@@ -125,7 +128,14 @@ export async function openRuntime(
   config: Config,
   logger: Logger,
   options: { cameras?: boolean } = {},
-): Promise<CoreRuntime & { cameras?: CameraRegistry; eventFaces?: EventFaces; cluster?: ClusterNode }> {
+): Promise<
+  CoreRuntime & {
+    cameras?: CameraRegistry;
+    eventFaces?: EventFaces;
+    cluster?: ClusterNode;
+    sharedFacebank?: FacebankWrites;
+  }
+> {
   if (options.cameras !== false && config.databaseUrl !== undefined && config.cameras.length > 0) {
     throw new ConfigError(
       'cameras in the config file are not shared out among nodes: with DATABASE_URL, add cameras over the API (POST /api/cameras)',
@@ -136,6 +146,7 @@ export async function openRuntime(
   let pool: FacePool | undefined;
   let facebank: Facebank | undefined;
   let cluster: ClusterNode | undefined;
+  let sharedFacebank: FacebankWrites | undefined;
   try {
     pool = await startPool(config, logger, id);
     facebank = await openFacebank(config, logger, db, pool, id);
@@ -147,6 +158,7 @@ export async function openRuntime(
         motion: config.cameraMotion,
         logger,
       });
+      sharedFacebank = await cluster.shareFacebank(facebank, db);
     }
     const cameras =
       options.cameras === false
@@ -174,6 +186,7 @@ export async function openRuntime(
       facebank: bank,
       ...(cameras && eventFaces ? { cameras, eventFaces } : {}),
       ...(node ? { cluster: node } : {}),
+      ...(sharedFacebank ? { sharedFacebank } : {}),
       close: async () => {
         // Cameras first: their frames are in the pool and their names come from the facebank. In a cluster, they
         // are handed over first (stopped, their last events copied, their leases given up).

@@ -47,6 +47,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     live,
     logger,
     ...(runtime.cluster ? { sharedEvents: runtime.cluster.events } : {}),
+    ...(runtime.sharedFacebank ? { sharedFacebank: runtime.sharedFacebank } : {}),
   });
   let server: ServerType;
   try {

@@ -49,3 +49,28 @@ export const CHANGES_CHANNEL = 'facerec_cluster';
 export async function notifyChange(db: pg.Pool | pg.PoolClient): Promise<void> {
   await db.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, '']);
 }
+
+/**
+ * A connection LISTENing on `channel`, opened in the background. `onLost(client)` is called when it fails or ends:
+ * the caller forgets it and opens another at its next round (notifications meanwhile are lost, not replayed).
+ */
+export function listenOn(
+  url: string,
+  channel: string,
+  onNotify: () => void,
+  onLost: (client: pg.Client) => void,
+): pg.Client {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const lost = () => {
+    onLost(client);
+    client.end().catch(() => undefined);
+  };
+  client.on('error', lost);
+  client.on('end', lost);
+  client.on('notification', onNotify);
+  client
+    .connect()
+    .then(() => client.query(`LISTEN ${channel}`))
+    .catch(lost);
+  return client;
+}

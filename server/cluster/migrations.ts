@@ -57,6 +57,29 @@ CREATE INDEX events_camera ON events (camera_id, id);
 CREATE INDEX events_name ON events (name, id);
 `,
   },
+  {
+    version: 2,
+    name: 'facebank photos and their version',
+    sql: `
+-- Every person's photos, the facebank's source of truth in cluster mode (each node's folder is a copy).
+-- A person is their photos: one without photos is not shared.
+CREATE TABLE facebank_photos (
+  person     text        NOT NULL,
+  sha256     text        NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  file       text        NOT NULL,
+  bytes      bytea       NOT NULL,
+  added_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (person, sha256)
+);
+-- Bumped by every change to facebank_photos, in the same transaction: a node whose copy is of an older version
+-- looks again (its fallback when a notification was missed).
+CREATE TABLE facebank_version (
+  one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+  version bigint  NOT NULL
+);
+INSERT INTO facebank_version (version) VALUES (0);
+`,
+  },
 ];
 
 /** Any 64-bit number of our own: the advisory lock the nodes take turns on while migrating. */

@@ -4,19 +4,20 @@
 // keep running and their events wait in the outbox; once it is back, the nodes renew what is still theirs before
 // anyone takes expired leases (a node takes expired leases only after being connected for a whole lease).
 import type Database from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { CameraRegistry } from '../../streams/cameras/registry.ts';
 import { EventOutbox } from '../../streams/eventOutbox.ts';
 import { redactUrl } from '../../streams/sources/credentials.ts';
 import { fairShare } from './balance.ts';
 import { SharedCameraCatalog } from './cameraCatalog.ts';
-import { CHANGES_CHANNEL, openPool } from './database.ts';
+import { CHANGES_CHANNEL, listenOn, openPool } from './database.ts';
 import { drain } from './drainer.ts';
 import { claim, type Leases, release, renew } from './leases.ts';
 import { heartbeat, leave, liveNodes } from './membership.ts';
 import { migrate } from './migrations.ts';
 import { SharedEvents } from './sharedEvents.ts';
+import { type FacebankWrites, SharedFacebank } from './sharedFacebank.ts';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -58,6 +59,7 @@ export class ClusterNode {
   private stopped = false;
   private leaving: Promise<void> | undefined;
   private readonly logger: Logger;
+  private sharedFacebank: SharedFacebank | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -83,6 +85,20 @@ export class ClusterNode {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot use the shared database ${redactUrl(o.databaseUrl)}: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Shares `facebank` through the database: its folder is brought in step before this resolves, then follows the
+   * other nodes' writes. The returned writes are the API's (they reach every node).
+   */
+  async shareFacebank(
+    facebank: ConstructorParameters<typeof SharedFacebank>[2],
+    db: Database.Database,
+  ): Promise<FacebankWrites> {
+    const shared = new SharedFacebank(this.pool, this.o.databaseUrl, facebank, db, this.logger);
+    this.sharedFacebank = shared;
+    await shared.start();
+    return shared;
   }
 
   /** Starts the lease loop and the drainer for `registry`'s cameras, whose events are queued in `db`. */
@@ -115,23 +131,16 @@ export class ClusterNode {
     });
   }
 
-  private async listen(): Promise<void> {
+  private listen(): void {
     if (this.listener || this.stopped) return;
-    const client = new pg.Client({ connectionString: this.o.databaseUrl, connectionTimeoutMillis: 2000 });
-    const lost = () => {
-      if (this.listener === client) this.listener = undefined;
-      client.end().catch(() => undefined);
-    };
-    client.on('error', lost);
-    client.on('end', lost);
-    client.on('notification', () => this.round());
-    this.listener = client;
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
-    } catch {
-      lost();
-    }
+    this.listener = listenOn(
+      this.o.databaseUrl,
+      CHANGES_CHANNEL,
+      () => this.round(),
+      (client) => {
+        if (this.listener === client) this.listener = undefined;
+      },
+    );
   }
 
   /** Stops the loop (the cameras it runs stay as they are, for the registry to close). */
@@ -142,6 +151,7 @@ export class ClusterNode {
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
+    await this.sharedFacebank?.stop();
     await this.ticking;
     await this.draining;
   }
@@ -193,7 +203,7 @@ export class ClusterNode {
       );
       this.clockOffsetMs = Number(clock.rows[0]?.ms) - (t0 + Date.now()) / 2;
       await heartbeat(this.pool, me);
-      void this.listen();
+      this.listen();
       if (this.connectedSince === undefined) {
         this.connectedSince = performance.now();
         this.logger.info('cluster: the shared database is back');

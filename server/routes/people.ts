@@ -1,5 +1,5 @@
 // The facebank over HTTP: people and their images. Writes go through the facebank, which keeps the
-// folder tree (the source of truth) and its cache in step.
+// folder tree (the source of truth) and its cache in step; in cluster mode, through the shared database first.
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Hono } from 'hono';
@@ -15,8 +15,9 @@ const IMAGE_TYPES: Record<string, string> = {
   '.webp': 'image/webp',
 };
 
-export function peopleRoutes({ config, facebank }: AppDeps): Hono {
+export function peopleRoutes({ config, facebank, sharedFacebank }: AppDeps): Hono {
   const app = new Hono();
+  const writes = sharedFacebank ?? facebank;
   const write = requireKey(config.apiKey, 'write');
   // People's photos and names are personal data: with a key configured, reading them needs it too.
   const read = requireKey(config.apiKey, 'read', true);
@@ -24,15 +25,15 @@ export function peopleRoutes({ config, facebank }: AppDeps): Hono {
   app.get('/', read, (c) => c.json(facebank.people()));
   app.post('/', write, async (c) => {
     const { name } = await jsonBody(c, PersonName);
-    return c.json(await facebank.createPerson(name), 201);
+    return c.json(await writes.createPerson(name), 201);
   });
   app.get('/:name', read, (c) => c.json(facebank.person(c.req.param('name'))));
   app.patch('/:name', write, async (c) => {
     const { name } = await jsonBody(c, PersonName);
-    return c.json(await facebank.renamePerson(c.req.param('name'), name));
+    return c.json(await writes.renamePerson(c.req.param('name'), name));
   });
   app.delete('/:name', write, async (c) => {
-    await facebank.deletePerson(c.req.param('name'));
+    await writes.deletePerson(c.req.param('name'));
     return c.body(null, 204);
   });
 
@@ -40,7 +41,7 @@ export function peopleRoutes({ config, facebank }: AppDeps): Hono {
     const person = c.req.param('name');
     const added = [];
     for (const upload of await imageUploads(c, AddImageRequest)) {
-      added.push(await facebank.addImage(person, upload.bytes, upload.filename));
+      added.push(await writes.addImage(person, upload.bytes, upload.filename));
     }
     return c.json(added, 201);
   });
@@ -53,7 +54,7 @@ export function peopleRoutes({ config, facebank }: AppDeps): Hono {
     });
   });
   app.delete('/:name/images/:file', write, async (c) => {
-    await facebank.removeImage(c.req.param('name'), c.req.param('file'));
+    await writes.removeImage(c.req.param('name'), c.req.param('file'));
     return c.body(null, 204);
   });
   return app;
