@@ -5,6 +5,7 @@ import type { FacePool } from '../models/pool/facePool.ts';
 import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
 import type { SharedEvents } from './cluster/sharedEvents.ts';
+import type { ClusterHealth } from './cluster/status.ts';
 import type { Config } from './config.ts';
 import type { Integrations } from './integrations/index.ts';
 import type { RedisHealth } from './live/redisLink.ts';
@@ -18,6 +19,8 @@ export interface AppDeps {
   eventFaces: EventFaces;
   /** Cluster mode: events are listed from the shared database. */
   sharedEvents?: SharedEvents;
+  /** Cluster mode: the nodes and the cameras' leases, for /api/health. */
+  cluster?: { status(): Promise<ClusterHealth> };
   metrics: Metrics;
   integrations: Pick<Integrations, 'health'>;
   /** The link to the other nodes' hubs (REDIS_URL). */

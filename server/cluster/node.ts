@@ -17,6 +17,7 @@ import { claim, type Leases, release, renew } from './leases.ts';
 import { heartbeat, leave, liveNodes } from './membership.ts';
 import { migrate } from './migrations.ts';
 import { SharedEvents } from './sharedEvents.ts';
+import { type ClusterHealth, clusterStatus } from './status.ts';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -57,6 +58,8 @@ export class ClusterNode {
   private drainBusy = false;
   private stopped = false;
   private leaving: Promise<void> | undefined;
+  /** Events the shared database refused since the start (fencing: analysed after the lease had moved). */
+  private refusedTotal = 0;
   private readonly logger: Logger;
 
   private constructor(
@@ -83,6 +86,16 @@ export class ClusterNode {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot use the shared database ${redactUrl(o.databaseUrl)}: ${(err as Error).message}`);
     }
+  }
+
+  /** The nodes and every camera's lease, as the shared database has them now (/api/health). */
+  status(): Promise<ClusterHealth> {
+    return clusterStatus(this.pool, this.o.nodeName, this.o.leaseSeconds);
+  }
+
+  /** For /metrics: events refused by fencing since the start, and events waiting in the outbox. */
+  counts(): { refused: number; outboxDepth: number } {
+    return { refused: this.refusedTotal, outboxDepth: this.outbox?.depth() ?? 0 };
   }
 
   /** Starts the lease loop and the drainer for `registry`'s cameras, whose events are queued in `db`. */
@@ -266,6 +279,7 @@ export class ClusterNode {
       this.drainBusy = true;
       try {
         const { refused } = await drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs);
+        this.refusedTotal += refused.length;
         if (refused.length > 0) {
           this.logger.warn(
             { refused: refused.length, cameras: [...new Set(refused.map((r) => r.cameraId))] },
