@@ -3,26 +3,23 @@
 // nodes: a dashboard on one node watches the others' cameras, and Redis restarts; the database goes away for 20 s;
 // a node is frozen (SIGSTOP) for 10 s; a node is killed (-9); a node joins; a node is stopped (SIGTERM). Each
 // scenario's figures are printed.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestClip, writeEmptyImage } from '../../test/support/clips.ts';
-import { analysedOn, spawnClusterNode } from '../../test/support/clusterNodes.ts';
+import { analysedOn, prepareClusterRoot, spawnClusterNode } from '../../test/support/clusterNodes.ts';
 import { type ClientSocket, connectClient, redisLinkUp, subscribeWhenKnown } from '../../test/support/liveNodes.ts';
 import { type Postgres, startPostgres } from '../../test/support/postgres.ts';
 import { type RedisServer, startRedis } from '../../test/support/redis.ts';
 import type { ServerProcess } from '../../test/support/serverProcess.ts';
-import { type Person, personImage } from '../../test/support/testdata.ts';
 import { until } from '../../test/support/waits.ts';
 import type { DetectionsMessage } from '../live/protocol.ts';
 import { writeEvent } from './drainer.ts';
 import type { ClusterHealth } from './status.ts';
 
 const CAMERAS = 9;
-const PEOPLE: Person[] = ['amy', 'howard', 'penny', 'raj'];
 /** Not a promise of the product: how long a node may take to start (models) on a loaded 2-core machine. */
 const LOADED = 90_000;
 // The product's promises (issue 14).
@@ -156,19 +153,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'facerec-cluster-'));
-    await mkdir(join(root, 'facebank'));
-    const empty = await writeEmptyImage(join(root, 'empty.png'));
-    // Each person is in view 2.5 s, then nobody for 2.5 s: every visit ends (the tracker's 10 s cool-down passes
-    // before the same face returns, 20 s later), so events keep coming for the whole run.
-    [postgres, redis, clip] = await Promise.all([
-      startPostgres(),
-      startRedis(),
-      makeTestClip(
-        PEOPLE.flatMap((p) => [personImage(p, 1), empty]),
-        join(root, 'people.mp4'),
-        { fps: 4, secondsPerImage: 2.5, size: { width: 256, height: 192 } },
-      ),
-    ]);
+    [postgres, redis, clip] = await Promise.all([startPostgres(), startRedis(), prepareClusterRoot(root)]);
     sql = new pg.Pool({ connectionString: postgres.url, max: 2 });
     sql.on('error', () => undefined);
     const [a] = await Promise.all(['node-a', 'node-b', 'node-c'].map(startNode));

@@ -1,9 +1,29 @@
 // Cluster-mode server nodes (DATABASE_URL, and REDIS_URL for their dashboards), for the cluster test and
 // benchmark: each a real server process with its own SQLite file (its outbox), one worker, no previews; and what
 // the nodes say about the cameras they analyse.
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CameraHealth } from '../../streams/types.ts';
+import { makeTestClip, writeEmptyImage } from './clips.ts';
 import { type ServerLogLine, type ServerProcess, spawnServer } from './serverProcess.ts';
+import { type Person, personImage } from './testdata.ts';
+
+const PEOPLE: Person[] = ['amy', 'howard', 'penny', 'raj'];
+
+/**
+ * Makes `root`'s facebank folder (empty: every face is Unknown) and the cameras' clip, returning its path: small
+ * frames at 4 fps. Each person is in view 2.5 s, then nobody for 2.5 s: every visit ends (the tracker's 10 s
+ * cool-down passes before the same face returns, 20 s later), so events keep coming for the whole run.
+ */
+export async function prepareClusterRoot(root: string): Promise<string> {
+  await mkdir(join(root, 'facebank'));
+  const empty = await writeEmptyImage(join(root, 'empty.png'));
+  return makeTestClip(
+    PEOPLE.flatMap((p) => [personImage(p, 1), empty]),
+    join(root, 'people.mp4'),
+    { fps: 4, secondsPerImage: 2.5, size: { width: 256, height: 192 } },
+  );
+}
 
 export interface ClusterNodeOptions {
   name: string;
