@@ -17,7 +17,7 @@ import { claim, type Leases, release, renew } from './leases.ts';
 import { heartbeat, leave, liveNodes } from './membership.ts';
 import { migrate } from './migrations.ts';
 import { SharedEvents } from './sharedEvents.ts';
-import { type ClusterHealth, clusterStatus } from './status.ts';
+import { type ClusterHealth, readClusterStatus, statusWithin } from './status.ts';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -60,6 +60,7 @@ export class ClusterNode {
   private leaving: Promise<void> | undefined;
   /** Events the shared database refused since the start (fencing: analysed after the lease had moved). */
   private refusedTotal = 0;
+  private statusRead: ReturnType<typeof readClusterStatus> | undefined;
   private readonly logger: Logger;
 
   private constructor(
@@ -88,9 +89,16 @@ export class ClusterNode {
     }
   }
 
-  /** The nodes and every camera's lease, as the shared database has them now (/api/health). */
+  /**
+   * The nodes and every camera's lease, as the shared database has them now (/api/health). Requests that come
+   * while a read is under way share it: health checks polled during an outage must not take the pool's
+   * connections from the lease loop.
+   */
   status(): Promise<ClusterHealth> {
-    return clusterStatus(this.pool, this.o.nodeName, this.o.leaseSeconds);
+    this.statusRead ??= readClusterStatus(this.pool, this.o.leaseSeconds).finally(() => {
+      this.statusRead = undefined;
+    });
+    return statusWithin(this.statusRead, this.o.nodeName, this.o.leaseSeconds);
   }
 
   /** For /metrics: events refused by fencing since the start, and events waiting in the outbox. */

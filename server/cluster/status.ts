@@ -46,53 +46,62 @@ export const ClusterHealth = z
   .meta({ id: 'ClusterHealth', description: 'cluster mode (README: Running several nodes); off without DATABASE_URL' });
 export type ClusterHealth = z.infer<typeof ClusterHealth>;
 
-export async function clusterStatus(pool: pg.Pool, node: string, leaseSeconds: number): Promise<ClusterHealth> {
-  const base = { enabled: true as const, node, leaseSeconds };
-  const read = async () => {
-    const nodes = await pool.query<{ name: string; age: number; held: string }>(
-      `SELECT n.name, (extract(epoch FROM now() - n.heartbeat_at) * 1000)::float8 AS age, count(c.id) AS held
-         FROM cluster_nodes n LEFT JOIN cameras c ON c.owner = n.name AND c.enabled
-        GROUP BY n.name ORDER BY n.name`,
-    );
-    const cameras = await pool.query<{
-      id: string;
-      owner: string | null;
-      epoch: string;
-      enabled: boolean;
-      remaining: number | null;
-    }>(
-      `SELECT id, owner, epoch, enabled, (extract(epoch FROM lease_expires - now()) * 1000)::float8 AS remaining
-         FROM cameras ORDER BY id`,
-    );
-    return {
-      ...base,
-      reachable: true,
-      nodes: nodes.rows.map((r) => ({
-        name: r.name,
-        heartbeatAgeMs: Math.max(0, Math.round(r.age)),
-        alive: r.age < leaseSeconds * 1000,
-        cameras: Number(r.held),
-      })),
-      cameras: cameras.rows.map((r) => {
-        const lease = !r.enabled ? 'disabled' : r.owner === null ? 'free' : (r.remaining ?? 0) > 0 ? 'held' : 'expired';
-        return {
-          id: r.id,
-          owner: r.owner,
-          epoch: Number(r.epoch),
-          lease,
-          ...(lease === 'held' ? { leaseRemainingMs: Math.round(r.remaining ?? 0) } : {}),
-        } as const;
-      }),
-    };
+type ClusterStatus = Extract<ClusterHealth, { enabled: true }>;
+type Reading = Omit<ClusterStatus, 'enabled' | 'node' | 'leaseSeconds' | 'reachable' | 'error'>;
+
+/** Reads the nodes and the leases; throws when the database cannot be reached. */
+export async function readClusterStatus(pool: pg.Pool, leaseSeconds: number): Promise<Reading> {
+  const nodes = await pool.query<{ name: string; age: number; held: string }>(
+    `SELECT n.name, (extract(epoch FROM now() - n.heartbeat_at) * 1000)::float8 AS age, count(c.id) AS held
+       FROM cluster_nodes n LEFT JOIN cameras c ON c.owner = n.name AND c.enabled
+      GROUP BY n.name ORDER BY n.name`,
+  );
+  const cameras = await pool.query<{
+    id: string;
+    owner: string | null;
+    epoch: string;
+    enabled: boolean;
+    remaining: number | null;
+  }>(
+    `SELECT id, owner, epoch, enabled, (extract(epoch FROM lease_expires - now()) * 1000)::float8 AS remaining
+       FROM cameras ORDER BY id`,
+  );
+  return {
+    nodes: nodes.rows.map((r) => ({
+      name: r.name,
+      heartbeatAgeMs: Math.max(0, Math.round(r.age)),
+      alive: r.age < leaseSeconds * 1000,
+      cameras: Number(r.held),
+    })),
+    cameras: cameras.rows.map((r) => {
+      const lease = !r.enabled ? 'disabled' : r.owner === null ? 'free' : (r.remaining ?? 0) > 0 ? 'held' : 'expired';
+      return {
+        id: r.id,
+        owner: r.owner,
+        epoch: Number(r.epoch),
+        lease,
+        ...(lease === 'held' ? { leaseRemainingMs: Math.round(r.remaining ?? 0) } : {}),
+      } as const;
+    }),
   };
+}
+
+/** `reading` as /api/health shows it, or `reachable: false` if it fails or takes over STATUS_TIMEOUT_MS. */
+export async function statusWithin(
+  reading: Promise<Reading>,
+  node: string,
+  leaseSeconds: number,
+): Promise<ClusterStatus> {
+  const base = { enabled: true as const, node, leaseSeconds };
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      read(),
+    const read = await Promise.race([
+      reading,
       new Promise<never>((_, fail) => {
         timer = setTimeout(() => fail(new Error(`no answer within ${STATUS_TIMEOUT_MS} ms`)), STATUS_TIMEOUT_MS);
       }),
     ]);
+    return { ...base, reachable: true, ...read };
   } catch (err) {
     return { ...base, reachable: false, error: (err as Error).message, nodes: [], cameras: [] };
   } finally {
