@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/events', rejectRoutes(deps));
   app.route('/api/unknowns', unknownRoutes(deps));
 
-  app.get('/api/health', (c) => {
+  app.get('/api/health', async (c) => {
     const stats = pool.stats();
     const fb = facebank.stats();
     const info = pool.info;
@@ -73,6 +73,7 @@ export function createApp(deps: AppDeps): Hono {
       events: deps.cameras.events.drops.stats(),
       integrations: deps.integrations.health(),
       redis: deps.live.health(),
+      cluster: deps.cluster ? await deps.cluster.status() : { enabled: false },
     });
   });
   app.get('/metrics', async (c) => {

@@ -6,6 +6,7 @@ import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
 import type { SharedEvents } from './cluster/sharedEvents.ts';
 import type { FacebankWrites } from './cluster/sharedFacebank.ts';
+import type { ClusterHealth } from './cluster/status.ts';
 import type { Config } from './config.ts';
 import type { Integrations } from './integrations/index.ts';
 import type { RedisHealth } from './live/redisLink.ts';
@@ -21,6 +22,8 @@ export interface AppDeps {
   sharedEvents?: SharedEvents;
   /** Cluster mode: the facebank's writes go through the shared database, so they reach every node. */
   sharedFacebank?: FacebankWrites;
+  /** Cluster mode: the nodes and the cameras' leases, for /api/health. */
+  cluster?: { status(): Promise<ClusterHealth> };
   metrics: Metrics;
   integrations: Pick<Integrations, 'health'>;
   /** The link to the other nodes' hubs (REDIS_URL). */

@@ -256,8 +256,9 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
       queueDepth: 0,
       facebank: { people: 8, images: 16, templates: 16 },
       operatingPoint: { source: 'calibration', fpir: 0.01, people: 8 },
-      // No REDIS_URL: one node, no Redis.
+      // No REDIS_URL: one node, no Redis; no DATABASE_URL: no cluster.
       redis: { enabled: false },
+      cluster: { enabled: false },
     });
     const op = (r.body as { operatingPoint: { threshold: number; reason: string } }).operatingPoint;
     expect(r.body.threshold).toBe(op.threshold);
@@ -271,6 +272,8 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
     expect(r.body).toContain('facerec_http_requests_total');
     expect(r.body).toMatch(/facerec_http_requests_total\{[^}]*route="\/rec"[^}]*\} \d+/);
     expect(r.body).toMatch(/^facerec_inference_queue_depth \d+$/m);
+    // One node: no cluster series.
+    expect(r.body).not.toContain('facerec_cluster_');
   });
 
   it('GET /api/openapi.json is an OpenAPI 3.1 document of the routes', async () => {
@@ -285,6 +288,8 @@ describe('recognition server (8 people, images 1–2 enrolled, watcher on)', () 
       expect.arrayContaining(['/rec', '/id_info', '/api/recognize', '/api/people/{name}/images']),
     );
     expect(r.body.components.schemas.RecRequest).toBeDefined();
+    // The cluster's part of the health check, from its zod schema.
+    expect(JSON.stringify(r.body.components.schemas.Health)).toContain('leaseRemainingMs');
   });
 
   it('POST /api/recognize returns boxes, five landmarks, name, candidate, similarity, margin and timings', async () => {

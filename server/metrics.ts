@@ -12,6 +12,8 @@ export interface MetricsSources {
   eventsDropped(): Record<string, number>;
   /** Per camera id: the motion gate's decisions since its pipeline (re)started (skipped, cropped, whole). */
   motionFrames(): Record<string, Record<MotionDecision, number>>;
+  /** Cluster mode: events refused by fencing since the start, and events waiting in the outbox. */
+  cluster?(): { refused: number; outboxDepth: number };
 }
 
 export type MotionDecision = 'skipped' | 'cropped' | 'whole';
@@ -88,6 +90,25 @@ export class Metrics {
         }
       },
     });
+    const cluster = sources.cluster?.bind(sources);
+    if (cluster) {
+      gauge(
+        'facerec_cluster_outbox_depth',
+        'Person events waiting to be copied to the shared database',
+        () => cluster().outboxDepth,
+      );
+      let refusedReported = 0;
+      new Counter({
+        name: 'facerec_cluster_events_refused_total',
+        help: "Person events the shared database refused (fencing: analysed after the camera's lease had moved)",
+        registers: [this.registry],
+        collect() {
+          const total = cluster().refused;
+          this.inc(total - refusedReported);
+          refusedReported = total;
+        },
+      });
+    }
     // libvips keeps one operation cache for the whole process (every worker thread's decodes included).
     gauge(
       'facerec_image_cache_bytes',

@@ -262,7 +262,7 @@ export function openApiDocument(): object {
       },
       '/api/health': {
         get: {
-          summary: 'Models, provider, facebank size and queue depth',
+          summary: 'Models, provider, facebank size, queue depth, integrations and, in a cluster, the nodes and leases',
           responses: { 200: { description: 'health', ...json(S.Health) } },
         },
       },

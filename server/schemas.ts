@@ -1,6 +1,7 @@
 // Request and response shapes: the same zod schemas validate requests and generate /api/openapi.json.
 import { z } from 'zod';
 import { CameraSettingsInput, CameraSettingsPatch } from '../streams/cameras/settings.ts';
+import { ClusterHealth } from './cluster/status.ts';
 import { IntegrationsHealth } from './integrations/health.ts';
 import { RedisHealth } from './live/redisLink.ts';
 
@@ -150,6 +151,7 @@ export const Health = z
       .meta({ description: 'person events the storage could not take (README: Full or read-only storage)' }),
     integrations: IntegrationsHealth,
     redis: RedisHealth,
+    cluster: ClusterHealth,
   })
   .meta({ id: 'Health' });
 

@@ -24,13 +24,14 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
-  const { pool, facebank, cameras, eventFaces } = runtime;
+  const { pool, facebank, cameras, eventFaces, cluster } = runtime;
   const metrics = new Metrics({
     queueDepth: () => pool.stats().queued,
     busyWorkers: () => pool.stats().busy,
     facebankTemplates: () => facebank.stats().templates,
     eventsDropped: () => cameras.events.drops.stats().byProblem,
     motionFrames: () => cameras.motionFrames(),
+    ...(cluster ? { cluster: () => cluster.counts() } : {}),
   });
   const integrations = new Integrations(config, { cameras, facebank }, recognizerFor(config, pool, facebank), logger);
   // REDIS_URL: the hub shares its messages with the other nodes' hubs (connects in the background).
@@ -46,7 +47,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     integrations,
     live,
     logger,
-    ...(runtime.cluster ? { sharedEvents: runtime.cluster.events } : {}),
+    ...(cluster ? { sharedEvents: cluster.events, cluster } : {}),
     ...(runtime.sharedFacebank ? { sharedFacebank: runtime.sharedFacebank } : {}),
   });
   let server: ServerType;

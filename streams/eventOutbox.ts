@@ -47,6 +47,7 @@ export class EventOutbox {
   private readonly pendingRows: Statement<[number], Row>;
   private readonly remove: Statement<[number]>;
   private readonly refuse: Statement<[number]>;
+  private readonly waiting: Statement<[], { n: number }>;
 
   constructor(db: Database) {
     db.exec(OUTBOX_SCHEMA);
@@ -60,6 +61,7 @@ export class EventOutbox {
     );
     this.remove = db.prepare('DELETE FROM events_outbox WHERE event_id = ?');
     this.refuse = db.prepare('UPDATE events_outbox SET refused = 1 WHERE event_id = ?');
+    this.waiting = db.prepare('SELECT COUNT(*) AS n FROM events_outbox WHERE refused = 0');
   }
 
   /** The oldest `limit` events still to copy (events pruned meanwhile are taken off here). */
@@ -93,5 +95,10 @@ export class EventOutbox {
   /** The shared database refused it (stale lease): kept here, marked, never retried. */
   refused(eventId: number): void {
     this.refuse.run(eventId);
+  }
+
+  /** Events still to copy (refused ones not counted). */
+  depth(): number {
+    return this.waiting.get()?.n ?? 0;
   }
 }

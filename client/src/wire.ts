@@ -30,3 +30,7 @@ export type UnknownCluster = z.output<typeof rest.UnknownCluster>;
 export type OperatingPoint = z.output<typeof rest.OperatingPoint>;
 /** GET /api/health `integrations` (server/integrations/health.ts). */
 export type IntegrationsHealth = z.output<typeof IntegrationsHealthSchema>;
+export type Health = z.output<typeof rest.Health>;
+/** GET /api/health `cluster` when DATABASE_URL is set (server/cluster/status.ts). */
+export type ClusterHealth = Extract<Health['cluster'], { enabled: true }>;
+export type CameraLease = ClusterHealth['cameras'][number];

@@ -1,24 +1,27 @@
-// Cluster mode end to end (issue 14): a throwaway PostgreSQL, three real server processes (real models, real
-// ffmpeg) and nine small file cameras, all on 127.0.0.1. One shared set-up, then scenarios in turn on the same
-// nodes: the database goes away for 20 s; a node is frozen (SIGSTOP) for 10 s; a node is killed (-9); a node
-// joins; a node is stopped (SIGTERM). Each scenario's figures are printed.
+// Cluster mode end to end (issue 14): a throwaway PostgreSQL and Redis, three real server processes (real models,
+// real ffmpeg) and nine small file cameras, all on 127.0.0.1. One shared set-up, then scenarios in turn on the same
+// nodes: a dashboard on one node watches the others' cameras, and Redis restarts; the database goes away for 20 s;
+// a node is frozen (SIGSTOP) for 10 s; a node is killed (-9); a node joins; a node is stopped (SIGTERM). Each
+// scenario's figures are printed.
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CameraHealth } from '../../streams/types.ts';
-import { makeTestClip, writeEmptyImage } from '../../test/support/clips.ts';
+import { analysedOn, prepareClusterRoot, spawnClusterNode } from '../../test/support/clusterNodes.ts';
+import { type ClientSocket, connectClient, redisLinkUp, subscribeWhenKnown } from '../../test/support/liveNodes.ts';
 import { type Postgres, startPostgres } from '../../test/support/postgres.ts';
-import { type ServerProcess, spawnServer } from '../../test/support/serverProcess.ts';
+import { type RedisServer, startRedis } from '../../test/support/redis.ts';
+import type { ServerProcess } from '../../test/support/serverProcess.ts';
 import { type Person, personImage } from '../../test/support/testdata.ts';
 import { until } from '../../test/support/waits.ts';
+import type { DetectionsMessage } from '../live/protocol.ts';
 import { writeEvent } from './drainer.ts';
 import { importFacebank } from './facebankImport.ts';
+import type { ClusterHealth } from './status.ts';
 
 const CAMERAS = 9;
-const PEOPLE: Person[] = ['amy', 'howard', 'penny', 'raj'];
 /** Not a promise of the product: how long a node may take to start (models) on a loaded 2-core machine. */
 const LOADED = 90_000;
 // The product's promises (issue 14).
@@ -27,6 +30,8 @@ const HANDOVER_MS = 3000;
 const STALE_STOP_MS = 2000;
 const REBALANCE_MS = 15_000;
 const FACEBANK_SPREAD_MS = 2000;
+/** A dashboard receives another node's camera within 5 s (of subscribing, of Redis being back). */
+const DASHBOARD_MS = 5000;
 
 interface Node {
   name: string;
@@ -42,6 +47,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
   const fileStart = performance.now();
   let postgres: Postgres;
+  let redis: RedisServer;
+  let client: ClientSocket | undefined;
   let sql: pg.Pool;
   let root: string;
   let clip: string;
@@ -50,21 +57,12 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
   let beforeOutage: { id: string; owner: string | null; epoch: string }[] = [];
 
   const startNode = async (name: string): Promise<Node> => {
-    const dbPath = join(root, `${name}.db`);
     const lines: Node['lines'] = [];
-    const proc = spawnServer({
-      env: {
-        DATABASE_URL: postgres.url,
-        NODE_NAME: name,
-        DATABASE_PATH: dbPath,
-        // A folder per node, as on separate machines: the people reach each one through PostgreSQL.
-        FACEBANK_DIR: join(root, `facebank-${name}`),
-        WATCH_FACEBANK: 'false',
-        POOL_SIZE: '1',
-        INTRA_OP_THREADS: '1',
-        PREVIEW_FPS: '0',
-        CAMERA_MOTION: 'false',
-      },
+    const { proc, dbPath } = spawnClusterNode({
+      name,
+      root,
+      databaseUrl: postgres.url,
+      redisUrl: redis.url,
       onLine: (l) => {
         if (l.msg.startsWith('cluster:')) lines.push({ msg: l.msg, time: l.time });
       },
@@ -74,29 +72,13 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     return node;
   };
 
-  /** Camera id → the nodes whose pipeline for it has analysed frames lately. */
-  const analysed = async (among: Node[]): Promise<Map<string, string[]>> => {
-    const out = new Map<string, string[]>();
-    await Promise.all(
-      among.map(async (n) => {
-        const res = await fetch(`${n.url}/api/cameras`).catch(() => undefined);
-        if (!res?.ok) return;
-        for (const c of (await res.json()) as { id: string; health: CameraHealth }[]) {
-          if (c.health.state !== 'stopped' && c.health.processedFps > 0)
-            out.set(c.id, [...(out.get(c.id) ?? []), n.name]);
-        }
-      }),
-    );
-    return out;
-  };
-
   /** Waits until each of `ids` is analysed on one of `among`; returns how long after `since` each was. */
   const analysedAgain = async (ids: string[], among: Node[], since: number, what: string): Promise<number[]> => {
     const after = new Map<string, number>();
     await until(
       what,
       async () => {
-        const seen = await analysed(among);
+        const seen = await analysedOn(among);
         for (const id of ids) if (!after.has(id) && seen.has(id)) after.set(id, performance.now() - since);
         return after.size === ids.length;
       },
@@ -125,7 +107,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     const counts = among.map((n) => rows.filter((r) => r.owner === n.name).length);
     const even = CAMERAS / among.length;
     if (counts.some((c) => Math.abs(c - even) > 1) || counts.reduce((a, b) => a + b, 0) !== CAMERAS) return false;
-    const seen = await analysed(among);
+    const seen = await analysedOn(among);
     return rows.every((r) => seen.get(r.id)?.length === 1 && seen.get(r.id)?.[0] === r.owner) ? counts : false;
   };
 
@@ -174,17 +156,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'facerec-cluster-'));
-    const empty = await writeEmptyImage(join(root, 'empty.png'));
-    // Each person is in view 2.5 s, then nobody for 2.5 s: every visit ends (the tracker's 10 s cool-down passes
-    // before the same face returns, 20 s later), so events keep coming for the whole run.
-    [postgres, clip] = await Promise.all([
-      startPostgres(),
-      makeTestClip(
-        PEOPLE.flatMap((p) => [personImage(p, 1), empty]),
-        join(root, 'people.mp4'),
-        { fps: 4, secondsPerImage: 2.5, size: { width: 256, height: 192 } },
-      ),
-    ]);
+    [postgres, redis, clip] = await Promise.all([startPostgres(), startRedis(), prepareClusterRoot(root)]);
     sql = new pg.Pool({ connectionString: postgres.url, max: 2 });
     sql.on('error', () => undefined);
     const [a] = await Promise.all(['node-a', 'node-b', 'node-c'].map(startNode));
@@ -209,6 +181,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
   }, 240_000);
 
   afterAll(async () => {
+    client?.close();
     for (const n of nodes.values()) {
       try {
         process.kill(-n.proc.pid, 'SIGCONT');
@@ -219,6 +192,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     await Promise.all([...nodes.values()].map((n) => n.proc.stop(10_000)));
     await sql?.end();
     await postgres?.stop();
+    await redis?.stop();
     if (root) await rm(root, { recursive: true, force: true });
     console.log(`cluster.test.ts: ${Math.round((performance.now() - fileStart) / 1000)} s`);
   }, 60_000);
@@ -326,6 +300,67 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     );
   }, 90_000);
 
+  it('/api/health on any node shows the nodes and who holds each camera, as PostgreSQL has it', async () => {
+    const [a, b] = [...nodes.values()] as [Node, Node];
+    const rows = await leases();
+    for (const n of [a, b]) {
+      const cluster = ((await (await fetch(`${n.url}/api/health`)).json()) as { cluster: ClusterHealth }).cluster;
+      expect(cluster).toMatchObject({ enabled: true, node: n.name, reachable: true });
+      if (!cluster.enabled) return;
+      expect(cluster.cameras.map((c) => ({ id: c.id, owner: c.owner, epoch: String(c.epoch) }))).toEqual(rows);
+      expect(cluster.cameras.every((c) => c.lease === 'held' && (c.leaseRemainingMs ?? 0) > 0)).toBe(true);
+      expect(cluster.nodes.map((x) => [x.name, x.alive, x.cameras])).toEqual(
+        ['node-a', 'node-b', 'node-c'].map((name) => [name, true, rows.filter((r) => r.owner === name).length]),
+      );
+    }
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/^facerec_cluster_outbox_depth \d+$/m);
+    expect(metrics).toMatch(/^facerec_cluster_events_refused_total 0$/m);
+  });
+
+  it('a dashboard client on node A receives detections of the cameras owned by B and C within 5 s of subscribing', async () => {
+    const a = nodes.get('node-a')!;
+    const rows = await leases();
+    const watched = ['node-b', 'node-c'].map((owner) => rows.find((r) => r.owner === owner)!.id);
+    const socket = await connectClient(a.url);
+    client = socket;
+    const seen: { at: number; message: DetectionsMessage }[] = [];
+    socket.on('detections', (message) => seen.push({ at: performance.now(), message }));
+    const faceOn = (id: string, after: number) =>
+      seen.find((d) => d.at > after && d.message.cameraId === id && d.message.faces.length > 0);
+    const times: string[] = [];
+    for (const id of watched) {
+      await subscribeWhenKnown(socket, id, 10_000);
+      const subscribedAt = performance.now();
+      const face = await until(
+        `a face detected on ${id}, seen on node A`,
+        () => faceOn(id, subscribedAt),
+        DASHBOARD_MS,
+      );
+      times.push(`${Math.round(face.at - subscribedAt)} ms`);
+    }
+    console.log(`node A's dashboard: a face on B's and C's cameras ${times.join(' and ')} after subscribing`);
+
+    // Redis restarts: the dashboard resumes, no node exits.
+    await redis.pause();
+    await until('node A sees the Redis link down', async () => !(await redisLinkUp(a.url)), 10_000, 100);
+    await redis.resume();
+    const backAt = performance.now();
+    const again = await until(
+      "B's and C's cameras on node A again",
+      () => {
+        const got = watched.map((id) => seen.find((d) => d.at > backAt && d.message.cameraId === id));
+        return got.every((d) => d !== undefined) && got;
+      },
+      DASHBOARD_MS,
+    );
+    console.log(
+      `Redis restart: node A's dashboard had B's and C's cameras again ${again.map((d) => Math.round(d.at - backAt)).join(' and ')} ms after Redis was back`,
+    );
+    for (const n of nodes.values()) expect(n.proc.exit).toBeUndefined();
+    socket.close();
+  }, 60_000);
+
   it('PostgreSQL away for 20 s: no camera moves, and once it is back every event is stored, once', async () => {
     const running = [...nodes.values()];
     const before = await leases();
@@ -358,7 +393,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     await until(
       'the frozen node’s cameras analysed by the others',
       async () => {
-        const seen = await analysed(others);
+        const seen = await analysedOn(others);
         return mine.every((r) => seen.has(r.id));
       },
       10_000,
@@ -394,6 +429,9 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     );
     expect(mine.length).toBeGreaterThan(0);
     expect(Number(rows[0]?.n)).toBe(0);
+    // The woken node's /metrics counts what its outbox marked refused.
+    const metrics = await (await fetch(`${frozen.url}/metrics`)).text();
+    expect(metrics).toContain(`facerec_cluster_events_refused_total ${accounting(frozen).refused}\n`);
     expect(stoppedAfter).toBeLessThan(STALE_STOP_MS);
     // The woken node may have analysed nothing worth an event in that second: the rule itself, on the database,
     // with an event under one of its stale leases from after the takeover, and one from before the freeze.

@@ -18,6 +18,7 @@ import { heartbeat, leave, liveNodes } from './membership.ts';
 import { migrate } from './migrations.ts';
 import { SharedEvents } from './sharedEvents.ts';
 import { type FacebankWrites, SharedFacebank } from './sharedFacebank.ts';
+import { type ClusterHealth, readClusterStatus, statusWithin } from './status.ts';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -58,6 +59,9 @@ export class ClusterNode {
   private drainBusy = false;
   private stopped = false;
   private leaving: Promise<void> | undefined;
+  /** Events the shared database refused since the start (fencing: analysed after the lease had moved). */
+  private refusedTotal = 0;
+  private statusRead: ReturnType<typeof readClusterStatus> | undefined;
   private readonly logger: Logger;
   private sharedFacebank: SharedFacebank | undefined;
 
@@ -99,6 +103,23 @@ export class ClusterNode {
     this.sharedFacebank = shared;
     await shared.start();
     return shared;
+  }
+
+  /**
+   * The nodes and every camera's lease, as the shared database has them now (/api/health). Requests that come
+   * while a read is under way share it: health checks polled during an outage must not take the pool's
+   * connections from the lease loop.
+   */
+  status(): Promise<ClusterHealth> {
+    this.statusRead ??= readClusterStatus(this.pool, this.o.leaseSeconds).finally(() => {
+      this.statusRead = undefined;
+    });
+    return statusWithin(this.statusRead, this.o.nodeName, this.o.leaseSeconds);
+  }
+
+  /** For /metrics: events refused by fencing since the start, and events waiting in the outbox. */
+  counts(): { refused: number; outboxDepth: number } {
+    return { refused: this.refusedTotal, outboxDepth: this.outbox?.depth() ?? 0 };
   }
 
   /** Starts the lease loop and the drainer for `registry`'s cameras, whose events are queued in `db`. */
@@ -276,6 +297,7 @@ export class ClusterNode {
       this.drainBusy = true;
       try {
         const { refused } = await drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs);
+        this.refusedTotal += refused.length;
         if (refused.length > 0) {
           this.logger.warn(
             { refused: refused.length, cameras: [...new Set(refused.map((r) => r.cameraId))] },

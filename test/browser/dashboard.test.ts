@@ -262,6 +262,8 @@ describe('dashboard in Chromium (file camera, real models)', () => {
     await expect(panel.locator('.integration-mqtt').textContent()).resolves.toContain('off (set MQTT_URL)');
     const hook = panel.locator(`.webhook[data-url="${deadHook}"]`);
     await expect.poll(() => hook.textContent(), { timeout: 30_000 }).toMatch(/[1-9]\d* failed.*ECONNREFUSED/u);
+    // One node: no nodes list, no owner on the cameras (the health check that drew the integrations says so).
+    expect(await page.locator('.cluster, .camera-owner').count()).toBe(0);
   });
 
   it('a camera page draws a mask and the detection region on the picture and saves them; the live view shows motion', async () => {

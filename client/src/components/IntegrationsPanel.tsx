@@ -1,10 +1,6 @@
 // The integrations' state, on the cameras page: whether MQTT is connected (and what waits for the broker), each
-// webhook's last answer and failures, Frigate's count. Read from /api/health every few seconds.
-import { useEffect } from 'preact/hooks';
-import { useLatest } from '../useLatest.ts';
+// webhook's last answer and failures, Frigate's count. The page reads /api/health every few seconds.
 import type { IntegrationsHealth } from '../wire.ts';
-
-const REFRESH_MS = 5000;
 
 function Mqtt({ mqtt }: { mqtt: IntegrationsHealth['mqtt'] }) {
   if (!mqtt.enabled) return <span class="muted">off (set MQTT_URL)</span>;
@@ -24,14 +20,7 @@ function Mqtt({ mqtt }: { mqtt: IntegrationsHealth['mqtt'] }) {
   );
 }
 
-export function IntegrationsPanel() {
-  const { data, reload } = useLatest<{ integrations?: IntegrationsHealth }>('/api/health');
-  useEffect(() => {
-    void reload();
-    const timer = setInterval(() => void reload(), REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [reload]);
-  const integrations = data?.integrations;
+export function IntegrationsPanel({ integrations }: { integrations: IntegrationsHealth | undefined }) {
   if (!integrations) return null;
   const { mqtt, webhooks, frigate } = integrations;
   return (

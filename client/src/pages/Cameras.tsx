@@ -1,13 +1,19 @@
 // The cameras page: every camera with its health and last error; add an RTSP camera or a video file, enable or
 // disable one, remove one. Cameras from the config file (and live webcams) are shown read-only. Below them, the
 // integrations' state (MQTT, webhooks, Frigate). Each camera links to its own page (Camera.tsx: masks, region).
-import { useState } from 'preact/hooks';
+// In cluster mode, each camera shows the node that analyses it, and the nodes are listed.
+import { useEffect, useState } from 'preact/hooks';
 import { api, errorMessage } from '../api.ts';
 import { HealthStats, LastError, StateBadge } from '../components/CameraHealth.tsx';
+import { CameraOwner, ClusterPanel } from '../components/ClusterPanel.tsx';
 import { IntegrationsPanel } from '../components/IntegrationsPanel.tsx';
 import { href } from '../router.ts';
 import { useCameras } from '../useCameras.ts';
-import type { Camera } from '../wire.ts';
+import { useLatest } from '../useLatest.ts';
+import type { Camera, CameraLease, Health } from '../wire.ts';
+
+/** /api/health (integrations, cluster) is read again this often. */
+const HEALTH_REFRESH_MS = 5000;
 
 const ORIGIN: Record<Camera['origin'], string> = {
   api: 'added here',
@@ -87,7 +93,15 @@ function AddCamera({ onAdded }: { onAdded: () => void }) {
   );
 }
 
-function CameraRow({ camera, onChanged }: { camera: Camera; onChanged: () => void }) {
+function CameraRow({
+  camera,
+  lease,
+  onChanged,
+}: {
+  camera: Camera;
+  lease: CameraLease | undefined;
+  onChanged: () => void;
+}) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -125,6 +139,7 @@ function CameraRow({ camera, onChanged }: { camera: Camera; onChanged: () => voi
             masks and region
           </a>
         </p>
+        {lease && <CameraOwner lease={lease} />}
       </div>
       <div class="camera-health">
         <HealthStats health={camera.health} />
@@ -177,6 +192,15 @@ function CameraRow({ camera, onChanged }: { camera: Camera; onChanged: () => voi
 export function CamerasPage() {
   const { cameras, error, reload } = useCameras();
   const refresh = () => void reload();
+  const health = useLatest<Health>('/api/health');
+  const reloadHealth = health.reload;
+  useEffect(() => {
+    void reloadHealth();
+    const timer = setInterval(() => void reloadHealth(), HEALTH_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reloadHealth]);
+  const cluster = health.data?.cluster.enabled ? health.data.cluster : undefined;
+  const leases = new Map(cluster?.cameras.map((l) => [l.id, l]));
   return (
     <section class="page">
       <h1>Cameras</h1>
@@ -189,11 +213,12 @@ export function CamerasPage() {
       ) : (
         <ul class="camera-list">
           {cameras.map((camera) => (
-            <CameraRow key={camera.id} camera={camera} onChanged={refresh} />
+            <CameraRow key={camera.id} camera={camera} lease={leases.get(camera.id)} onChanged={refresh} />
           ))}
         </ul>
       )}
-      <IntegrationsPanel />
+      {cluster && <ClusterPanel cluster={cluster} />}
+      <IntegrationsPanel integrations={health.data?.integrations} />
     </section>
   );
 }
