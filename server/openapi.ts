@@ -222,7 +222,11 @@ export function openApiDocument(): object {
             query('camera', 'string', 'only this camera id'),
             query('name', 'string', 'only this person ("Unknown" included)'),
             query('since', 'integer', 'events at or after this time (epoch ms)'),
-            query('before', 'integer', 'events with an id below this one (the last id of the previous page)'),
+            query(
+              'before',
+              'integer',
+              'the next page: the events listed after this one (the last id of the previous page)',
+            ),
             query('limit', 'integer', 'at most this many, 1–1000 (default 100)'),
           ],
           responses: { 200: { description: 'events', ...arrayOf(S.PersonEvent) }, ...errors(400, 401) },

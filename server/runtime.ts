@@ -151,13 +151,16 @@ export async function openRuntime(
     pool = await startPool(config, logger, id);
     facebank = await openFacebank(config, logger, db, pool, id);
     if (options.cameras !== false && config.databaseUrl !== undefined) {
-      cluster = await ClusterNode.open({
-        databaseUrl: config.databaseUrl,
-        nodeName: config.nodeName ?? defaultNodeName(),
-        leaseSeconds: config.leaseSeconds,
-        motion: config.cameraMotion,
-        logger,
-      });
+      cluster = await ClusterNode.open(
+        {
+          databaseUrl: config.databaseUrl,
+          nodeName: config.nodeName ?? defaultNodeName(),
+          leaseSeconds: config.leaseSeconds,
+          motion: config.cameraMotion,
+          logger,
+        },
+        db,
+      );
       sharedFacebank = await cluster.shareFacebank(facebank, db);
     }
     const cameras =

@@ -41,6 +41,13 @@ interface Row {
   jpeg: Buffer | null;
 }
 
+/** This SQLite file's id in the shared database (made on first use, then kept). */
+export function outboxOrigin(db: Database): string {
+  db.exec(OUTBOX_SCHEMA);
+  db.prepare('INSERT OR IGNORE INTO events_outbox_origin (one, origin) VALUES (1, ?)').run(randomUUID());
+  return db.prepare<[], { origin: string }>('SELECT origin FROM events_outbox_origin').get()!.origin;
+}
+
 export class EventOutbox {
   /** This database's id in the shared database's idempotency key. */
   readonly origin: string;
@@ -50,9 +57,7 @@ export class EventOutbox {
   private readonly waiting: Statement<[], { n: number }>;
 
   constructor(db: Database) {
-    db.exec(OUTBOX_SCHEMA);
-    db.prepare('INSERT OR IGNORE INTO events_outbox_origin (one, origin) VALUES (1, ?)').run(randomUUID());
-    this.origin = db.prepare<[], { origin: string }>('SELECT origin FROM events_outbox_origin').get()!.origin;
+    this.origin = outboxOrigin(db);
     // An event pruned by retention before it was copied comes back with a NULL type: it is taken off.
     this.pendingRows = db.prepare(
       'SELECT o.event_id, o.epoch, e.type, e.camera_id, e.track_id, e.name, e.score, e.at, c.jpeg ' +

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventsStore, type EventsStoreOptions, MAX_EVENT_CROPS } from './events.ts';
+import { EventsStore, type EventsStoreOptions, lastEventId, MAX_EVENT_CROPS, numberEventsAbove } from './events.ts';
 import type { PersonEvent } from './types.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -58,6 +58,34 @@ describe('EventsStore', () => {
     ]);
     // The limit is clamped to 1..1000.
     expect(store.list({ limit: 0 })).toHaveLength(1);
+  });
+
+  it('lists by time then id, and pages on from the cursor event, when ids do not follow time', () => {
+    const store = open(new Database(':memory:'));
+    // A "left" event is stored when its track times out: after a later arrival, with an earlier time.
+    const late = store.insert(event({ at: T0 + 5 }));
+    const early = store.insert(event({ type: 'person_left', at: T0 + 1 }));
+    const middle = store.insert(event({ at: T0 + 3 }));
+    const same = store.insert(event({ name: 'raj', at: T0 + 3 }));
+    expect(store.list({ limit: 10 }).map((e) => e.id)).toEqual([late, same, middle, early]);
+    expect(store.list({ before: late, limit: 2 }).map((e) => e.id)).toEqual([same, middle]);
+    expect(store.list({ before: middle, limit: 10 }).map((e) => e.id)).toEqual([early]);
+    expect(store.list({ before: early, limit: 10 })).toEqual([]);
+  });
+
+  it('numbers events above a floor (cluster mode ranges), never back down', () => {
+    const db = new Database(':memory:');
+    expect(lastEventId(db)).toBe(0);
+    numberEventsAbove(db, 2 ** 40);
+    const store = open(db);
+    const first = store.insert(event());
+    expect(first).toBe(2 ** 40 + 1);
+    numberEventsAbove(db, 1000);
+    expect(store.insert(event())).toBe(first + 1);
+    // Deleted events' ids are not handed out again.
+    db.exec('DELETE FROM events_person');
+    expect(lastEventId(db)).toBe(first + 1);
+    expect(store.insert(event())).toBe(first + 2);
   });
 
   it('returns crops by event id', () => {

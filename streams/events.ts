@@ -20,13 +20,35 @@ CREATE TABLE IF NOT EXISTS events_person (
   at        INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_person_at ON events_person (at);
-CREATE INDEX IF NOT EXISTS events_person_camera ON events_person (camera_id, id);
-CREATE INDEX IF NOT EXISTS events_person_name ON events_person (name, id);
+DROP INDEX IF EXISTS events_person_camera;
+DROP INDEX IF EXISTS events_person_name;
+CREATE INDEX IF NOT EXISTS events_person_camera_at ON events_person (camera_id, at);
+CREATE INDEX IF NOT EXISTS events_person_name_at ON events_person (name, at);
 CREATE TABLE IF NOT EXISTS events_crops (
   event_id INTEGER PRIMARY KEY REFERENCES events_person (id) ON DELETE CASCADE,
   jpeg     BLOB    NOT NULL
 );
 `;
+
+/** The last event id handed out in `db` so far (0 when none), deleted events included. */
+export function lastEventId(db: Database): number {
+  db.exec(EVENTS_SCHEMA);
+  const seq = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events_person'").get();
+  const max = db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM events_person').get()?.id ?? 0;
+  return Math.max(seq?.seq ?? 0, max);
+}
+
+/**
+ * Numbers the events stored from now on above `floor` (cluster mode: this node's id range, so ids are the same on
+ * every node), unless they already are.
+ */
+export function numberEventsAbove(db: Database, floor: number): void {
+  if (lastEventId(db) >= floor) return;
+  db.transaction(() => {
+    const set = db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events_person'").run(floor);
+    if (set.changes === 0) db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('events_person', ?)").run(floor);
+  })();
+}
 
 /** Where a pipeline stores its events (the store itself, or one that stamps them with the camera's lease epoch). */
 export interface EventSink {
@@ -44,7 +66,10 @@ export interface EventQuery {
   name?: string;
   /** Events at or after this time (epoch ms). */
   since?: number;
-  /** Events with an id below this one: the cursor for the next page (the last id of the previous page). */
+  /**
+   * The cursor for the next page: the events listed after this one (the last id of the previous page). Lists go by
+   * time, then id, as ids follow time within one node only (cluster mode).
+   */
   before?: number;
   /** 1..1000. */
   limit: number;
@@ -196,7 +221,7 @@ export class EventsStore {
     return id;
   }
 
-  /** Newest first, without crops. */
+  /** Newest first (by time, then id), without crops. */
   list(query: EventQuery): StoredEvent[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
@@ -213,14 +238,14 @@ export class EventsStore {
       params.push(query.since);
     }
     if (query.before !== undefined) {
-      where.push('e.id < ?');
+      where.push('(e.at, e.id) < (SELECT c.at, c.id FROM events_person c WHERE c.id = ?)');
       params.push(query.before);
     }
     const limit = Math.max(1, Math.min(1000, Math.floor(query.limit)));
     const sql =
       'SELECT e.id, e.type, e.camera_id, e.track_id, e.name, e.score, e.at, ' +
       'EXISTS (SELECT 1 FROM events_crops c WHERE c.event_id = e.id) AS has_crop ' +
-      `FROM events_person e ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.id DESC LIMIT ?`;
+      `FROM events_person e ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.at DESC, e.id DESC LIMIT ?`;
     const rows = this.db.prepare<(string | number)[], EventRow>(sql).all(...params, limit);
     return rows.map(toStored);
   }

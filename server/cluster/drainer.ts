@@ -8,22 +8,28 @@
 // while the camera was still its own is kept.
 import type pg from 'pg';
 import type { EventOutbox, OutboxEvent } from '../../streams/eventOutbox.ts';
+import type { EventIdRange } from './eventIds.ts';
 
 const BATCH = 100;
 
 export type Outcome = 'stored' | 'duplicate' | 'refused';
 
-/** Writes one event under the fencing rule; says whether it was stored, already there, or refused. */
+/**
+ * Writes one event under the fencing rule; says whether it was stored, already there, or refused. It keeps its id
+ * when that id is in the origin's `range` (the shared database's serial numbers it otherwise: events queued before
+ * the origin had a range).
+ */
 export async function writeEvent(
   db: pg.Pool | pg.PoolClient,
   origin: string,
   node: string,
   event: OutboxEvent,
   clockOffsetMs: number,
+  range?: EventIdRange,
 ): Promise<Outcome> {
   const { rowCount } = await db.query(
-    `INSERT INTO events (origin, local_id, node, camera_id, epoch, type, track_id, name, score, at, crop)
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+    `INSERT INTO events (id, origin, local_id, node, camera_id, epoch, type, track_id, name, score, at, crop)
+     SELECT COALESCE($13::bigint, nextval('events_id_seq')), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
       WHERE $5::bigint IS NULL OR EXISTS (
         SELECT 1 FROM camera_leases l
          WHERE l.camera_id = $4 AND l.epoch = $5
@@ -42,6 +48,7 @@ export async function writeEvent(
       Math.round(event.at),
       event.crop,
       event.at + clockOffsetMs,
+      range?.contains(event.id) ? event.id : null,
     ],
   );
   if (rowCount === 1) return 'stored';
@@ -63,13 +70,14 @@ export async function drain(
   outbox: EventOutbox,
   node: string,
   clockOffsetMs: number,
+  range?: EventIdRange,
 ): Promise<DrainResult> {
   const result: DrainResult = { stored: 0, refused: [] };
   for (;;) {
     const batch = outbox.pending(BATCH);
     if (batch.length === 0) return result;
     for (const event of batch) {
-      const outcome = await writeEvent(pool, outbox.origin, node, event, clockOffsetMs);
+      const outcome = await writeEvent(pool, outbox.origin, node, event, clockOffsetMs, range);
       if (outcome === 'refused') {
         outbox.refused(event.id);
         result.refused.push({ cameraId: event.cameraId, epoch: event.epoch, at: event.at });

@@ -80,6 +80,26 @@ CREATE TABLE facebank_version (
 INSERT INTO facebank_version (version) VALUES (0);
 `,
   },
+  {
+    version: 3,
+    name: 'event id ranges, events listed by time',
+    sql: `
+-- Each node database (outbox origin) numbers its events from ordinal × 2^36 on (server/cluster/eventIds.ts), so
+-- an event has one id on every node; the events copied before this migration keep their serial ids.
+CREATE TABLE event_origins (
+  ordinal       integer     PRIMARY KEY CHECK (ordinal > 0),
+  origin        text        NOT NULL UNIQUE,
+  registered_at timestamptz NOT NULL DEFAULT now()
+);
+-- Ids no longer follow time across nodes: lists are ordered by (at, id).
+CREATE INDEX events_at_id ON events (at, id);
+CREATE INDEX events_camera_at ON events (camera_id, at, id);
+CREATE INDEX events_name_at ON events (name, at, id);
+DROP INDEX events_at;
+DROP INDEX events_camera;
+DROP INDEX events_name;
+`,
+  },
 ];
 
 /** Any 64-bit number of our own: the advisory lock the nodes take turns on while migrating. */

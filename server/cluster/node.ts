@@ -7,12 +7,14 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { CameraRegistry } from '../../streams/cameras/registry.ts';
-import { EventOutbox } from '../../streams/eventOutbox.ts';
+import { EventOutbox, outboxOrigin } from '../../streams/eventOutbox.ts';
+import { lastEventId, numberEventsAbove } from '../../streams/events.ts';
 import { redactUrl } from '../../streams/sources/credentials.ts';
 import { fairShare } from './balance.ts';
 import { SharedCameraCatalog } from './cameraCatalog.ts';
 import { CHANGES_CHANNEL, listenOn, openPool } from './database.ts';
 import { drain } from './drainer.ts';
+import { type EventIdRange, registerOrigin } from './eventIds.ts';
 import { claim, type Leases, release, renew } from './leases.ts';
 import { heartbeat, leave, liveNodes } from './membership.ts';
 import { migrate } from './migrations.ts';
@@ -68,23 +70,30 @@ export class ClusterNode {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly o: ClusterOptions,
+    /** The ids this node numbers its events with. */
+    private readonly ids: EventIdRange,
   ) {
     this.logger = o.logger.child({ node: o.nodeName });
     this.catalog = new SharedCameraCatalog(pool, o.motion);
     this.events = new SharedEvents(pool);
   }
 
-  /** Connects, migrates the schema and joins (heartbeats); a database that cannot be reached stops the start. */
-  static async open(o: ClusterOptions): Promise<ClusterNode> {
+  /**
+   * Connects, migrates the schema, numbers the events of `db` (the node's SQLite) in this node's id range, and joins
+   * (heartbeats); a database that cannot be reached stops the start.
+   */
+  static async open(o: ClusterOptions, db: Database.Database): Promise<ClusterNode> {
     const pool = openPool(o.databaseUrl, o.logger);
     try {
       const applied = await migrate(pool);
+      const ids = await registerOrigin(pool, outboxOrigin(db), lastEventId(db));
+      numberEventsAbove(db, ids.base);
       await heartbeat(pool, o.nodeName);
       o.logger.info(
-        { node: o.nodeName, database: redactUrl(o.databaseUrl), migrations: applied },
+        { node: o.nodeName, database: redactUrl(o.databaseUrl), migrations: applied, eventIdsFrom: ids.base },
         `cluster mode: node ${o.nodeName} joined`,
       );
-      return new ClusterNode(pool, o);
+      return new ClusterNode(pool, o, ids);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot use the shared database ${redactUrl(o.databaseUrl)}: ${(err as Error).message}`);
@@ -190,7 +199,7 @@ export class ClusterNode {
         if (this.outbox) {
           const outbox = this.outbox;
           await Promise.race([
-            drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs),
+            drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs, this.ids),
             new Promise((r) => setTimeout(r, LEAVE_DRAIN_MS).unref()),
           ]);
         }
@@ -296,7 +305,7 @@ export class ClusterNode {
     const run = async () => {
       this.drainBusy = true;
       try {
-        const { refused } = await drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs);
+        const { refused } = await drain(this.pool, outbox, this.o.nodeName, this.clockOffsetMs, this.ids);
         this.refusedTotal += refused.length;
         if (refused.length > 0) {
           this.logger.warn(

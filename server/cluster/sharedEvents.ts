@@ -17,7 +17,10 @@ interface Row {
 export class SharedEvents {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Newest first, without crops (the same query as the single-node store). */
+  /**
+   * Newest first, without crops (the single-node store's query). Ids follow time within a node only, so the order
+   * is by time and `before` means "listed after that event".
+   */
   async list(query: EventQuery): Promise<StoredEvent[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
@@ -28,11 +31,13 @@ export class SharedEvents {
     if (query.cameraId !== undefined) add('camera_id = ?', query.cameraId);
     if (query.name !== undefined) add('name = ?', query.name);
     if (query.since !== undefined) add('at >= ?', query.since);
-    if (query.before !== undefined) add('id < ?', query.before);
+    if (query.before !== undefined) {
+      add('(at, id) < (SELECT c.at, c.id FROM events c WHERE c.id = ?)', query.before);
+    }
     params.push(Math.max(1, Math.min(1000, Math.floor(query.limit))));
     const { rows } = await this.pool.query<Row>(
       `SELECT id, type, camera_id, track_id, name, score, at, crop IS NOT NULL AS has_crop FROM events
-        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
     return rows.map((r) => ({

@@ -9,6 +9,7 @@ import { HttpError } from '../errors.ts';
 import { eventMessage } from '../live/protocol.ts';
 import { jsonBody } from '../requestBody.ts';
 import { CameraInput, CameraPatch, EventsQuery } from '../schemas.ts';
+import { eventIdParam } from './eventId.ts';
 
 export function cameraRoutes({ config, cameras }: AppDeps): Hono {
   const app = new Hono();
@@ -54,13 +55,9 @@ export function eventRoutes({ config, cameras, sharedEvents }: AppDeps): Hono {
     return c.json(events.map((e) => eventMessage(e)));
   });
   app.get('/:id/crop', read, async (c) => {
-    const id = c.req.param('id');
-    const valid = /^\d{1,15}$/.test(id);
-    const jpeg = !valid
-      ? undefined
-      : sharedEvents
-        ? await sharedEvents.crop(Number(id))
-        : cameras.events.crop(Number(id));
+    const id = eventIdParam(c.req.param('id'));
+    // This node's own events first (in cluster mode too: before they reach the shared database).
+    const jpeg = id === undefined ? undefined : (cameras.events.crop(id) ?? (await sharedEvents?.crop(id)));
     if (!jpeg) throw new HttpError(404, 'crop_not_found', 'no such event, or the event has no face crop');
     return c.body(new Uint8Array(jpeg), 200, {
       'Content-Type': 'image/jpeg',

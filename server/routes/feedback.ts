@@ -12,6 +12,7 @@ import { HttpError } from '../errors.ts';
 import { cropUrl, eventMessage } from '../live/protocol.ts';
 import { imageUploads } from '../requestBody.ts';
 import { AddImageRequest, type NegativeExample, UnknownsQuery } from '../schemas.ts';
+import { eventIdParam } from './eventId.ts';
 
 /** A negative as clients see it: where it came from, and the event's crop while it is kept. */
 function negativeMessage(n: Negative, events: EventsStore): z.input<typeof NegativeExample> {
@@ -27,8 +28,9 @@ function negativeMessage(n: Negative, events: EventsStore): z.input<typeof Negat
 }
 
 function eventId(raw: string): number {
-  if (!/^\d{1,15}$/.test(raw)) throw new HttpError(404, 'event_not_found', `no event ${JSON.stringify(raw)}`);
-  return Number(raw);
+  const id = eventIdParam(raw);
+  if (id === undefined) throw new HttpError(404, 'event_not_found', `no event ${JSON.stringify(raw)}`);
+  return id;
 }
 
 function negativeId(raw: string): number {

@@ -41,9 +41,8 @@ function merge(a: readonly PersonEventMessage[], b: readonly PersonEventMessage[
   return [...byId.values()].sort((x, y) => y.at - x.at || y.id - x.id);
 }
 
-/** The cursor for the next older page: pages go by id. */
-const oldestId = (list: readonly PersonEventMessage[]) =>
-  list.length === 0 ? undefined : Math.min(...list.map((e) => e.id));
+/** The cursor for the next older page: the last event listed (lists go by time, then id, like the server's). */
+const oldestId = (list: readonly PersonEventMessage[]) => list.at(-1)?.id;
 
 function when(at: number): string {
   const d = new Date(at);
