@@ -7,10 +7,10 @@ export async function serveUntilSignal(overrides: Parameters<typeof loadConfig>[
   const config = loadConfig(process.env, overrides);
   const logger = createLogger(config);
   const server = await startServer(config, logger);
-  const stop = (signal: string) => {
+  const stop = (signal: string, code = 0) => {
     logger.info({ signal }, 'shutting down');
     server.close().then(
-      () => process.exit(0),
+      () => process.exit(code),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -19,6 +19,8 @@ export async function serveUntilSignal(overrides: Parameters<typeof loadConfig>[
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Another process took this node's name over (cluster mode): it runs the cameras now; this one must not stay.
+  void server.runtime.cluster?.displaced.then(() => stop('displaced', 1));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

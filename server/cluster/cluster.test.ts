@@ -19,6 +19,7 @@ import { until } from '../../test/support/waits.ts';
 import type { DetectionsMessage, PersonEventMessage } from '../live/protocol.ts';
 import { writeEvent } from './drainer.ts';
 import { importFacebank } from './facebankImport.ts';
+import { forgetOld, heartbeat, join as joinAs, leave, NodeNameTaken } from './membership.ts';
 import type { ClusterHealth } from './status.ts';
 
 const CAMERAS = 9;
@@ -30,6 +31,8 @@ const HANDOVER_MS = 3000;
 const STALE_STOP_MS = 2000;
 const REBALANCE_MS = 15_000;
 const FACEBANK_SPREAD_MS = 2000;
+/** The lease `join` assumes: the nodes' default (4 s), within which a live holder heartbeats several times. */
+const JOIN_LEASE_S = 4;
 /** A dashboard receives another node's camera within 5 s (of subscribing, of Redis being back). */
 const DASHBOARD_MS = 5000;
 
@@ -316,6 +319,26 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
     expect(metrics).toMatch(/^facerec_cluster_outbox_depth \d+$/m);
     expect(metrics).toMatch(/^facerec_cluster_events_refused_total 0$/m);
+  });
+
+  it('a node name is held by one process: a second one is refused while the first heartbeats; a dead one is taken over', async () => {
+    const t0 = performance.now();
+    await expect(joinAs(sql, 'node-a', JOIN_LEASE_S)).rejects.toThrow(/another node is running as "node-a"/);
+    const refusedMs = performance.now() - t0;
+    // A process whose name was taken over finds out at its next heartbeat (and the row stays the holder's).
+    await expect(heartbeat(sql, 'node-a', '2000-01-01 00:00:00+00')).rejects.toThrow(NodeNameTaken);
+    // A name whose holder died a while ago is free at once; a node gone for days is forgotten.
+    await sql.query(
+      `INSERT INTO cluster_nodes (name, heartbeat_at) VALUES ('ghost', now() - interval '1 minute'),
+         ('long-gone', now() - interval '2 days')`,
+    );
+    const token = await joinAs(sql, 'ghost', JOIN_LEASE_S);
+    await leave(sql, 'ghost', token);
+    expect((await forgetOld(sql)).nodes).toBe(1);
+    const names = (await sql.query<{ name: string }>('SELECT name FROM cluster_nodes ORDER BY name')).rows;
+    expect(names.map((r) => r.name)).toEqual([...nodes.keys()].sort());
+    for (const n of nodes.values()) expect(n.proc.exit).toBeUndefined();
+    console.log(`node names: a second "node-a" refused after ${Math.round(refusedMs)} ms`);
   });
 
   it('a dashboard client on node A receives detections of the cameras owned by B and C within 5 s of subscribing', async () => {

@@ -16,7 +16,7 @@ import { CHANGES_CHANNEL, listenOn, openPool } from './database.ts';
 import { drain } from './drainer.ts';
 import { type EventIdRange, registerOrigin } from './eventIds.ts';
 import { claim, type Leases, release, renew } from './leases.ts';
-import { heartbeat, leave, liveNodes } from './membership.ts';
+import { forgetOld, heartbeat, join, leave, liveNodes, NodeNameTaken } from './membership.ts';
 import { migrate } from './migrations.ts';
 import { SharedEvents } from './sharedEvents.ts';
 import { type FacebankWrites, SharedFacebank } from './sharedFacebank.ts';
@@ -36,6 +36,8 @@ const RENEWALS_PER_LEASE = 4;
 const DRAIN_EVERY_MS = 250;
 /** On shutdown, the outbox gets this long to reach the database before the leases are given up anyway. */
 const LEAVE_DRAIN_MS = 2000;
+/** How often a node forgets long-dead nodes and old lease history (every node does; it is one cheap query). */
+const FORGET_EVERY_MS = 60_000;
 
 export class ClusterNode {
   readonly catalog: SharedCameraCatalog;
@@ -66,12 +68,25 @@ export class ClusterNode {
   private statusRead: ReturnType<typeof readClusterStatus> | undefined;
   private readonly logger: Logger;
   private sharedFacebank: SharedFacebank | undefined;
+  private forgotAt = performance.now();
+  /** Set when another process took this node's name over: nothing is renewed, released or left in its name. */
+  private displacedBy: NodeNameTaken | undefined;
+  private onDisplaced: ((err: NodeNameTaken) => void) | undefined;
+  /**
+   * Resolves if another process takes this node's name over (this one was frozen or cut off for longer than a
+   * lease): its cameras are stopped by then, and the server should exit.
+   */
+  readonly displaced = new Promise<NodeNameTaken>((resolve) => {
+    this.onDisplaced = resolve;
+  });
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly o: ClusterOptions,
     /** The ids this node numbers its events with. */
     private readonly ids: EventIdRange,
+    /** This process's hold on its node name (membership.ts). */
+    private readonly token: string,
   ) {
     this.logger = o.logger.child({ node: o.nodeName });
     this.catalog = new SharedCameraCatalog(pool, o.motion);
@@ -88,14 +103,15 @@ export class ClusterNode {
       const applied = await migrate(pool);
       const ids = await registerOrigin(pool, outboxOrigin(db), lastEventId(db));
       numberEventsAbove(db, ids.base);
-      await heartbeat(pool, o.nodeName);
+      const token = await join(pool, o.nodeName, o.leaseSeconds);
       o.logger.info(
         { node: o.nodeName, database: redactUrl(o.databaseUrl), migrations: applied, eventIdsFrom: ids.base },
         `cluster mode: node ${o.nodeName} joined`,
       );
-      return new ClusterNode(pool, o, ids);
+      return new ClusterNode(pool, o, ids, token);
     } catch (err) {
       await pool.end().catch(() => undefined);
+      if (err instanceof NodeNameTaken) throw err;
       throw new Error(`cannot use the shared database ${redactUrl(o.databaseUrl)}: ${(err as Error).message}`);
     }
   }
@@ -195,6 +211,8 @@ export class ClusterNode {
     this.leaving ??= (async () => {
       await this.stop();
       await this.registry?.hold(new Map());
+      // The name, its leases and its row are another process's now.
+      if (this.displacedBy) return;
       try {
         if (this.outbox) {
           const outbox = this.outbox;
@@ -204,7 +222,7 @@ export class ClusterNode {
           ]);
         }
         // Out of the membership first: the others, told of the release, count without this node at once.
-        await leave(this.pool, this.o.nodeName);
+        await leave(this.pool, this.o.nodeName, this.token);
         await release(this.pool, this.o.nodeName, 'all');
         this.logger.info({ cameras: this.held.size }, 'cluster: left, cameras handed over');
       } catch (err) {
@@ -232,7 +250,7 @@ export class ClusterNode {
         'SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS ms',
       );
       this.clockOffsetMs = Number(clock.rows[0]?.ms) - (t0 + Date.now()) / 2;
-      await heartbeat(this.pool, me);
+      await heartbeat(this.pool, me, this.token);
       this.listen();
       if (this.connectedSince === undefined) {
         this.connectedSince = performance.now();
@@ -264,7 +282,17 @@ export class ClusterNode {
       registry.hold(held).then(() => {
         if (lost.length > 0) this.logger.warn({ cameras: lost }, `cluster: lost the lease on ${lost.length} cameras`);
       }, this.registryFailed);
+      if (performance.now() - this.forgotAt >= FORGET_EVERY_MS) {
+        this.forgotAt = performance.now();
+        const forgot = await forgetOld(this.pool);
+        if (forgot.nodes + forgot.leases > 0)
+          this.logger.info(forgot, 'cluster: forgot long-gone nodes and old leases');
+      }
     } catch (err) {
+      if (err instanceof NodeNameTaken) {
+        this.displace(registry, err);
+        return;
+      }
       if (this.connectedSince !== undefined) {
         this.logger.warn(
           { err: (err as Error).message },
@@ -292,6 +320,20 @@ export class ClusterNode {
     } finally {
       for (const id of ids) this.givingUp.delete(id);
     }
+  }
+
+  /** Another process runs under this node's name: stop everything here, in this process only. */
+  private displace(registry: CameraRegistry, err: NodeNameTaken): void {
+    if (this.displacedBy) return;
+    this.displacedBy = err;
+    this.stopped = true;
+    clearInterval(this.drainTimer);
+    this.held = new Map();
+    this.logger.error({ err: err.message }, `cluster: ${err.message}; this process stops its cameras`);
+    void registry
+      .hold(new Map())
+      .catch(this.registryFailed)
+      .finally(() => this.onDisplaced?.(err));
   }
 
   private readonly registryFailed = (err: unknown): void => {

@@ -13,7 +13,8 @@ export const clusterSettings = {
   nodeName: optionalText({
     minLength: 1,
     shownDefault: 'host name and process id',
-    description: 'how this node is named in the database (unique among the running nodes)',
+    description:
+      "how this node is named in the database (unique among the running nodes: a second process under a running node's name is refused)",
   }),
   leaseSeconds: decimal({
     default: 4,
