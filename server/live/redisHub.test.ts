@@ -142,6 +142,10 @@ describe('dashboards across nodes (REDIS_URL)', () => {
     client?.close();
     // Node A while Redis hangs (its connections open, nothing answered), node B with Redis up.
     redis.freeze();
+    // A hang keeps the connections open: health says so once a ping goes unanswered.
+    const frozenAt = performance.now();
+    await until('node A says Redis does not answer', async () => !(await redisLinkUp(urlA)), 10_000, 200);
+    console.log(`Redis hung: node A's health said so after ${Math.round(performance.now() - frozenAt)} ms`);
     const a = await nodeA.stop(10_000);
     redis.thaw();
     const b = await nodeB.stop(10_000);

@@ -5,7 +5,9 @@
 // after Redis is back. The publisher has no offline queue: while Redis is away a publish fails at once (the
 // adapter and the relay drop it) instead of piling up previews in memory; a Redis that hangs with the connection
 // open fails them after PUBLISH_TIMEOUT_MS, with at most PUBLISH_QUEUE_MAX waiting (the adapter delivers to this
-// node's own clients only once its publish is done or failed). The outage is logged once.
+// node's own clients only once its publish is done or failed). Such a Redis is noticed by a ping every PROBE_MS
+// left unanswered for PROBE_TIMEOUT_MS (long enough not to take a busy event loop for a hang): health says
+// `connected: false` until it answers again. The outage is logged once.
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import { z } from 'zod';
@@ -15,6 +17,9 @@ import { redactUrl } from '../../streams/sources/credentials.ts';
 export const RECONNECT_MAX_MS = 1000;
 const PUBLISH_TIMEOUT_MS = 1000;
 const PUBLISH_QUEUE_MAX = 1000;
+/** How often the link checks that Redis still answers (a hang keeps the socket open), and how long it waits. */
+const PROBE_MS = 1000;
+const PROBE_TIMEOUT_MS = 3000;
 
 export const RedisHealth = z
   .union([
@@ -22,7 +27,9 @@ export const RedisHealth = z
     z.object({
       enabled: z.literal(true),
       url: z.string().meta({ description: 'REDIS_URL, credentials hidden' }),
-      connected: z.boolean().meta({ description: 'both connections (publish and subscribe) are up' }),
+      connected: z.boolean().meta({
+        description: 'both connections (publish and subscribe) are up, and Redis answered the last command in time',
+      }),
       connectedSince: z.number().optional().meta({ description: 'epoch milliseconds' }),
       outages: z.number().meta({ description: 'times the link went down since the start' }),
       lastError: z.string().optional(),
@@ -53,6 +60,15 @@ function adapterClient(client: RedisClient, link: Pick<RedisLink, 'publish'>): A
   };
 }
 
+/** `command`, or a rejection after `ms`: node-redis's own timeout does not reject a command already written. */
+function withTimeout<T>(command: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([command, late]).finally(() => clearTimeout(timer));
+}
+
 export class RedisLink {
   private readonly pub: RedisClient;
   readonly sub: RedisClient;
@@ -64,6 +80,10 @@ export class RedisLink {
   private outages = 0;
   private lastError: string | undefined;
   private closed = false;
+  /** Date.now() when a command went unanswered (Redis hangs), until one is answered again. */
+  private unansweredSince: number | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
 
   constructor(url: string, logger: Logger) {
     this.url = url;
@@ -87,10 +107,12 @@ export class RedisLink {
     for (const client of [this.pub, this.sub]) {
       client.connect().catch((err: unknown) => this.down(err instanceof Error ? err : new Error(String(err))));
     }
+    this.probeTimer = setInterval(() => this.probe(), PROBE_MS);
+    this.probeTimer.unref();
   }
 
   get up(): boolean {
-    return this.pub.isReady && this.sub.isReady;
+    return this.pub.isReady && this.sub.isReady && this.unansweredSince === undefined;
   }
 
   /** Called each time the link is up (at the start and after every outage). */
@@ -122,20 +144,13 @@ export class RedisLink {
 
   /** Publishes on a sharded channel: how many clients received it; fails at once while Redis is away. */
   publish(channel: string, message: string | Buffer): Promise<number> {
-    // node-redis's own command timeout does not reject a command already written to a Redis that hangs.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Redis did not answer within ${PUBLISH_TIMEOUT_MS} ms`)),
-        PUBLISH_TIMEOUT_MS,
-      );
-    });
-    return Promise.race([this.pub.sPublish(channel, message), late]).finally(() => clearTimeout(timer));
+    return withTimeout(this.pub.sPublish(channel, message), PUBLISH_TIMEOUT_MS);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.probeTimer);
     this.readyListeners.clear();
     // Not client.close(): it waits for the commands in flight, for ever if Redis has just gone and the link has
     // not noticed yet. Nothing in flight matters at shutdown (Redis drops a closed connection's subscriptions),
@@ -157,6 +172,33 @@ export class RedisLink {
         ? 'Redis link lost: dashboards on other nodes miss this node’s cameras until it is back (reconnecting)'
         : 'Redis not reachable: dashboards on other nodes miss this node’s cameras until it is (retrying)',
     );
+  }
+
+  private probe(): void {
+    if (this.closed || this.probing || !this.pub.isReady) return;
+    this.probing = true;
+    withTimeout(this.pub.ping(), PROBE_TIMEOUT_MS)
+      .then(
+        () => this.answering(),
+        (err: Error) => {
+          if (this.pub.isReady) this.unanswered(err);
+        },
+      )
+      .finally(() => {
+        this.probing = false;
+      });
+  }
+
+  private unanswered(err: Error): void {
+    if (this.closed || this.unansweredSince !== undefined) return;
+    this.unansweredSince = Date.now();
+    this.down(err);
+  }
+
+  private answering(): void {
+    if (this.unansweredSince === undefined) return;
+    this.unansweredSince = undefined;
+    this.ready();
   }
 
   private ready(): void {
