@@ -127,6 +127,18 @@ describe('EventsStore', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM events_crops').get()).toEqual({ n: 0 });
   });
 
+  it('in cluster mode, forgets outbox rows with their events (refused ones are kept until then)', () => {
+    const db = new Database(':memory:');
+    const a = open(db, { retentionDays: 30, outbox: true });
+    const old = a.insert(event({ at: T0 - 31 * DAY }));
+    a.insert(event({ at: T0 - 29 * DAY }));
+    db.prepare('UPDATE events_outbox SET refused = 1 WHERE event_id = ?').run(old);
+    const queued = () => db.prepare('SELECT event_id FROM events_outbox ORDER BY event_id').pluck().all();
+    expect(queued()).toHaveLength(2);
+    a.prune();
+    expect(queued()).toEqual([old + 1]);
+  });
+
   it('keeps forever with retentionDays 0', () => {
     const store = open(new Database(':memory:'), { retentionDays: 0 });
     store.insert(event({ at: T0 - 1000 * DAY }));

@@ -135,6 +135,8 @@ export class EventsStore {
   private readonly deleteOrphanCrops: Statement<[]>;
   private readonly maxId: Statement<[], { id: number | null }>;
   private readonly queue: Statement<[number | bigint, number | null]> | undefined;
+  /** Outbox rows whose event retention deleted (those refused by the shared database stay until then). */
+  private readonly deleteOrphanQueued: Statement<[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private cropsSinceTrim = 0;
 
@@ -168,6 +170,9 @@ export class EventsStore {
     if (options.outbox) {
       db.exec(OUTBOX_SCHEMA);
       this.queue = db.prepare('INSERT INTO events_outbox (event_id, epoch) VALUES (?, ?)');
+      this.deleteOrphanQueued = db.prepare(
+        'DELETE FROM events_outbox WHERE event_id NOT IN (SELECT id FROM events_person)',
+      );
     }
     // A server started on full or read-only storage still starts: pruning waits for the next hourly run.
     try {
@@ -270,7 +275,10 @@ export class EventsStore {
     if (this.retentionDays > 0) {
       deleted = this.db.transaction(() => {
         const n = this.deleteOld.run(now - this.retentionDays * DAY_MS).changes;
-        if (n > 0) this.deleteOrphanCrops.run();
+        if (n > 0) {
+          this.deleteOrphanCrops.run();
+          this.deleteOrphanQueued?.run();
+        }
         return n;
       })();
     }
