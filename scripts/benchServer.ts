@@ -14,7 +14,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * The variables `npm start` sets for the server (the `VAR=value` words that lead its script: the allocator's
  * settings), so a bench measures the server as it is started.
  */
-function startScriptEnv(): Record<string, string> {
+export function startScriptEnv(): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const env: Record<string, string> = {};
   for (const word of pkg.scripts.start.split(/\s+/)) {

@@ -14,6 +14,7 @@ import { childProcesses, rssBytes } from '../test/support/processes.ts';
 import { type ServerProcess, spawnServer } from '../test/support/serverProcess.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
+import { startScriptEnv } from './benchServer.ts';
 import { type DecoderSpawn, SoakCameras } from './soak/cameras.ts';
 import { Dashboard, type EventMessage, Watcher } from './soak/dashboards.ts';
 import { ENROL_PHOTOS, FacebankLoad, MAX_IN_FLIGHT } from './soak/facebankLoad.ts';
@@ -22,7 +23,8 @@ import { median, textTable } from './stats.ts';
 
 const HELP = `Usage: npm run soak [-- options]
 
-Starts facerec as a child process on 127.0.0.1 (temporary facebank and database; CPU inference) and, for
+Starts facerec as a child process on 127.0.0.1, as npm start does (its allocator settings), with a temporary
+facebank and database (CPU inference), and, for
 --minutes, runs at once: --cameras cameras, each playing its own 640x480 clip of four test people, one as a
 local file and the others through the test RTSP server (python3 + GStreamer, scripts/setup-test-deps.sh), one
 server per camera; POST /rec with test photos at --rec-rate,
@@ -279,6 +281,8 @@ async function main(): Promise<number> {
     server = spawnServer({
       config: { ...config, logLevel: 'debug' },
       configDir: root,
+      // The server as `npm start` runs it: its allocator settings bound native memory (README, Memory).
+      env: startScriptEnv(),
       onLine: (line) => {
         serverLog?.write(`${line.raw}\n`);
         // Errors as they happen (a long run's end is far); warnings are summed up at the end.

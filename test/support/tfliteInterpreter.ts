@@ -335,8 +335,30 @@ function broadcastStrides(shape: readonly number[], outShape: readonly number[])
   return outShape.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : own[d - lead]!));
 }
 
+/** Whether `small`, broadcast to `shape`, repeats along the leading axes only (a scalar, a per-channel vector). */
+function repeatsWhole(small: readonly number[], shape: readonly number[]): boolean {
+  let first = 0;
+  while (first < small.length && small[first] === 1) first++;
+  const tail = small.slice(first);
+  return tail.every((d, i) => d === shape[shape.length - tail.length + i]);
+}
+
 function binary(a: NdArray, b: NdArray, f: (a: number, b: number) => number): NdArray {
   const shape = broadcastShape(a.shape, b.shape);
+  const n = sizeOf(shape);
+  // Index arithmetic per element dominates the general case; the common broadcasts need none.
+  if (a.data.length === n && repeatsWhole(b.shape, shape)) {
+    const out = new Float32Array(n);
+    const m = b.data.length;
+    for (let i = 0; i < n; i++) out[i] = f(a.data[i]!, b.data[i % m]!);
+    return { shape, data: out };
+  }
+  if (b.data.length === n && repeatsWhole(a.shape, shape)) {
+    const out = new Float32Array(n);
+    const m = a.data.length;
+    for (let i = 0; i < n; i++) out[i] = f(a.data[i % m]!, b.data[i]!);
+    return { shape, data: out };
+  }
   const outStrides = stridesOf(shape);
   const aStrides = broadcastStrides(a.shape, shape);
   const bStrides = broadcastStrides(b.shape, shape);
