@@ -17,8 +17,9 @@ export async function serveUntilSignal(overrides: Parameters<typeof loadConfig>[
       },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // Not `stop` itself: Node passes the signal's number as a second argument, which would become the exit code.
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
   // Another process took this node's name over (cluster mode): it runs the cameras now; this one must not stay.
   void server.runtime.cluster?.displaced.then(() => stop('displaced', 1));
 }
