@@ -177,27 +177,34 @@ function conv2d(op: WindowOptions, x: NdArray, w: NdArray, bias: NdArray | undef
   checkBias(bias, outC);
   const [rows, cols] = windows(op, inH, inW, kH, kW);
   const xd = x.data;
-  const wd = w.data;
+  // Weights as [KH][KW][I][O], so the innermost loop runs over output channels at unit stride; each output still
+  // sums its terms in the same order (ky, kx, ic), in float64.
+  const wt = new Float64Array(kH * kW * inC * outC);
+  for (let oc = 0; oc < outC; oc++)
+    for (let k = 0; k < kH * kW * inC; k++) wt[k * outC + oc] = w.data[oc * kH * kW * inC + k]!;
   const out = new Float32Array(n * rows.out * cols.out * outC);
+  const acc = new Float64Array(outC);
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < rows.out; oy++) {
       for (let ox = 0; ox < cols.out; ox++) {
-        for (let oc = 0; oc < outC; oc++) {
-          let acc = bias ? bias.data[oc]! : 0;
-          for (let ky = 0; ky < kH; ky++) {
-            const iy = oy * op.strideH - rows.padBefore + ky * op.dilationH;
-            if (iy < 0 || iy >= inH) continue;
-            for (let kx = 0; kx < kW; kx++) {
-              const ix = ox * op.strideW - cols.padBefore + kx * op.dilationW;
-              if (ix < 0 || ix >= inW) continue;
-              const xBase = ((b * inH + iy) * inW + ix) * inC;
-              const wBase = ((oc * kH + ky) * kW + kx) * inC;
-              for (let ic = 0; ic < inC; ic++) acc += xd[xBase + ic]! * wd[wBase + ic]!;
+        for (let oc = 0; oc < outC; oc++) acc[oc] = bias ? bias.data[oc]! : 0;
+        for (let ky = 0; ky < kH; ky++) {
+          const iy = oy * op.strideH - rows.padBefore + ky * op.dilationH;
+          if (iy < 0 || iy >= inH) continue;
+          for (let kx = 0; kx < kW; kx++) {
+            const ix = ox * op.strideW - cols.padBefore + kx * op.dilationW;
+            if (ix < 0 || ix >= inW) continue;
+            const xBase = ((b * inH + iy) * inW + ix) * inC;
+            const wBase = (ky * kW + kx) * inC * outC;
+            for (let ic = 0; ic < inC; ic++) {
+              const xv = xd[xBase + ic]!;
+              const row = wBase + ic * outC;
+              for (let oc = 0; oc < outC; oc++) acc[oc]! += xv * wt[row + oc]!;
             }
           }
-          out[o++] = activate(acc, op.activation);
         }
+        for (let oc = 0; oc < outC; oc++) out[o++] = activate(acc[oc]!, op.activation);
       }
     }
   }
@@ -223,25 +230,26 @@ function depthwiseConv2d(
   const [rows, cols] = windows(op, inH, inW, kH, kW);
   const xd = x.data;
   const wd = w.data;
+  const inputOf = Int32Array.from({ length: outC }, (_, oc) => Math.floor(oc / multiplier));
   const out = new Float32Array(n * rows.out * cols.out * outC);
+  const acc = new Float64Array(outC);
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < rows.out; oy++) {
       for (let ox = 0; ox < cols.out; ox++) {
-        for (let oc = 0; oc < outC; oc++) {
-          const ic = Math.floor(oc / multiplier);
-          let acc = bias ? bias.data[oc]! : 0;
-          for (let ky = 0; ky < kH; ky++) {
-            const iy = oy * op.strideH - rows.padBefore + ky * op.dilationH;
-            if (iy < 0 || iy >= inH) continue;
-            for (let kx = 0; kx < kW; kx++) {
-              const ix = ox * op.strideW - cols.padBefore + kx * op.dilationW;
-              if (ix < 0 || ix >= inW) continue;
-              acc += xd[((b * inH + iy) * inW + ix) * inC + ic]! * wd[(ky * kW + kx) * outC + oc]!;
-            }
+        for (let oc = 0; oc < outC; oc++) acc[oc] = bias ? bias.data[oc]! : 0;
+        for (let ky = 0; ky < kH; ky++) {
+          const iy = oy * op.strideH - rows.padBefore + ky * op.dilationH;
+          if (iy < 0 || iy >= inH) continue;
+          for (let kx = 0; kx < kW; kx++) {
+            const ix = ox * op.strideW - cols.padBefore + kx * op.dilationW;
+            if (ix < 0 || ix >= inW) continue;
+            const xBase = ((b * inH + iy) * inW + ix) * inC;
+            const wBase = (ky * kW + kx) * outC;
+            for (let oc = 0; oc < outC; oc++) acc[oc]! += xd[xBase + inputOf[oc]!]! * wd[wBase + oc]!;
           }
-          out[o++] = activate(acc, op.activation);
         }
+        for (let oc = 0; oc < outC; oc++) out[o++] = activate(acc[oc]!, op.activation);
       }
     }
   }
