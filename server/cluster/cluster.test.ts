@@ -417,7 +417,7 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
   it("the unknown-faces gallery on node A groups every node's Unknown visits", async () => {
     const a = nodes.get('node-a')!;
     const started = performance.now();
-    const res = await fetch(`${a.url}/api/unknowns?limit=16`);
+    const res = await fetch(`${a.url}/api/unknowns?limit=12`);
     expect(res.status).toBe(200);
     const clusters = (await res.json()) as { events: { id: number }[] }[];
     const ms = performance.now() - started;
