@@ -29,7 +29,7 @@ import {
   validateImageName,
   validatePersonName,
 } from './names.ts';
-import { type Negative, type NegativeSource, NegativeStore } from './negatives.ts';
+import { type GivenNegative, type Negative, type NegativeSource, NegativeStore } from './negatives.ts';
 import { deriveOperatingPoint, type OperatingPoint } from './operatingPoint.ts';
 import {
   type FileStamp,
@@ -280,14 +280,21 @@ export class Facebank extends EventEmitter {
     return this.negativeStore.list(person);
   }
 
+  /** Every person's negative examples. */
+  everyNegative(): Negative[] {
+    return this.negativeStore.all();
+  }
+
   /**
    * Stores "this face is not `person`" (the embedding of an event's crop, or of an uploaded image). Returns the
-   * negative and whether it is new (the same event or image rejected twice gives the first one back).
+   * negative and whether it is new (the same event or image rejected twice gives the first one back). `given`:
+   * the id and time the shared database gave it (cluster mode), the same on every node.
    */
   async addNegative(
     name: string,
     embedding: Float32Array,
     source: NegativeSource,
+    given?: GivenNegative,
   ): Promise<{ negative: Negative; created: boolean }> {
     const person = validatePersonName(name);
     return this.locked(async () => {
@@ -297,7 +304,7 @@ export class Facebank extends EventEmitter {
           `the embedding has ${embedding.length} dimensions; the facebank's templates have ${this.matcher.dim}`,
         );
       }
-      const added = this.negativeStore.add(person, embedding, source);
+      const added = this.negativeStore.add(person, embedding, source, given);
       if (added.created) this.changed('addNegative');
       return added;
     });
@@ -305,6 +312,15 @@ export class Facebank extends EventEmitter {
 
   /** `addNegative` from an image of one face (the largest face is taken; a crop without a detectable face too). */
   async addNegativeImage(name: string, bytes: Uint8Array): Promise<{ negative: Negative; created: boolean }> {
+    const { person, embedding, source } = await this.imageNegative(name, bytes);
+    return this.addNegative(person, embedding, source);
+  }
+
+  /** What `addNegativeImage` stores, not stored yet: the image checked and its face embedded. */
+  async imageNegative(
+    name: string,
+    bytes: Uint8Array,
+  ): Promise<{ person: string; embedding: Float32Array; source: NegativeSource }> {
     const person = validatePersonName(name);
     this.files(person);
     if (bytes.byteLength === 0) throw new FacebankError('invalid_image', 'the image is empty');
@@ -315,7 +331,7 @@ export class Facebank extends EventEmitter {
       throw new FacebankError('invalid_image', 'the data is not a JPEG, PNG or WebP image');
     }
     const embedding = await this.embedFace(bytes);
-    return this.addNegative(person, embedding, { kind: 'image', sha256: sha256Hex(bytes) });
+    return { person, embedding, source: { kind: 'image', sha256: sha256Hex(bytes) } };
   }
 
   /**

@@ -100,3 +100,27 @@ describe('negative examples', () => {
     db.close();
   });
 });
+
+describe('negatives numbered by a shared database (cluster mode)', () => {
+  const unit = (k: number) => Float32Array.from({ length: 128 }, (_, i) => (i === k ? 1 : 0));
+
+  test('are stored under the given id and time, kept across a restart, and replace our own of the same face', () => {
+    const db = openDb(':memory:');
+    const store = new NegativeStore(db, 'mobilefacenet@test');
+    const own = store.add('amy', unit(0), { kind: 'event', eventId: 7 }).negative;
+    const given = { id: 2 ** 40 + 3, createdAt: 1_700_000_000_000 };
+    const shared = store.add('amy', unit(0), { kind: 'event', eventId: 7 }, given);
+    expect(shared).toEqual({
+      negative: { ...given, person: 'amy', source: { kind: 'event', eventId: 7 } },
+      created: true,
+    });
+    // The same face given again is the same negative; the node's own one of it is gone.
+    expect(store.add('amy', unit(0), { kind: 'event', eventId: 7 }, given).created).toBe(false);
+    expect(store.list('amy').map((n) => n.id)).toEqual([given.id]);
+    expect(store.remove('amy', own.id)).toBe(false);
+    const again = new NegativeStore(db, 'mobilefacenet@test');
+    expect(again.all()).toEqual([shared.negative]);
+    expect(again.veto('amy', unit(0), [unit(1)])?.negativeId).toBe(given.id);
+    db.close();
+  });
+});

@@ -14,6 +14,12 @@ export const SAME_FACE_BOUND = 0.5;
 
 export type NegativeSource = { kind: 'event'; eventId: number } | { kind: 'image'; sha256: string };
 
+/** A negative as a shared database numbered and dated it (cluster mode): stored here under that id. */
+export interface GivenNegative {
+  id: number;
+  createdAt: number;
+}
+
 export interface Negative {
   id: number;
   person: string;
@@ -80,7 +86,7 @@ function toNegative(r: Row): Negative {
 /** The negatives of one model id, all held in memory (they are few: one per click). */
 export class NegativeStore {
   private readonly byPerson = new Map<string, Held[]>();
-  private readonly insert: Statement<[string, string, Buffer, number | null, string | null, number]>;
+  private readonly insert: Statement<[number | null, string, string, Buffer, number | null, string | null, number]>;
   private readonly deleteOne: Statement<[number, string, string]>;
   private readonly deletePerson: Statement<[string, string]>;
   private readonly rename: Statement<[string, string, string]>;
@@ -94,7 +100,7 @@ export class NegativeStore {
   ) {
     db.exec(NEGATIVES_SCHEMA);
     this.insert = db.prepare(
-      'INSERT INTO facebank_negatives (person, model_id, embedding, event_id, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO facebank_negatives (id, person, model_id, embedding, event_id, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.deleteOne = db.prepare('DELETE FROM facebank_negatives WHERE id = ? AND person = ? AND model_id = ?');
     this.deletePerson = db.prepare('DELETE FROM facebank_negatives WHERE person = ? AND model_id = ?');
@@ -122,8 +128,16 @@ export class NegativeStore {
     return [...this.byPerson.keys()];
   }
 
-  /** Stores a negative; an event already rejected for this person returns the existing one. */
-  add(person: string, embedding: Float32Array, source: NegativeSource): { negative: Negative; created: boolean } {
+  /**
+   * Stores a negative; an event already rejected for this person returns the existing one. `given`: the id and time
+   * the shared database gave it (cluster mode), which replace a negative of this node's own for the same face.
+   */
+  add(
+    person: string,
+    embedding: Float32Array,
+    source: NegativeSource,
+    given?: GivenNegative,
+  ): { negative: Negative; created: boolean } {
     const same = this.byPerson
       .get(person)
       ?.find((h) =>
@@ -131,29 +145,38 @@ export class NegativeStore {
           ? h.negative.source.kind === 'event' && h.negative.source.eventId === source.eventId
           : h.negative.source.kind === 'image' && h.negative.source.sha256 === source.sha256,
       );
-    if (same !== undefined) return { negative: same.negative, created: false };
-    const createdAt = Date.now();
-    const info = this.insert.run(
-      person,
-      this.modelId,
-      Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength),
-      source.kind === 'event' ? source.eventId : null,
-      source.kind === 'image' ? source.sha256 : null,
-      createdAt,
-    );
-    const negative: Negative = { id: Number(info.lastInsertRowid), person, source, createdAt };
+    if (same !== undefined && (given === undefined || same.negative.id === given.id)) {
+      return { negative: same.negative, created: false };
+    }
+    const createdAt = given?.createdAt ?? Date.now();
+    const negative = this.db.transaction(() => {
+      if (same !== undefined) this.deleteOne.run(same.negative.id, person, this.modelId);
+      const info = this.insert.run(
+        given?.id ?? null,
+        person,
+        this.modelId,
+        Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength),
+        source.kind === 'event' ? source.eventId : null,
+        source.kind === 'image' ? source.sha256 : null,
+        createdAt,
+      );
+      return { id: Number(info.lastInsertRowid), person, source, createdAt } satisfies Negative;
+    })();
+    if (same !== undefined) this.forget(person, same.negative.id);
     this.hold({ negative, embedding: Float32Array.from(embedding) });
     return { negative, created: true };
   }
 
+  /** Every person's negatives. */
+  all(): Negative[] {
+    return [...this.byPerson.values()].flatMap((held) => held.map((h) => h.negative));
+  }
+
   /** Undo: whether the negative existed. */
   remove(person: string, id: number): boolean {
-    const held = this.byPerson.get(person);
-    const i = held?.findIndex((h) => h.negative.id === id) ?? -1;
-    if (held === undefined || i < 0) return false;
+    if (!this.byPerson.get(person)?.some((h) => h.negative.id === id)) return false;
     this.deleteOne.run(id, person, this.modelId);
-    held.splice(i, 1);
-    if (held.length === 0) this.byPerson.delete(person);
+    this.forget(person, id);
     return true;
   }
 
@@ -228,6 +251,14 @@ export class NegativeStore {
     for (const t of templates) if (t.length === embedding.length) own = Math.max(own, dot(t, embedding));
     if (own >= bestSim) return undefined;
     return { person, negativeId: best.negative.id, similarity: bestSim, personSimilarity: own };
+  }
+
+  private forget(person: string, id: number): void {
+    const held = this.byPerson.get(person);
+    const i = held?.findIndex((h) => h.negative.id === id) ?? -1;
+    if (held === undefined || i < 0) return;
+    held.splice(i, 1);
+    if (held.length === 0) this.byPerson.delete(person);
   }
 
   private hold(h: Held): void {

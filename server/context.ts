@@ -4,7 +4,7 @@ import type { Facebank } from '../facebank/index.ts';
 import type { FacePool } from '../models/pool/facePool.ts';
 import type { CameraRegistry } from '../streams/cameras/registry.ts';
 import type { EventFaces } from '../streams/eventFaces.ts';
-import type { SharedEvents } from './cluster/sharedEvents.ts';
+import type { EventReader } from '../streams/events.ts';
 import type { FacebankWrites } from './cluster/sharedFacebank.ts';
 import type { ClusterHealth } from './cluster/status.ts';
 import type { Config } from './config.ts';
@@ -17,10 +17,10 @@ export interface AppDeps {
   pool: FacePool;
   facebank: Facebank;
   cameras: CameraRegistry;
+  /** The events the API reads: the node's own, or in cluster mode every node's (from the shared database). */
+  events: EventReader;
   eventFaces: EventFaces;
-  /** Cluster mode: events are listed from the shared database. */
-  sharedEvents?: SharedEvents;
-  /** Cluster mode: the facebank's writes go through the shared database, so they reach every node. */
+  /** Cluster mode: the facebank's writes (photos, people, negatives) go through the shared database, so they reach every node. */
   sharedFacebank?: FacebankWrites;
   /** Cluster mode: the nodes and the cameras' leases, for /api/health. */
   cluster?: { status(): Promise<ClusterHealth> };

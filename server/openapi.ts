@@ -19,7 +19,6 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
     'Insufficient Storage: the change could not be saved because the storage is full (`storage_full`: no space ' +
     'or quota left) or cannot be written (`storage_unwritable`: read-only filesystem or no permission). Nothing ' +
     'was half-saved; retry once the data directory has space or is writable again.',
-  501: 'Not Implemented: not available in cluster mode (`DATABASE_URL` set) yet (`not_in_cluster_mode`).',
 };
 const errors = (...codes: number[]) =>
   Object.fromEntries(
@@ -252,7 +251,7 @@ export function openApiDocument(): object {
           responses: {
             201: { description: 'the new negative example', ...json(S.NegativeExample) },
             200: { description: 'the event was already rejected: its negative example', ...json(S.NegativeExample) },
-            ...errors(401, 403, 404, 409, 501, 503, 507),
+            ...errors(401, 403, 404, 409, 503, 507),
           },
         },
       },

@@ -9,8 +9,10 @@ import { modelPath, readManifest } from '../models/manifest.ts';
 import { FacePool } from '../models/pool/facePool.ts';
 import { CameraRegistry } from '../streams/cameras/registry.ts';
 import { EventFaces } from '../streams/eventFaces.ts';
+import type { EventReader } from '../streams/events.ts';
 import { ClusterNode } from './cluster/node.ts';
 import { defaultNodeName } from './cluster/settings.ts';
+import { clusterEvents } from './cluster/sharedEvents.ts';
 import type { FacebankWrites } from './cluster/sharedFacebank.ts';
 import { type Config, ConfigError, cameraDefaults } from './config.ts';
 
@@ -25,6 +27,8 @@ export interface CoreRuntime {
 /** The server's runtime: the core and the cameras. */
 export interface Runtime extends CoreRuntime {
   cameras: CameraRegistry;
+  /** The events the node reads (the API, the gallery, rejections): its own, or in cluster mode every node's. */
+  events: EventReader;
   /** The embeddings of events' face crops ("not this person", the unknown-faces gallery). */
   eventFaces: EventFaces;
   /** Cluster mode (DATABASE_URL): this node's part in the cluster. */
@@ -131,6 +135,7 @@ export async function openRuntime(
 ): Promise<
   CoreRuntime & {
     cameras?: CameraRegistry;
+    events?: EventReader;
     eventFaces?: EventFaces;
     cluster?: ClusterNode;
     sharedFacebank?: FacebankWrites;
@@ -181,13 +186,17 @@ export async function openRuntime(
     const node = cluster;
     const ready = pool;
     const bank = facebank;
+    const events = cameras && (node ? clusterEvents(cameras.events, node.events) : cameras.events);
     const eventFaces =
-      cameras && new EventFaces(db, cameras.events, (jpeg) => bank.embedFace(jpeg), embeddingKey(id, config.flip));
+      events &&
+      new EventFaces(db, events, (jpeg) => bank.embedFace(jpeg), embeddingKey(id, config.flip), {
+        sharedCrops: node !== undefined,
+      });
     return {
       db,
       pool: ready,
       facebank: bank,
-      ...(cameras && eventFaces ? { cameras, eventFaces } : {}),
+      ...(cameras && events && eventFaces ? { cameras, events, eventFaces } : {}),
       ...(node ? { cluster: node } : {}),
       ...(sharedFacebank ? { sharedFacebank } : {}),
       close: async () => {

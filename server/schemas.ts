@@ -251,7 +251,7 @@ export const EventsQuery = z.object({
 
 export const NegativeExample = z
   .object({
-    id: z.number(),
+    id: z.number().meta({ description: 'what DELETE takes; the same on every node (Running several nodes)' }),
     person: z.string().meta({ description: 'the person this face is not' }),
     eventId: z.number().nullable().meta({ description: 'the event it was rejected on, if any' }),
     sha256: z.string().nullable().meta({ description: 'the uploaded image it came from, if any' }),

@@ -24,7 +24,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
-  const { pool, facebank, cameras, eventFaces, cluster } = runtime;
+  const { pool, facebank, cameras, events, eventFaces, cluster } = runtime;
   const metrics = new Metrics({
     queueDepth: () => pool.stats().queued,
     busyWorkers: () => pool.stats().busy,
@@ -42,12 +42,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     pool,
     facebank,
     cameras,
+    events,
     eventFaces,
     metrics,
     integrations,
     live,
     logger,
-    ...(cluster ? { sharedEvents: cluster.events, cluster } : {}),
+    ...(cluster ? { cluster } : {}),
     ...(runtime.sharedFacebank ? { sharedFacebank: runtime.sharedFacebank } : {}),
   });
   let server: ServerType;

@@ -1,9 +1,10 @@
 // The embedding of each event's face crop, computed on first use (a "not this person" click, the unknown-faces
 // gallery) and kept in the shared SQLite database by (event id, model id), so a gallery of hundreds of visits is
-// embedded once. Rows whose crop is gone (trimmed or pruned with its event) are dropped by `prune`.
+// embedded once. Rows whose crop is gone (trimmed or pruned with its event) are dropped by `prune`. In cluster mode
+// the crops come from every node (event ids are the same on every node), and the shared database keeps them all.
 import type { Database, Statement } from 'better-sqlite3';
 import { storageProblem } from '../facebank/storageError.ts';
-import type { EventsStore } from './events.ts';
+import type { EventReader } from './events.ts';
 
 /** Idempotent. Embeddings are little-endian float32, like the facebank's. */
 export const EVENT_FACES_SCHEMA = `
@@ -24,6 +25,11 @@ function fromBlob(b: Buffer): Float32Array {
   return out;
 }
 
+export interface EventFacesOptions {
+  /** Crops are read from the shared database too, which keeps them (cluster mode): `prune` drops nothing. */
+  sharedCrops?: boolean;
+}
+
 export class EventFaces {
   private readonly getRow: Statement<[number, string], { embedding: Buffer }>;
   private readonly putRow: Statement<[number, string, Buffer]>;
@@ -33,9 +39,10 @@ export class EventFaces {
 
   constructor(
     db: Database,
-    private readonly events: EventsStore,
+    private readonly crops: Pick<EventReader, 'crop'>,
     private readonly embed: EmbedCrop,
     readonly modelId: string,
+    private readonly options: EventFacesOptions = {},
   ) {
     db.exec(EVENT_FACES_SCHEMA);
     this.getRow = db.prepare('SELECT embedding FROM events_faces WHERE event_id = ? AND model_id = ?');
@@ -59,6 +66,7 @@ export class EventFaces {
 
   /** Drops the embeddings of crops that are gone; returns how many (0 when the storage cannot be written now). */
   prune(): number {
+    if (this.options.sharedCrops) return 0;
     try {
       return this.deleteOrphans.run().changes;
     } catch (err) {
@@ -70,7 +78,7 @@ export class EventFaces {
   }
 
   private async compute(eventId: number): Promise<Float32Array | undefined> {
-    const jpeg = this.events.crop(eventId);
+    const jpeg = await this.crops.crop(eventId);
     if (jpeg === undefined) return undefined;
     const e = await this.embed(jpeg);
     try {

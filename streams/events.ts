@@ -75,6 +75,19 @@ export interface EventQuery {
   limit: number;
 }
 
+/**
+ * Where events are read: the node's own store (answers at once), or in cluster mode every node's
+ * (server/cluster/sharedEvents.ts, in promises).
+ */
+export interface EventReader {
+  /** Newest first (by time, then id), without crops. */
+  list(query: EventQuery): StoredEvent[] | Promise<StoredEvent[]>;
+  /** One event, or undefined when there is no such event. */
+  get(id: number): StoredEvent | undefined | Promise<StoredEvent | undefined>;
+  /** The event's crop JPEG, or undefined when it has none (or there is no such event). */
+  crop(id: number): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+}
+
 export interface EventsStoreOptions {
   /** Events older than this many days are deleted on open and every hour (EVENTS_RETENTION_DAYS; 0: kept). */
   retentionDays: number;
@@ -120,7 +133,7 @@ function toStored(r: EventRow): StoredEvent {
   };
 }
 
-export class EventsStore {
+export class EventsStore implements EventReader {
   readonly retentionDays: number;
   readonly maxCrops: number;
   /** Events that could not be stored (storage full or read-only). */

@@ -2,7 +2,7 @@
 // crop), grouped so that one stranger who came back ten times is one card, not ten.
 import { UNKNOWN } from '../facebank/index.ts';
 import type { EventFaces } from './eventFaces.ts';
-import type { EventsStore, StoredEvent } from './events.ts';
+import type { EventReader, StoredEvent } from './events.ts';
 import { byTypicality, clusterFaces } from './faceClusters.ts';
 
 export interface UnknownCluster {
@@ -25,12 +25,12 @@ const PAGE = 500;
 /** Crops embedded at once on the first look at a gallery (the pool queues the rest of its work behind them). */
 const EMBED_CONCURRENCY = 4;
 
-/** The newest `limit` Unknown visits that have a crop, newest first. */
-export function recentUnknownVisits(events: EventsStore, limit: number): StoredEvent[] {
+/** The newest `limit` Unknown visits that have a crop, newest first (every node's, in cluster mode). */
+export async function recentUnknownVisits(events: Pick<EventReader, 'list'>, limit: number): Promise<StoredEvent[]> {
   const found: StoredEvent[] = [];
   let before: number | undefined;
   while (found.length < limit) {
-    const page = events.list({ name: UNKNOWN, limit: PAGE, ...(before !== undefined ? { before } : {}) });
+    const page = await events.list({ name: UNKNOWN, limit: PAGE, ...(before !== undefined ? { before } : {}) });
     for (const e of page) if (e.type === 'person_appeared' && e.hasCrop && found.length < limit) found.push(e);
     if (page.length < PAGE) break;
     before = page.at(-1)!.id;
@@ -40,12 +40,12 @@ export function recentUnknownVisits(events: EventsStore, limit: number): StoredE
 
 /** Clusters of the newest Unknown visits, the most recently seen stranger first. */
 export async function unknownClusters(
-  events: EventsStore,
+  events: Pick<EventReader, 'list'>,
   faces: EventFaces,
   o: UnknownGalleryOptions,
 ): Promise<UnknownCluster[]> {
   faces.prune();
-  const visits = recentUnknownVisits(events, o.limit).reverse(); // oldest first: a stranger's first visit leads
+  const visits = (await recentUnknownVisits(events, o.limit)).reverse(); // oldest first: a stranger's first visit leads
   const embeddings = new Array<Float32Array | undefined>(visits.length);
   let next = 0;
   const lane = async () => {

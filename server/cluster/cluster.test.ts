@@ -1,8 +1,9 @@
 // Cluster mode end to end (issue 14): a throwaway PostgreSQL and Redis, three real server processes (real models,
 // real ffmpeg) and nine small file cameras, all on 127.0.0.1. One shared set-up, then scenarios in turn on the same
-// nodes: a dashboard on one node watches the others' cameras, and Redis restarts; the database goes away for 20 s;
-// a node is frozen (SIGSTOP) for 10 s; a node is killed (-9); a node joins; a node is stopped (SIGTERM). Each
-// scenario's figures are printed.
+// nodes: a dashboard on one node watches the others' cameras, and Redis restarts; the unknown-faces gallery groups
+// every node's visits; the database goes away for 20 s; a node is frozen (SIGSTOP) for 10 s; "not this person" on
+// one node reaches the others; a node is killed (-9); a node joins; a node is stopped (SIGTERM). Each scenario's
+// figures are printed.
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,8 @@ const FACEBANK_SPREAD_MS = 2000;
 const JOIN_LEASE_S = 4;
 /** A dashboard receives another node's camera within 5 s (of subscribing, of Redis being back). */
 const DASHBOARD_MS = 5000;
+/** One of the people in the cameras' clip (test/support/clusterNodes.ts), enrolled by the import scenario. */
+const CLIP_PERSON: Person = 'amy';
 
 interface Node {
   name: string;
@@ -275,13 +278,16 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
   it('facebank import loads people folders into PostgreSQL, and every node names them', async () => {
     const person: Person = 'sheldon';
     const dir = join(root, 'import');
-    await mkdir(join(dir, person), { recursive: true });
-    for (const n of [1, 2]) await copyFile(personImage(person, n), join(dir, person, `${n}.jpg`));
+    // Amy is in the cameras' clip: from now on her visits are named, for "not this person" below (which deletes her).
+    for (const p of [person, CLIP_PERSON]) {
+      await mkdir(join(dir, p), { recursive: true });
+      for (const n of [1, 2]) await copyFile(personImage(p, n), join(dir, p, `${n}.jpg`));
+    }
     // What `facerec facebank import` runs (a CLI process would add seconds of start-up to this file).
     const started = performance.now();
-    expect(await importFacebank(sql, dir)).toEqual({ people: 1, added: 2, present: 0, skipped: [] });
+    expect(await importFacebank(sql, dir)).toEqual({ people: 2, added: 4, present: 0, skipped: [] });
     const importedAt = performance.now();
-    expect(await importFacebank(sql, dir)).toEqual({ people: 1, added: 0, present: 2, skipped: [] });
+    expect(await importFacebank(sql, dir)).toEqual({ people: 2, added: 0, present: 4, skipped: [] });
     const probe = JSON.stringify({ file: (await readFile(personImage(person, 3))).toString('base64') });
     const named = async (n: Node) => {
       const res = await fetch(`${n.url}/rec`, {
@@ -431,6 +437,32 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     console.log(`event ids: node B's event ${event.id} listed by node C and its crop the same on A, B and C`);
   }, 60_000);
 
+  it("the unknown-faces gallery on node A groups every node's Unknown visits", async () => {
+    const a = nodes.get('node-a')!;
+    const started = performance.now();
+    const res = await fetch(`${a.url}/api/unknowns?limit=12`);
+    expect(res.status).toBe(200);
+    const clusters = (await res.json()) as { events: { id: number }[] }[];
+    const ms = performance.now() - started;
+    const ids = clusters.flatMap((k) => k.events.map((e) => e.id));
+    const { rows } = await sql.query<{ id: string; node: string; name: string }>(
+      'SELECT id, node, name FROM events WHERE id = ANY($1::bigint[])',
+      [ids],
+    );
+    const nodeOf = new Map(rows.map((r) => [Number(r.id), r.node]));
+    expect(rows.length).toBe(ids.length);
+    expect(rows.every((r) => r.name === 'Unknown')).toBe(true);
+    const fromOthers = ids.filter((id) => nodeOf.get(id) !== a.name).length;
+    // The clip's strangers are on every node's cameras: one of them is one card, whichever nodes saw them.
+    const spanning = clusters.filter((k) => new Set(k.events.map((e) => nodeOf.get(e.id))).size > 1).length;
+    console.log(
+      `unknowns on node-a: ${ids.length} visits (${fromOthers} analysed on other nodes) in ${clusters.length} groups, ` +
+        `${spanning} of them seen by several nodes, in ${Math.round(ms)} ms`,
+    );
+    expect(fromOthers).toBeGreaterThan(0);
+    expect(spanning).toBeGreaterThan(0);
+  }, 60_000);
+
   it('PostgreSQL away for 20 s: no camera moves, and once it is back every event is stored, once', async () => {
     const running = [...nodes.values()];
     const before = await leases();
@@ -528,6 +560,112 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     expect(await probe(2, frozenAt - 1000)).toBe('stored');
     expect(await probe(2, frozenAt - 1000)).toBe('duplicate');
     await sql.query("DELETE FROM events WHERE origin = 'probe'");
+  }, 90_000);
+
+  it('"not this person" on node A for another node\'s event: listed under the same id on a third node within 2 s, which then stops naming that face; undone there, gone on A', async () => {
+    const a = nodes.get('node-a')!;
+    const person = CLIP_PERSON;
+    // Her visits have been named since the import scenario, a minute ago: other nodes' cameras have shown her by now.
+    const waitStart = performance.now();
+    const event = await until(
+      `a visit named ${person}, with a crop, analysed on another node than A`,
+      async () =>
+        (
+          await sql.query<{ id: string; node: string }>(
+            `SELECT id, node FROM events WHERE name = $1 AND type = 'person_appeared' AND crop IS NOT NULL
+               AND node <> $2 ORDER BY at DESC LIMIT 1`,
+            [person, a.name],
+          )
+        ).rows[0],
+      30_000,
+      200,
+    );
+    const waited = performance.now() - waitStart;
+    const id = Number(event.id);
+    const x = nodes.get(event.node)!; // the node that analysed it
+    const y = [...nodes.values()].find((n) => n !== a && n !== x)!; // the third
+    const send = (n: Node, path: string, method = 'POST', body?: unknown) =>
+      fetch(`${n.url}${path}`, {
+        method,
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    const cropRes = await fetch(`${y.url}/api/events/${id}/crop`);
+    expect(cropRes.status).toBe(200);
+    const crop = JSON.stringify({ file: Buffer.from(await cropRes.arrayBuffer()).toString('base64') });
+    const names = async (n: Node) => {
+      const res = await fetch(`${n.url}/rec`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: crop,
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { names: string[] | null }).names ?? [];
+    };
+    const listed = async (n: Node, name: string) => {
+      const res = await fetch(`${n.url}/api/people/${encodeURIComponent(name)}/negatives`);
+      return res.ok ? ((await res.json()) as { id: number }[]).map((neg) => neg.id) : [];
+    };
+    expect(await names(y)).toContain(person);
+
+    const rejected = await send(a, `/api/events/${id}/reject`);
+    expect(rejected.status, await rejected.clone().text()).toBe(201);
+    const rejectedAt = performance.now();
+    const negative = (await rejected.json()) as { id: number; person: string; eventId: number; cropUrl: string };
+    expect(negative).toMatchObject({ person, eventId: id, cropUrl: `/api/events/${id}/crop` });
+    await until(
+      `node ${y.name} to list negative ${negative.id}`,
+      async () => (await listed(y, person)).includes(negative.id),
+      10_000,
+      50,
+    );
+    const spreadMs = performance.now() - rejectedAt;
+    expect(await names(y)).not.toContain(person);
+    // The same event rejected again, on the node that analysed it: the same negative.
+    const again = await send(x, `/api/events/${id}/reject`);
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { id: number }).id).toBe(negative.id);
+
+    const undone = await send(y, `/api/people/${person}/negatives/${negative.id}`, 'DELETE');
+    expect(undone.status, await undone.clone().text()).toBe(204);
+    const undoneAt = performance.now();
+    await until(
+      `node A to drop negative ${negative.id}`,
+      async () => !(await listed(a, person)).includes(negative.id),
+      10_000,
+      50,
+    );
+    const undoMs = performance.now() - undoneAt;
+    expect(await names(a)).toContain(person);
+
+    // A rename carries the person's negatives to every node under the same id, and deleting the person takes them.
+    const rejectedAgain = await send(a, `/api/events/${id}/reject`);
+    expect(rejectedAgain.status).toBe(201);
+    const second = (await rejectedAgain.json()) as { id: number };
+    const renamed = `${person}-farrah`;
+    expect((await send(x, `/api/people/${person}`, 'PATCH', { name: renamed })).status).toBe(200);
+    await until(
+      `node A to list ${renamed}'s negative`,
+      async () => (await listed(a, renamed)).includes(second.id),
+      10_000,
+      50,
+    );
+    expect((await send(y, `/api/people/${renamed}`, 'DELETE')).status).toBe(204);
+    expect((await sql.query('SELECT 1 FROM facebank_negatives')).rowCount).toBe(0);
+    const people = async (n: Node) =>
+      ((await (await fetch(`${n.url}/api/people`)).json()) as { name: string }[]).map((p) => p.name);
+    await until(
+      'every node without her',
+      async () => (await Promise.all([a, x, y].map(people))).every((p) => !p.includes(renamed) && !p.includes(person)),
+      10_000,
+      100,
+    );
+    console.log(
+      `not this person: ${x.name}'s event ${id} (found after ${Math.round(waited)} ms) rejected on node-a, listed by ${y.name} ` +
+        `${Math.round(spreadMs)} ms later under id ${negative.id}; undone on ${y.name}, gone on node-a ${Math.round(undoMs)} ms later`,
+    );
+    expect(negative.id).toBeGreaterThanOrEqual(2 ** 40);
+    expect(spreadMs).toBeLessThan(FACEBANK_SPREAD_MS);
+    expect(undoMs).toBeLessThan(FACEBANK_SPREAD_MS);
   }, 90_000);
 
   it('a node killed (-9): its cameras are analysed again on the survivors within 8 s', async () => {

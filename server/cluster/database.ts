@@ -50,6 +50,15 @@ export async function notifyChange(db: pg.Pool | pg.PoolClient): Promise<void> {
   await db.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, '']);
 }
 
+/** The channel that tells the nodes the facebank changed (photos or negative examples). */
+export const FACEBANK_CHANNEL = 'facerec_facebank';
+
+/** Bumps the facebank's version and notifies every node (on commit); run in the transaction that changed it. */
+export async function facebankChanged(db: pg.PoolClient): Promise<void> {
+  await db.query('UPDATE facebank_version SET version = version + 1');
+  await db.query('SELECT pg_notify($1, $2)', [FACEBANK_CHANNEL, '']);
+}
+
 /**
  * A connection LISTENing on `channel`, opened in the background. `onLost(client)` is called when it fails or ends:
  * the caller forgets it and opens another at its next round (notifications meanwhile are lost, not replayed).

@@ -6,8 +6,8 @@ import type pg from 'pg';
 import { MAX_IMAGE_BYTES } from '../../facebank/index.ts';
 import { sniffFormat } from '../../facebank/names.ts';
 import { scanTree } from '../../facebank/scan.ts';
-import { transaction } from './database.ts';
-import { facebankChanged, insertPhoto } from './sharedFacebank.ts';
+import { facebankChanged, transaction } from './database.ts';
+import { insertPhoto } from './sharedFacebank.ts';
 
 export interface ImportResult {
   people: number;

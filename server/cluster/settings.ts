@@ -8,7 +8,7 @@ export const clusterSettings = {
     schemes: ['postgres', 'postgresql'],
     shownDefault: 'none (one node)',
     description:
-      'PostgreSQL database shared by the nodes: cluster mode is on when set (cameras, events and the photos of the people live there; see Running several nodes)',
+      'PostgreSQL database shared by the nodes: cluster mode is on when set (cameras, events, and the photos and negative examples of the people live there; see Running several nodes)',
   }),
   nodeName: optionalText({
     minLength: 1,

@@ -1,7 +1,7 @@
-// Person events as the shared database holds them (cluster mode): what GET /api/events lists on every node,
-// whichever node analysed the camera.
+// Person events as the shared database holds them (cluster mode): what GET /api/events lists, the unknown-faces
+// gallery groups and "not this person" rejects on every node, whichever node analysed the camera.
 import type pg from 'pg';
-import type { EventQuery, StoredEvent } from '../../streams/events.ts';
+import type { EventQuery, EventReader, EventsStore, StoredEvent } from '../../streams/events.ts';
 
 interface Row {
   id: string;
@@ -14,7 +14,22 @@ interface Row {
   has_crop: boolean;
 }
 
-export class SharedEvents {
+const COLUMNS = 'id, type, camera_id, track_id, name, score, at, crop IS NOT NULL AS has_crop';
+
+function toStored(r: Row): StoredEvent {
+  return {
+    id: Number(r.id),
+    type: r.type,
+    cameraId: r.camera_id,
+    trackId: r.track_id,
+    name: r.name,
+    score: r.score,
+    at: Number(r.at),
+    hasCrop: r.has_crop,
+  };
+}
+
+export class SharedEvents implements EventReader {
   constructor(private readonly pool: pg.Pool) {}
 
   /**
@@ -36,25 +51,39 @@ export class SharedEvents {
     }
     params.push(Math.max(1, Math.min(1000, Math.floor(query.limit))));
     const { rows } = await this.pool.query<Row>(
-      `SELECT id, type, camera_id, track_id, name, score, at, crop IS NOT NULL AS has_crop FROM events
+      `SELECT ${COLUMNS} FROM events
         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      type: r.type,
-      cameraId: r.camera_id,
-      trackId: r.track_id,
-      name: r.name,
-      score: r.score,
-      at: Number(r.at),
-      hasCrop: r.has_crop,
-    }));
+    return rows.map(toStored);
+  }
+
+  async get(id: number): Promise<StoredEvent | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    const { rows } = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM events WHERE id = $1`, [id]);
+    return rows[0] && toStored(rows[0]);
   }
 
   async crop(id: number): Promise<Uint8Array | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
     const { rows } = await this.pool.query<{ crop: Buffer | null }>('SELECT crop FROM events WHERE id = $1', [id]);
     const jpeg = rows[0]?.crop;
     return jpeg ? new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength) : undefined;
   }
+}
+
+/**
+ * Every node's events as a node reads them: listed from PostgreSQL; one event, and its crop, from the node's own
+ * SQLite first when it is one of its own (no round trip, and there before the drainer has copied it), else from
+ * PostgreSQL, which also keeps the crops the node has trimmed.
+ */
+export function clusterEvents(own: EventsStore, shared: SharedEvents): EventReader {
+  return {
+    list: (query) => shared.list(query),
+    get: async (id) => {
+      const mine = own.get(id);
+      return mine?.hasCrop ? mine : ((await shared.get(id)) ?? mine);
+    },
+    crop: async (id) => own.crop(id) ?? shared.crop(id),
+  };
 }

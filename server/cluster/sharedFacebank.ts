@@ -7,6 +7,9 @@
 // half-done is visible and an answered write is in PostgreSQL. Every node then applies the difference. A node
 // also polls the version, since a notification sent while it reconnects is never replayed.
 //
+// Negative examples ("not this person") are shared the same way (sharedNegatives.ts): written here and in
+// PostgreSQL together, under PostgreSQL's id, and applied on every node after the photos.
+//
 // Which of the node's photos came from the shared database is recorded in its SQLite (cluster_facebank_synced):
 // a photo recorded there that PostgreSQL no longer has was removed by another node and is removed here too, even
 // after a restart. A photo never shared (in the folder before cluster mode, or left by a crash between the two
@@ -14,21 +17,36 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type Facebank, FacebankError, type FacebankImage, type PersonSummary } from '../../facebank/index.ts';
+import {
+  type Facebank,
+  FacebankError,
+  type FacebankImage,
+  type Negative,
+  type NegativeSource,
+  type PersonSummary,
+} from '../../facebank/index.ts';
 import { Mutex } from '../../facebank/mutex.ts';
 import { sha256Hex } from '../../facebank/scan.ts';
-import { listenOn, transaction } from './database.ts';
+import { FACEBANK_CHANNEL, facebankChanged, listenOn, transaction } from './database.ts';
+import { deletePersonNegatives, renameNegatives, SharedNegatives } from './sharedNegatives.ts';
 
 /** The facebank writes the HTTP API makes; in cluster mode they go through SharedFacebank. */
 export type FacebankWrites = Pick<
   Facebank,
-  'createPerson' | 'addImage' | 'removeImage' | 'renamePerson' | 'deletePerson'
+  | 'createPerson'
+  | 'addImage'
+  | 'removeImage'
+  | 'renamePerson'
+  | 'deletePerson'
+  | 'addNegative'
+  | 'addNegativeImage'
+  | 'removeNegative'
 >;
 
 /** What a node needs of its facebank to keep it in step. */
-type LocalFacebank = FacebankWrites & Pick<Facebank, 'people' | 'person'>;
+type LocalFacebank = FacebankWrites &
+  Pick<Facebank, 'people' | 'person' | 'modelId' | 'negatives' | 'everyNegative' | 'imageNegative'>;
 
-export const FACEBANK_CHANNEL = 'facerec_facebank';
 /** How often the version is looked at when no notification came. */
 const POLL_MS = 1000;
 
@@ -45,12 +63,6 @@ const key = (person: string, sha256: string) => `${person}\u0000${sha256}`;
 
 function localPhotos(people: PersonSummary[]): Photos {
   return new Map(people.map((p) => [p.name, new Map(p.images.map((i) => [i.sha256, i.file]))]));
-}
-
-/** Bumps the version and notifies every node (on commit); run in the transaction that changed the photos. */
-export async function facebankChanged(db: pg.PoolClient): Promise<void> {
-  await db.query('UPDATE facebank_version SET version = version + 1');
-  await db.query('SELECT pg_notify($1, $2)', [FACEBANK_CHANNEL, '']);
 }
 
 /** Adds a photo (no-op when the person has that content); true when added. */
@@ -76,6 +88,7 @@ export class SharedFacebank implements FacebankWrites {
   /** Photos this node refused to enrol (person + sha256): not tried again until the next start. */
   private readonly refused = new Set<string>();
   private unshared = 0;
+  private readonly negatives: SharedNegatives;
   private syncing: Promise<void> | undefined;
   private again = false;
 
@@ -87,6 +100,7 @@ export class SharedFacebank implements FacebankWrites {
     private readonly logger: Logger,
   ) {
     db.exec(LOCAL_SCHEMA);
+    this.negatives = new SharedNegatives(pool, local, logger, this.mutex, () => this.resync());
   }
 
   /** Brings the folder in step once (before the node serves), then follows changes. */
@@ -164,7 +178,8 @@ export class SharedFacebank implements FacebankWrites {
             const taken = await client.query('SELECT 1 FROM facebank_photos WHERE person = $1 LIMIT 1', [to]);
             if (taken.rowCount) throw new FacebankError('person_exists', `person ${JSON.stringify(to)} exists`);
             const res = await client.query('UPDATE facebank_photos SET person = $2 WHERE person = $1', [from, to]);
-            if (res.rowCount) await facebankChanged(client);
+            const negatives = await renameNegatives(client, from, to);
+            if (res.rowCount || negatives > 0) await facebankChanged(client);
           }
           renamed = await this.local.renamePerson(from, to);
           return renamed;
@@ -182,7 +197,8 @@ export class SharedFacebank implements FacebankWrites {
     return this.mutex.run(async () => {
       await transaction(this.pool, async (client) => {
         const res = await client.query('DELETE FROM facebank_photos WHERE person = $1', [name]);
-        if (res.rowCount) await facebankChanged(client);
+        const negatives = await deletePersonNegatives(client, name);
+        if (res.rowCount || negatives > 0) await facebankChanged(client);
         // A commit failing after this: the photos come back from PostgreSQL at the next sync (not acknowledged).
         // A person whose photos have not reached this node yet is deleted all the same.
         const here = this.local.people().some((p) => p.name === name);
@@ -190,6 +206,23 @@ export class SharedFacebank implements FacebankWrites {
       });
       this.resync();
     });
+  }
+
+  addNegative(
+    name: string,
+    embedding: Float32Array,
+    source: NegativeSource,
+  ): Promise<{ negative: Negative; created: boolean }> {
+    return this.negatives.add(name, embedding, source);
+  }
+
+  async addNegativeImage(name: string, bytes: Uint8Array): Promise<{ negative: Negative; created: boolean }> {
+    const { person, embedding, source } = await this.local.imageNegative(name, bytes);
+    return this.negatives.add(person, embedding, source);
+  }
+
+  removeNegative(name: string, id: number): Promise<void> {
+    return this.negatives.remove(name, id);
   }
 
   /** Applies PostgreSQL's photos to the folder now (calls made meanwhile share the next run). */
@@ -273,6 +306,7 @@ export class SharedFacebank implements FacebankWrites {
       }
     }
     this.record(shared);
+    await this.negatives.apply();
     if (added + removed > 0) {
       const ms = Math.round(performance.now() - started);
       this.logger.info(

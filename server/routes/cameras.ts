@@ -33,7 +33,7 @@ export function cameraRoutes({ config, cameras }: AppDeps): Hono {
   return app;
 }
 
-export function eventRoutes({ config, cameras, sharedEvents }: AppDeps): Hono {
+export function eventRoutes({ config, events }: AppDeps): Hono {
   const app = new Hono();
   const read = requireKey(config.apiKey, 'read', true);
 
@@ -51,13 +51,11 @@ export function eventRoutes({ config, cameras, sharedEvents }: AppDeps): Hono {
       ...(since !== undefined ? { since } : {}),
       ...(before !== undefined ? { before } : {}),
     };
-    const events = sharedEvents ? await sharedEvents.list(query) : cameras.events.list(query);
-    return c.json(events.map((e) => eventMessage(e)));
+    return c.json((await events.list(query)).map((e) => eventMessage(e)));
   });
   app.get('/:id/crop', read, async (c) => {
     const id = eventIdParam(c.req.param('id'));
-    // This node's own events first (in cluster mode too: before they reach the shared database).
-    const jpeg = id === undefined ? undefined : (cameras.events.crop(id) ?? (await sharedEvents?.crop(id)));
+    const jpeg = id === undefined ? undefined : await events.crop(id);
     if (!jpeg) throw new HttpError(404, 'crop_not_found', 'no such event, or the event has no face crop');
     return c.body(new Uint8Array(jpeg), 200, {
       'Content-Type': 'image/jpeg',
