@@ -170,18 +170,23 @@ function checkBias(bias: NdArray | undefined, channels: number): void {
 
 // ---- ops ----
 
-function conv2d(op: WindowOptions, x: NdArray, w: NdArray, bias: NdArray | undefined): NdArray {
+/**
+ * Slides a KH×KW window over `x` (NHWC): for each output pixel the `outC` sums start at the bias, `tap` adds the
+ * terms of each kernel position inside the input (given the input pixel's offset and the position's index
+ * ky × KW + kx), and the activated sums are that pixel's outputs.
+ */
+function slide(
+  op: WindowOptions,
+  x: NdArray,
+  kH: number,
+  kW: number,
+  outC: number,
+  bias: NdArray | undefined,
+  tap: (acc: Float64Array, xBase: number, k: number) => void,
+): NdArray {
   const [n, inH, inW, inC] = rank4(x, 'input');
-  const [outC, kH, kW, wC] = rank4(w, 'weights (OHWI)');
-  if (wC !== inC) throw new Error(`weights expect ${wC} input channels, the input has ${inC}`);
   checkBias(bias, outC);
   const [rows, cols] = windows(op, inH, inW, kH, kW);
-  const xd = x.data;
-  // Weights as [KH][KW][I][O], so the innermost loop runs over output channels at unit stride; each output still
-  // sums its terms in the same order (ky, kx, ic), in float64.
-  const wt = new Float64Array(kH * kW * inC * outC);
-  for (let oc = 0; oc < outC; oc++)
-    for (let k = 0; k < kH * kW * inC; k++) wt[k * outC + oc] = w.data[oc * kH * kW * inC + k]!;
   const out = new Float32Array(n * rows.out * cols.out * outC);
   const acc = new Float64Array(outC);
   let o = 0;
@@ -195,13 +200,7 @@ function conv2d(op: WindowOptions, x: NdArray, w: NdArray, bias: NdArray | undef
           for (let kx = 0; kx < kW; kx++) {
             const ix = ox * op.strideW - cols.padBefore + kx * op.dilationW;
             if (ix < 0 || ix >= inW) continue;
-            const xBase = ((b * inH + iy) * inW + ix) * inC;
-            const wBase = (ky * kW + kx) * inC * outC;
-            for (let ic = 0; ic < inC; ic++) {
-              const xv = xd[xBase + ic]!;
-              const row = wBase + ic * outC;
-              for (let oc = 0; oc < outC; oc++) acc[oc]! += xv * wt[row + oc]!;
-            }
+            tap(acc, ((b * inH + iy) * inW + ix) * inC, ky * kW + kx);
           }
         }
         for (let oc = 0; oc < outC; oc++) out[o++] = activate(acc[oc]!, op.activation);
@@ -211,13 +210,32 @@ function conv2d(op: WindowOptions, x: NdArray, w: NdArray, bias: NdArray | undef
   return { shape: [n, rows.out, cols.out, outC], data: out };
 }
 
+function conv2d(op: WindowOptions, x: NdArray, w: NdArray, bias: NdArray | undefined): NdArray {
+  const inC = rank4(x, 'input')[3];
+  const [outC, kH, kW, wC] = rank4(w, 'weights (OHWI)');
+  if (wC !== inC) throw new Error(`weights expect ${wC} input channels, the input has ${inC}`);
+  const xd = x.data;
+  // Weights as [KH][KW][I][O], so the innermost loop runs over output channels at unit stride; each output still
+  // sums its terms in the same order (ky, kx, ic), in float64.
+  const wt = new Float64Array(kH * kW * inC * outC);
+  for (let oc = 0; oc < outC; oc++)
+    for (let k = 0; k < kH * kW * inC; k++) wt[k * outC + oc] = w.data[oc * kH * kW * inC + k]!;
+  return slide(op, x, kH, kW, outC, bias, (acc, xBase, k) => {
+    for (let ic = 0; ic < inC; ic++) {
+      const xv = xd[xBase + ic]!;
+      const row = (k * inC + ic) * outC;
+      for (let oc = 0; oc < outC; oc++) acc[oc]! += xv * wt[row + oc]!;
+    }
+  });
+}
+
 function depthwiseConv2d(
   op: WindowOptions & { depthMultiplier: number },
   x: NdArray,
   w: NdArray,
   bias: NdArray | undefined,
 ): NdArray {
-  const [n, inH, inW, inC] = rank4(x, 'input');
+  const inC = rank4(x, 'input')[3];
   const [one, kH, kW, outC] = rank4(w, 'weights [1,KH,KW,C*M]');
   if (one !== 1) throw new Error(`depthwise weights must have a leading 1, got [${w.shape}]`);
   const multiplier = op.depthMultiplier;
@@ -226,34 +244,13 @@ function depthwiseConv2d(
       `weights have ${outC} channels; input ${inC} × depthMultiplier ${multiplier} = ${inC * multiplier}`,
     );
   }
-  checkBias(bias, outC);
-  const [rows, cols] = windows(op, inH, inW, kH, kW);
   const xd = x.data;
   const wd = w.data;
   const inputOf = Int32Array.from({ length: outC }, (_, oc) => Math.floor(oc / multiplier));
-  const out = new Float32Array(n * rows.out * cols.out * outC);
-  const acc = new Float64Array(outC);
-  let o = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < rows.out; oy++) {
-      for (let ox = 0; ox < cols.out; ox++) {
-        for (let oc = 0; oc < outC; oc++) acc[oc] = bias ? bias.data[oc]! : 0;
-        for (let ky = 0; ky < kH; ky++) {
-          const iy = oy * op.strideH - rows.padBefore + ky * op.dilationH;
-          if (iy < 0 || iy >= inH) continue;
-          for (let kx = 0; kx < kW; kx++) {
-            const ix = ox * op.strideW - cols.padBefore + kx * op.dilationW;
-            if (ix < 0 || ix >= inW) continue;
-            const xBase = ((b * inH + iy) * inW + ix) * inC;
-            const wBase = (ky * kW + kx) * outC;
-            for (let oc = 0; oc < outC; oc++) acc[oc]! += xd[xBase + inputOf[oc]!]! * wd[wBase + oc]!;
-          }
-        }
-        for (let oc = 0; oc < outC; oc++) out[o++] = activate(acc[oc]!, op.activation);
-      }
-    }
-  }
-  return { shape: [n, rows.out, cols.out, outC], data: out };
+  return slide(op, x, kH, kW, outC, bias, (acc, xBase, k) => {
+    const wBase = k * outC;
+    for (let oc = 0; oc < outC; oc++) acc[oc]! += xd[xBase + inputOf[oc]!]! * wd[wBase + oc]!;
+  });
 }
 
 function maxPool2d(op: WindowOptions & { filterH: number; filterW: number }, x: NdArray): NdArray {
