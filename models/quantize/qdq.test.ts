@@ -59,10 +59,26 @@ async function run(model: ModelProto, x: ort.Tensor): Promise<ort.InferenceSessi
 const dir = mkdtempSync(join(tmpdir(), 'qdq-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('quantizeQdq', () => {
-  const float = network();
-  const tensors = quantizedTensors(float);
+/** The op types of the graph onnxruntime runs (after its QDQ fusions). */
+async function optimizedOps(model: ModelProto): Promise<string[]> {
+  const optimized = join(dir, 'optimized.onnx');
+  const session = await ort.InferenceSession.create(encodeModel(model), {
+    intraOpNumThreads: 1,
+    graphOptimizationLevel: 'extended',
+    optimizedModelFilePath: optimized,
+  });
+  await session.release();
+  return decodeModel(readFileSync(optimized)).graph.node.map((n) => n.opType);
+}
 
+const float = network();
+const tensors = quantizedTensors(float);
+const collector = new RangeCollector();
+const probe = await run(probeModel(float, tensors), batch(32));
+for (const t of tensors) collector.add(t, probe[t]!.data as Float32Array);
+const ranges = rangesOf(collector.result(), 'minmax');
+
+describe('quantizeQdq', () => {
   it('lists the activations of the quantisable ops, not PReLU or Flatten alone', () => {
     const byName = new Map(float.graph.node.map((n) => [n.output[0]!, n.opType]));
     expect(tensors).toContain('x');
@@ -73,10 +89,7 @@ describe('quantizeQdq', () => {
   });
 
   it('computes what the float graph computes, on int8 kernels', async () => {
-    const collector = new RangeCollector();
-    const probe = await run(probeModel(float, tensors), batch(32));
-    for (const t of tensors) collector.add(t, probe[t]!.data as Float32Array);
-    const int8 = quantizeQdq(float, rangesOf(collector.result(), 'minmax'));
+    const int8 = quantizeQdq(float, ranges);
 
     const x = batch(16);
     const a = (await run(float, x)).y!.data as Float32Array;
@@ -93,18 +106,19 @@ describe('quantizeQdq', () => {
     expect(maxDiff / maxAbs).toBeLessThan(0.03);
     expect(maxDiff).toBeGreaterThan(0); // it did quantise
 
-    const optimized = join(dir, 'optimized.onnx');
-    const session = await ort.InferenceSession.create(encodeModel(int8), {
-      intraOpNumThreads: 1,
-      graphOptimizationLevel: 'extended',
-      optimizedModelFilePath: optimized,
-    });
-    await session.release();
-    const ops = decodeModel(readFileSync(optimized)).graph.node.map((n) => n.opType);
+    const ops = await optimizedOps(int8);
     expect(ops.filter((o) => o === 'QLinearConv')).toHaveLength(4);
     expect(ops).toContain('QLinearAdd');
     expect(ops).toContain('QGemm');
     expect(ops).not.toContain('Conv');
+  });
+
+  it('leaves the ops it is told to in float', async () => {
+    expect(quantizedTensors(float, { keepFloat: ['y'] })).not.toContain('y');
+    const ops = await optimizedOps(quantizeQdq(float, ranges, { keepFloat: ['y'] }));
+    expect(ops).toContain('Gemm');
+    expect(ops).not.toContain('QGemm');
+    expect(ops.filter((o) => o === 'QLinearConv')).toHaveLength(4);
   });
 
   it('refuses a graph without a range for a tensor it must quantise', () => {
