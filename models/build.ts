@@ -2,23 +2,25 @@
 // `npm run models:build`; does nothing when the outputs are current.
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CATALOG, type ModelName, WEIGHTS_PACKAGE } from './catalog.ts';
+import { CATALOG, type ModelName, QUANTIZED, type QuantizedName, WEIGHTS_PACKAGE } from './catalog.ts';
 import { cropModel, resizeModel } from './convert/pixelGraphs.ts';
 import { readTflite } from './convert/tflite.ts';
 import { convertTflite } from './convert/tfliteToOnnx.ts';
 import { wrapEmbedder } from './convert/wrapEmbedder.ts';
 import { sha256, sha256File, writeFileAtomic } from './files.ts';
-import { BUILD_DIR, MANIFEST_PATH, type Manifest, readManifest } from './manifest.ts';
-import { decodeModel, encodeModel } from './onnx/proto.ts';
+import { BUILD_DIR, MANIFEST_PATH, type Manifest, type ModelRecord, readManifest } from './manifest.ts';
+import { decodeModel, encodeModel, type ModelProto } from './onnx/proto.ts';
+import { quantizeQdq } from './quantize/qdq.ts';
+import { rangesOf, readRangeFile } from './quantize/ranges.ts';
 import { fetchWeights } from './weights.ts';
 
 /** Graphs without weights that facerec generates. */
 const GENERATED = { resize: resizeModel, crop24: () => cropModel(24), crop48: () => cropModel(48) };
-const ALL_MODELS = [...Object.keys(CATALOG), ...Object.keys(GENERATED)];
+const ALL_MODELS = [...Object.keys(CATALOG), ...Object.keys(QUANTIZED), ...Object.keys(GENERATED)];
 
-/** Identifies the converter by its own source, so any change to it rebuilds the models. */
+/** Identifies the converter by its own source (and calibrated ranges), so any change to it rebuilds the models. */
 export function converterVersion(): string {
-  const dirs = ['convert', 'onnx'].map((d) => new URL(`./${d}/`, import.meta.url));
+  const dirs = ['convert', 'onnx', 'quantize'].map((d) => new URL(`./${d}/`, import.meta.url));
   const files = dirs.flatMap((d) =>
     readdirSync(d)
       .filter((f) => !f.endsWith('.test.ts'))
@@ -43,10 +45,23 @@ function isCurrent(manifest: Manifest | undefined, version: string): boolean {
   });
 }
 
+/** Writes models/build/<name>.onnx and records it in the manifest. */
+function writeModel(
+  manifest: Manifest,
+  name: string,
+  model: ModelProto,
+  origin: Pick<ModelRecord, 'source' | 'sourceSha256'>,
+): void {
+  const bytes = encodeModel(model);
+  const file = `${name}.onnx`;
+  writeFileAtomic(`${BUILD_DIR}${file}`, bytes);
+  manifest.models[name] = { file, sha256: sha256(bytes), bytes: bytes.byteLength, ...origin };
+}
+
 export interface BuildReport {
   skipped: boolean;
   fetchMs: number;
-  convertMs: Partial<Record<ModelName, number>>;
+  convertMs: Partial<Record<ModelName | QuantizedName, number>>;
 }
 
 export async function buildModels(force = false): Promise<BuildReport> {
@@ -66,7 +81,8 @@ export async function buildModels(force = false): Promise<BuildReport> {
     // Keep user-supplied embedders that were wrapped earlier.
     models: Object.fromEntries(Object.entries(previous?.models ?? {}).filter(([name]) => !ALL_MODELS.includes(name))),
   };
-  const convertMs: Partial<Record<ModelName, number>> = {};
+  const convertMs: BuildReport['convertMs'] = {};
+  const converted = new Map<ModelName, ModelProto>();
   for (const [name, entry] of Object.entries(CATALOG) as [ModelName, (typeof CATALOG)[ModelName]][]) {
     const t = performance.now();
     const source = weights.get(entry.source)!;
@@ -76,23 +92,30 @@ export async function buildModels(force = false): Promise<BuildReport> {
       docString: `${name}, converted by facerec from ${WEIGHTS_PACKAGE.spec}:${entry.source}`,
       metadata: { source: `${WEIGHTS_PACKAGE.spec}:${entry.source}`, source_sha256: entry.sha256 },
     });
-    const bytes = encodeModel(model);
-    const file = `${name}.onnx`;
-    writeFileAtomic(`${BUILD_DIR}${file}`, bytes);
-    convertMs[name] = performance.now() - t;
-    manifest.models[name] = {
-      file,
-      sha256: sha256(bytes),
-      bytes: bytes.byteLength,
+    converted.set(name, model);
+    writeModel(manifest, name, model, {
       source: `${WEIGHTS_PACKAGE.spec}:${entry.source}`,
       sourceSha256: entry.sha256,
-    };
+    });
+    convertMs[name] = performance.now() - t;
+  }
+  for (const [name, entry] of Object.entries(QUANTIZED) as [QuantizedName, (typeof QUANTIZED)[QuantizedName]][]) {
+    const t = performance.now();
+    const from = manifest.models[entry.from]!;
+    const ranges = readRangeFile(new URL(`./quantize/${entry.ranges}`, import.meta.url));
+    if (ranges.sha256 !== from.sha256) {
+      throw new Error(
+        `models/quantize/${entry.ranges} was measured on other ${entry.from} weights: run \`npm run models:calibrate\``,
+      );
+    }
+    const model = quantizeQdq(converted.get(entry.from)!, rangesOf(ranges.tensors, entry.method), entry.options);
+    model.graph.name = name;
+    model.docString = `${name}: ${entry.from} quantised to int8 (QDQ) by facerec, ranges from ${ranges.source}`;
+    writeModel(manifest, name, model, { source: `${from.source} (int8)`, sourceSha256: from.sourceSha256 });
+    convertMs[name] = performance.now() - t;
   }
   for (const [name, generate] of Object.entries(GENERATED)) {
-    const bytes = encodeModel(generate());
-    const file = `${name}.onnx`;
-    writeFileAtomic(`${BUILD_DIR}${file}`, bytes);
-    manifest.models[name] = { file, sha256: sha256(bytes), bytes: bytes.byteLength, source: 'generated by facerec' };
+    writeModel(manifest, name, generate(), { source: 'generated by facerec' });
   }
   // The manifest goes last: until it is written, the next run sees the build as incomplete and redoes it.
   writeFileAtomic(MANIFEST_PATH, `${JSON.stringify(manifest, null, 2)}\n`);

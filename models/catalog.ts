@@ -1,5 +1,7 @@
 // The models facerec ships: where their weights come from and how each is converted.
 import type { ConvertOptions } from './convert/tfliteToOnnx.ts';
+import type { QdqOptions } from './quantize/qdq.ts';
+import type { RangeMethod } from './quantize/ranges.ts';
 
 /**
  * The one registry package that ships the original MTCNN weights and an ArcFace-loss embedder (MIT).
@@ -63,4 +65,20 @@ export const CATALOG: Record<ModelName, CatalogEntry> = {
       dynamicSpatial: false,
     },
   },
+};
+
+export type QuantizedName = 'mobilefacenet-int8';
+
+export interface QuantizedEntry {
+  /** The float model it is derived from. */
+  from: ModelName;
+  /** The calibrated activation ranges, models/quantize/<ranges> (`npm run models:calibrate` measures them). */
+  ranges: string;
+  method: RangeMethod;
+  options: QdqOptions;
+}
+
+/** Int8 (QDQ) models built beside the float ones; which one serves is a setting (EMBEDDER for the embedder). */
+export const QUANTIZED: Record<QuantizedName, QuantizedEntry> = {
+  'mobilefacenet-int8': { from: 'mobilefacenet', ranges: 'mobilefacenet.json', method: 'p99.99', options: {} },
 };

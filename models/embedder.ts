@@ -70,6 +70,24 @@ async function run(
   return out;
 }
 
+/**
+ * The aligned crops the embedder takes ([n,S,S,3], 0..255), face i at i; with `flip`, the mirrored crops follow
+ * (face i at n + i). Also what int8 calibration feeds the float model (scripts/calibrate-int8.ts).
+ */
+export function alignedCrops(image: RgbImage, size: number, landmarks: Point[][], flip: boolean): Float32Array {
+  const n = landmarks.length;
+  const per = size * size * 3;
+  const crops = new Float32Array((flip ? 2 : 1) * n * per);
+  const src = { data: image.data, width: image.width, height: image.height, channels: 3 };
+  const template = arcfaceTemplate(size);
+  landmarks.forEach((points, i) => {
+    const m = similarityTransform(points, template);
+    warpAffine(src, m, size, size, crops, i * per);
+    if (flip) warpAffine(src, m, size, size, crops, (n + i) * per, true);
+  });
+  return crops;
+}
+
 export async function embedFaces(
   session: ort.InferenceSession,
   shape: EmbedderShape,
@@ -82,16 +100,8 @@ export async function embedFaces(
   if (n === 0) return [];
   let t = performance.now();
   const { size, dim } = shape;
-  const per = size * size * 3;
   const copies = options.flip ? 2 : 1;
-  const crops = new Float32Array(copies * n * per);
-  const src = { data: image.data, width: image.width, height: image.height, channels: 3 };
-  const template = arcfaceTemplate(size);
-  landmarks.forEach((points, i) => {
-    const m = similarityTransform(points, template);
-    warpAffine(src, m, size, size, crops, i * per);
-    if (options.flip) warpAffine(src, m, size, size, crops, (n + i) * per, true);
-  });
+  const crops = alignedCrops(image, size, landmarks, options.flip);
   if (timings) timings.align = (timings.align ?? 0) + performance.now() - t;
   t = performance.now();
 

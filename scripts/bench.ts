@@ -1,18 +1,37 @@
 // `npm run bench`: face analysis speed and memory on this machine's CPU.
 // - per-stage medians for a 640×480 photo with one face and a 1280×720 photo with six;
+// - the embedder alone, float against its int8 build, on the same face in interleaved runs;
 // - end-to-end analyze time against the pure model time for the same tensors (the floor);
 // - pool throughput when saturated, and RSS across many calls.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { type AnalyzeOptions, type AnalyzeTimings, analyze, type FaceModels } from '../models/analyze.ts';
+import {
+  type AnalyzeOptions,
+  type AnalyzeTimings,
+  analyze,
+  type FaceModels,
+  releaseFaceModels,
+} from '../models/analyze.ts';
+import { QUANTIZED } from '../models/catalog.ts';
+import { alignedCrops } from '../models/embedder.ts';
 import { loadFaceModels } from '../models/faceModels.ts';
 import { decodeImage } from '../models/image.ts';
+import { modelPath } from '../models/manifest.ts';
+import { detectFaces } from '../models/mtcnn/detector.ts';
 import { defaultFacePoolSettings, FacePool } from '../models/pool/facePool.ts';
+import { openSession } from '../models/runtime/session.ts';
 import { oneFacePhoto } from '../test/support/photos.ts';
 import { MTCNN_REFERENCE_DIR } from '../test/support/testdata.ts';
 import { median } from './stats.ts';
+
+const DEFAULT_EMBEDDER = defaultFacePoolSettings().embedder;
+/** The float embedder and its int8 builds. */
+const COMPARED = [
+  'mobilefacenet',
+  ...Object.entries(QUANTIZED).flatMap(([n, q]) => (q.from === 'mobilefacenet' ? [n] : [])),
+];
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -20,6 +39,9 @@ Options:
   --runs N        timed runs per measurement after warm-up (default 30)
   --calls N       calls through the pool for the memory check (default 10000)
   --threads N     intra-op threads for the in-process measurements (default 1)
+  --embedder NAME the embedder of the stage tables and the pool (default ${DEFAULT_EMBEDDER})
+  --embedders A,B the embedders compared on one face (default ${COMPARED.join(',')})
+  --embedders-only only that comparison
   --help          show this text`;
 
 const { values: args } = parseArgs({
@@ -27,6 +49,9 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '30' },
     calls: { type: 'string', default: '10000' },
     threads: { type: 'string', default: '1' },
+    embedder: { type: 'string', default: DEFAULT_EMBEDDER },
+    embedders: { type: 'string', default: COMPARED.join(',') },
+    'embedders-only': { type: 'boolean' },
     help: { type: 'boolean' },
   },
 });
@@ -146,15 +171,70 @@ async function throughput(pool: FacePool, label: string, jpeg: Buffer, requests:
   );
 }
 
+/**
+ * The embedders alone on the same aligned face, one run of each in turn (the order alternating from round to
+ * round), so that the machine's load weighs on all of them alike.
+ */
+async function compareEmbedders(models: FaceModels, jpeg: Buffer, names: string[]): Promise<void> {
+  const image = await decodeImage(jpeg, { maxPixels: 1e8 });
+  const [face] = await detectFaces(models.mtcnn, image, OPTIONS.detect);
+  if (!face) throw new Error('no face in the benchmark photo');
+  const size = models.embedderShape.size;
+  const crop = new ort.Tensor('float32', alignedCrops(image, size, [face.landmarks], false), [1, size, size, 3]);
+  const run = (s: ort.InferenceSession) => s.run({ [s.inputNames[0]!]: crop });
+  const sessions = await Promise.all(
+    names.map(async (n) => (await openSession(modelPath(n), { provider: 'cpu', intraOpThreads: THREADS })).session),
+  );
+  // Warm-up; the last output of each is kept to compare the embeddings.
+  const outputs: Float32Array[] = [];
+  for (const [k, session] of sessions.entries()) {
+    for (let i = 0; i < 5; i++) outputs[k] = (await run(session))[session.outputNames[0]!]!.data as Float32Array;
+  }
+  const times: number[][] = sessions.map(() => []);
+  for (let round = 0; round < RUNS; round++) {
+    const order = round % 2 === 0 ? sessions.keys() : [...sessions.keys()].reverse();
+    for (const k of order) {
+      const t = performance.now();
+      await run(sessions[k]!);
+      times[k]!.push(performance.now() - t);
+    }
+  }
+  const unit = (v: Float32Array) => {
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  };
+  const reference = unit(outputs[0]!);
+  const base = median(times[0]!);
+  console.log(
+    `\nEmbedders on one aligned ${size}×${size} face, CPU, ${THREADS} thread(s), interleaved runs (medians of ${RUNS})`,
+  );
+  for (const [k, name] of names.entries()) {
+    const ms = median(times[k]!);
+    const cos = unit(outputs[k]!).reduce((sum, x, i) => sum + x * reference[i]!, 0);
+    const versus =
+      k === 0 ? '' : `  ${(base / ms).toFixed(2)}× the speed of ${names[0]}, cosine with it ${cos.toFixed(4)}`;
+    console.log(`  ${name.padEnd(26)} ${ms.toFixed(2).padStart(8)} ms${versus}`);
+  }
+  await Promise.all(sessions.map((s) => s.release()));
+}
+
 async function main(): Promise<void> {
   const [one, six] = await Promise.all([oneFacePhoto(), sixFacePhoto()]);
   console.log(`facerec bench: CPU, ${THREADS} intra-op thread(s) in process, medians of ${RUNS} runs after warm-up`);
-  const models = await loadFaceModels({ provider: 'auto', intraOpThreads: THREADS });
+  const models = await loadFaceModels({ provider: 'auto', intraOpThreads: THREADS }, args.embedder);
   console.log(`provider: ${models.provider}${models.fallbackReason ? ` (${models.fallbackReason})` : ''}`);
-  await stageTable(models, '640×480, 1 face, minFaceSize 40', one);
-  await stageTable(models, '1280×720, 6 faces, minFaceSize 40', six);
+  if (!args['embedders-only']) {
+    console.log(`embedder: ${args.embedder}`);
+    await stageTable(models, '640×480, 1 face, minFaceSize 40', one);
+    await stageTable(models, '1280×720, 6 faces, minFaceSize 40', six);
+  }
+  await compareEmbedders(models, one, args.embedders.split(','));
+  if (args['embedders-only']) {
+    await releaseFaceModels(models);
+    return;
+  }
 
-  const settings = defaultFacePoolSettings();
+  const settings = { ...defaultFacePoolSettings(), embedder: args.embedder };
   const pool = await FacePool.start(settings);
   console.log(
     `\nPool saturated (${settings.size} workers × ${settings.intraOpThreads} intra-op thread(s), 2 requests in flight per worker)`,

@@ -2,10 +2,19 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { releaseFaceModels } from '../models/analyze.ts';
-import { evaluateLfw, LFW_DEFAULT_FLIP, type LfwProgress, type LfwReport, NO_FACE_SCORE } from '../models/eval/lfw.ts';
+import {
+  evaluateLfw,
+  LFW_DEFAULT_FLIP,
+  type LfwCentralFace,
+  type LfwProgress,
+  type LfwReport,
+  NO_FACE_SCORE,
+} from '../models/eval/lfw.ts';
 import { loadFaceModels } from '../models/faceModels.ts';
-import { FacePool } from '../models/pool/facePool.ts';
+import { defaultFacePoolSettings, FacePool } from '../models/pool/facePool.ts';
 import { type Progress, progressBar } from '../server/progress.ts';
+
+const DEFAULT_EMBEDDER = defaultFacePoolSettings().embedder;
 
 const HELP = `Usage: npm run eval:lfw -- --dir <lfw dir> --pairs <pairs file> [--fit <pairs file>] [options]
 
@@ -20,6 +29,9 @@ by cosine similarity, and a pair with a faceless image scores ${NO_FACE_SCORE} (
                    threshold that is best on the pairs themselves (optimistic)
   --no-flip        embed the crop only (default: crop + mirrored crop, ${LFW_DEFAULT_FLIP ? 'on' : 'off'} by default)
   --far <rate>     FAR at which to report TAR (default 0.001)
+  --embedder <n>   the embedder by its name in models/build/manifest.json (default ${DEFAULT_EMBEDDER};
+                   mobilefacenet-int8 is the int8 build of mobilefacenet). Several, comma-separated, are
+                   evaluated one after the other on the faces detected for the first (in this thread only)
   --workers <n>    analyse in n worker threads with 1 intra-op thread each (default 0: in this thread,
                    one image at a time, 2 intra-op threads)
   --json           print the report as JSON on stdout
@@ -119,6 +131,7 @@ function parseCli() {
         fit: { type: 'string' },
         flip: { type: 'boolean', default: LFW_DEFAULT_FLIP },
         far: { type: 'string', default: '0.001' },
+        embedder: { type: 'string', default: DEFAULT_EMBEDDER },
         workers: { type: 'string', default: '0' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -147,32 +160,37 @@ async function main(): Promise<void> {
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 0) fail(`--workers must be a whole number ≥ 0, got "${values.workers}"`);
 
-  const runner =
-    workers > 0
-      ? await FacePool.start({
-          provider: 'auto',
-          size: workers,
-          intraOpThreads: 1,
-          maxQueue: 4 * workers,
-          embedder: 'mobilefacenet',
-        })
-      : await loadFaceModels({ provider: 'auto', intraOpThreads: 2 });
-  try {
-    const fallbackReason = runner instanceof FacePool ? runner.info.fallbackReason : runner.fallbackReason;
-    if (fallbackReason && !values.json) process.stderr.write(`running on the CPU: ${fallbackReason}\n`);
-    const report = await evaluateLfw({
-      runner,
-      dir,
-      pairsFile: inDir(values.pairs),
-      ...(values.fit ? { fitFile: inDir(values.fit) } : {}),
-      flip: values.flip,
-      far,
-      onProgress: lfwProgress(),
-    });
-    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
-  } finally {
-    await (runner instanceof FacePool ? runner.close() : releaseFaceModels(runner));
+  const embedders = values.embedder.split(',');
+  if (embedders.length > 1 && workers > 0)
+    fail('several embedders are compared in this thread only: leave out --workers');
+  // Several embedders are evaluated one after the other on the faces the first run detected.
+  const faces = new Map<string, LfwCentralFace>();
+  const reports: LfwReport[] = [];
+  for (const embedder of embedders) {
+    const runner =
+      workers > 0
+        ? await FacePool.start({ provider: 'auto', size: workers, intraOpThreads: 1, maxQueue: 4 * workers, embedder })
+        : await loadFaceModels({ provider: 'auto', intraOpThreads: 2 }, embedder);
+    try {
+      const fallbackReason = runner instanceof FacePool ? runner.info.fallbackReason : runner.fallbackReason;
+      if (fallbackReason && !values.json) process.stderr.write(`running on the CPU: ${fallbackReason}\n`);
+      const report = await evaluateLfw({
+        runner,
+        dir,
+        pairsFile: inDir(values.pairs),
+        ...(values.fit ? { fitFile: inDir(values.fit) } : {}),
+        flip: values.flip,
+        far,
+        faces,
+        onProgress: lfwProgress(),
+      });
+      reports.push(report);
+      if (!values.json) process.stdout.write(`${reports.length > 1 ? '\n' : ''}${formatReport(report)}\n`);
+    } finally {
+      await (runner instanceof FacePool ? runner.close() : releaseFaceModels(runner));
+    }
   }
+  if (values.json) process.stdout.write(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
 }
 
 await main();

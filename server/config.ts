@@ -116,7 +116,10 @@ const inference = {
     max: 10_000,
     description: 'requests waiting for a worker before new ones get 503',
   }),
-  embedder: text({ default: pool.embedder, description: 'embedding model name in `models/build/manifest.json`' }),
+  embedder: text({
+    default: pool.embedder,
+    description: 'embedding model in `models/build/manifest.json` (`mobilefacenet-int8`: int8)',
+  }),
 };
 
 const detection = {

@@ -1,11 +1,22 @@
 // End-to-end verification accuracy on LFW View 1 with the real models: threshold fitted on pairsDevTrain,
 // accuracy measured on pairsDevTest. Embeds all 4,992 images once, so it is the slowest test by far.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useFaceModels } from '../../test/support/models.ts';
 import { LFW_DEV_DIR } from '../../test/support/testdata.ts';
 import type { DetectedFace } from '../mtcnn/detector.ts';
 import { defaultFacePoolSettings, FacePool } from '../pool/facePool.ts';
-import { centralFace, evaluateLfw, type LfwReport, NO_FACE_SCORE, ratesAt, scorePairs } from './lfw.ts';
+import {
+  centralFace,
+  evaluateLfw,
+  type LfwCentralFace,
+  type LfwReport,
+  NO_FACE_SCORE,
+  ratesAt,
+  scorePairs,
+} from './lfw.ts';
 import { parsePairs } from './verification.ts';
 
 describe('LFW scoring helpers', () => {
@@ -37,6 +48,38 @@ describe('LFW scoring helpers', () => {
     expect(s.withoutFace).toBe(1);
     expect(ratesAt(s.scores, s.same, 0.5)).toEqual({ tar: 0.5, far: 0.5 });
     expect(() => scorePairs(parsePairs('C 1 2'), embeddings)).toThrow(/C\/C_0001\.jpg was not embedded/);
+  });
+});
+
+const models = await useFaceModels();
+
+describe('LFW evaluation of several embedders on the same faces', () => {
+  it('detects each image once and reuses its face', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lfw-faces-'));
+    const pairsFile = join(dir, 'pairs.txt');
+    writeFileSync(
+      pairsFile,
+      '2\nAaron_Peirsol\t1\t2\nAaron_Sorkin\t1\t2\nAaron_Sorkin\t2\tFrank_Solich\t5\nAaron_Peirsol\t1\tFrank_Solich\t5\n',
+    );
+    try {
+      const faces = new Map<string, LfwCentralFace>();
+      const run = () => evaluateLfw({ runner: models, dir: LFW_DEV_DIR, pairsFile, flip: false, faces });
+      const first = await run();
+      expect([...faces.keys()].sort()).toEqual([
+        'Aaron_Peirsol/Aaron_Peirsol_0001.jpg',
+        'Aaron_Peirsol/Aaron_Peirsol_0002.jpg',
+        'Aaron_Sorkin/Aaron_Sorkin_0001.jpg',
+        'Aaron_Sorkin/Aaron_Sorkin_0002.jpg',
+        'Frank_Solich/Frank_Solich_0005.jpg',
+      ]);
+      expect(first.noFace).toEqual([]);
+      // What the map says is what the next run embeds: an image taken to have no face is not detected again.
+      faces.set('Frank_Solich/Frank_Solich_0005.jpg', { face: undefined, fallback: false });
+      const second = await run();
+      expect(second.noFace).toEqual(['Frank_Solich/Frank_Solich_0005.jpg']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

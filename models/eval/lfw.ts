@@ -41,6 +41,17 @@ export interface LfwEmbedOptions {
   fallbackThresholds?: [number, number, number];
   /** In-process only: images read and decoded ahead of the one being analysed. Default 4. */
   prefetch?: number;
+  /**
+   * In-process only: the central face of each image path, used instead of detecting again and filled with what
+   * is detected, so several embedders are compared on the same faces at the cost of one detection each.
+   */
+  faces?: Map<string, LfwCentralFace>;
+}
+
+export interface LfwCentralFace {
+  face: DetectedFace | undefined;
+  /** True when the face was only found by the retry with looser thresholds. */
+  fallback: boolean;
 }
 
 export interface LfwImageEmbedding {
@@ -163,8 +174,14 @@ export async function embedLfwImages(
     fill();
     const central = async (d: Partial<DetectOptions>) =>
       centralFace(await detectFaces(models.mtcnn, image, d), image.width, image.height);
-    const first = await central(detect);
-    const face = first ?? (await central(retry));
+    let found = options.faces?.get(path);
+    if (!found) {
+      const first = await central(detect);
+      const detected = first ?? (await central(retry));
+      found = { face: detected, fallback: !first && detected !== undefined };
+      options.faces?.set(path, found);
+    }
+    const { face, fallback } = found;
     let embedding: Float32Array | undefined;
     if (face) {
       [embedding] = await embedFaces(models.embedder, models.embedderShape, image, [face.landmarks], {
@@ -172,7 +189,7 @@ export async function embedLfwImages(
       });
       if (!embedding) throw new Error(`${path}: the embedder returned nothing`);
     }
-    result.set(path, { embedding, fallback: !first && face !== undefined });
+    result.set(path, { embedding, fallback });
     onProgress?.(result.size, list.length);
   }
   return result;
@@ -315,6 +332,8 @@ export interface LfwEvalOptions {
   flip: boolean;
   detect?: Partial<DetectOptions>;
   fallbackThresholds?: [number, number, number];
+  /** See LfwEmbedOptions.faces. */
+  faces?: LfwEmbedOptions['faces'];
   /** FAR at which to report TAR. Default 1e-3. */
   far?: number;
   onProgress?: LfwProgress;
@@ -352,6 +371,7 @@ export async function evaluateLfw(o: LfwEvalOptions): Promise<LfwReport> {
       flip: o.flip,
       ...(o.detect ? { detect: o.detect } : {}),
       ...(o.fallbackThresholds ? { fallbackThresholds: o.fallbackThresholds } : {}),
+      ...(o.faces ? { faces: o.faces } : {}),
     },
     o.onProgress,
   );

@@ -56,9 +56,19 @@ export class GraphBuilder {
   }
 
   floatConstant(base: string, dims: number[], data: Float32Array): string {
+    return this.rawConstant(base, dims, ElemType.FLOAT, data);
+  }
+
+  /** An initializer stored as raw little-endian bytes (what x86 and ARM hosts hold in typed arrays). */
+  rawConstant(
+    base: string,
+    dims: number[],
+    dataType: number,
+    data: Float32Array | Int32Array | Int8Array | Uint8Array,
+  ): string {
     const name = this.unique(base);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    this.initializers.push({ name, dims, dataType: ElemType.FLOAT, rawData: bytes });
+    this.initializers.push({ name, dims, dataType, rawData: bytes });
     return name;
   }
 

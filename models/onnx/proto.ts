@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 
-export const ElemType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7 } as const;
+export const ElemType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
 export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
 export interface TensorProto {
