@@ -9,7 +9,7 @@ import { HttpError } from '../errors.ts';
 import { eventMessage } from '../live/protocol.ts';
 import { jsonBody } from '../requestBody.ts';
 import { CameraInput, CameraPatch, EventsQuery } from '../schemas.ts';
-import { eventIdParam } from './eventId.ts';
+import { idParam } from './idParam.ts';
 
 export function cameraRoutes({ config, cameras }: AppDeps): Hono {
   const app = new Hono();
@@ -54,7 +54,7 @@ export function eventRoutes({ config, events }: AppDeps): Hono {
     return c.json((await events.list(query)).map((e) => eventMessage(e)));
   });
   app.get('/:id/crop', read, async (c) => {
-    const id = eventIdParam(c.req.param('id'));
+    const id = idParam(c.req.param('id'));
     const jpeg = id === undefined ? undefined : await events.crop(id);
     if (!jpeg) throw new HttpError(404, 'crop_not_found', 'no such event, or the event has no face crop');
     return c.body(new Uint8Array(jpeg), 200, {

@@ -13,7 +13,7 @@ import { HttpError } from '../errors.ts';
 import { cropUrl, eventMessage } from '../live/protocol.ts';
 import { imageUploads } from '../requestBody.ts';
 import { AddImageRequest, type NegativeExample, UnknownsQuery } from '../schemas.ts';
-import { eventIdParam } from './eventId.ts';
+import { idParam } from './idParam.ts';
 
 /** A negative as clients see it: where it came from, and the event's crop while it is kept. */
 async function negativeMessage(n: Negative, events: EventReader): Promise<z.input<typeof NegativeExample>> {
@@ -29,15 +29,15 @@ async function negativeMessage(n: Negative, events: EventReader): Promise<z.inpu
 }
 
 function eventId(raw: string): number {
-  const id = eventIdParam(raw);
+  const id = idParam(raw);
   if (id === undefined) throw new HttpError(404, 'event_not_found', `no event ${JSON.stringify(raw)}`);
   return id;
 }
 
 function negativeId(raw: string): number {
-  if (!/^\d{1,15}$/.test(raw))
-    throw new HttpError(404, 'negative_not_found', `no negative example ${JSON.stringify(raw)}`);
-  return Number(raw);
+  const id = idParam(raw);
+  if (id === undefined) throw new HttpError(404, 'negative_not_found', `no negative example ${JSON.stringify(raw)}`);
+  return id;
 }
 
 /** Routes under /api/people/{name}/negatives. */
