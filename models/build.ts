@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { CATALOG, type ModelName, QUANTIZED, type QuantizedName, WEIGHTS_PACKAGE } from './catalog.ts';
 import { cropModel, resizeModel } from './convert/pixelGraphs.ts';
 import { readTflite } from './convert/tflite.ts';
-import { convertTflite } from './convert/tfliteToOnnx.ts';
+import { type ConvertOptions, convertTflite } from './convert/tfliteToOnnx.ts';
 import { wrapEmbedder } from './convert/wrapEmbedder.ts';
 import { sha256, sha256File, writeFileAtomic } from './files.ts';
 import { BUILD_DIR, MANIFEST_PATH, type Manifest, type ModelRecord, readManifest } from './manifest.ts';
@@ -58,6 +58,22 @@ function writeModel(
   manifest.models[name] = { file, sha256: sha256(bytes), bytes: bytes.byteLength, ...origin };
 }
 
+/** The float ONNX graph of a catalogue model, from its TFLite weights; `prelu` overrides the catalogue's spelling. */
+export function convertCatalogModel(
+  name: ModelName,
+  tflite: Uint8Array,
+  prelu?: NonNullable<ConvertOptions['prelu']>,
+): ModelProto {
+  const entry = CATALOG[name];
+  return convertTflite(readTflite(tflite), {
+    ...entry.convert,
+    ...(prelu ? { prelu } : {}),
+    graphName: name,
+    docString: `${name}, converted by facerec from ${WEIGHTS_PACKAGE.spec}:${entry.source}`,
+    metadata: { source: `${WEIGHTS_PACKAGE.spec}:${entry.source}`, source_sha256: entry.sha256 },
+  });
+}
+
 export interface BuildReport {
   skipped: boolean;
   fetchMs: number;
@@ -82,17 +98,9 @@ export async function buildModels(force = false): Promise<BuildReport> {
     models: Object.fromEntries(Object.entries(previous?.models ?? {}).filter(([name]) => !ALL_MODELS.includes(name))),
   };
   const convertMs: BuildReport['convertMs'] = {};
-  const converted = new Map<ModelName, ModelProto>();
   for (const [name, entry] of Object.entries(CATALOG) as [ModelName, (typeof CATALOG)[ModelName]][]) {
     const t = performance.now();
-    const source = weights.get(entry.source)!;
-    const model = convertTflite(readTflite(source), {
-      ...entry.convert,
-      graphName: name,
-      docString: `${name}, converted by facerec from ${WEIGHTS_PACKAGE.spec}:${entry.source}`,
-      metadata: { source: `${WEIGHTS_PACKAGE.spec}:${entry.source}`, source_sha256: entry.sha256 },
-    });
-    converted.set(name, model);
+    const model = convertCatalogModel(name, weights.get(entry.source)!);
     writeModel(manifest, name, model, {
       source: `${WEIGHTS_PACKAGE.spec}:${entry.source}`,
       sourceSha256: entry.sha256,
@@ -102,13 +110,14 @@ export async function buildModels(force = false): Promise<BuildReport> {
   for (const [name, entry] of Object.entries(QUANTIZED) as [QuantizedName, (typeof QUANTIZED)[QuantizedName]][]) {
     const t = performance.now();
     const from = manifest.models[entry.from]!;
+    const float = convertCatalogModel(entry.from, weights.get(CATALOG[entry.from].source)!, entry.prelu);
     const ranges = readRangeFile(new URL(`./quantize/${entry.ranges}`, import.meta.url));
-    if (ranges.sha256 !== from.sha256) {
+    if (ranges.sha256 !== sha256(encodeModel(float))) {
       throw new Error(
-        `models/quantize/${entry.ranges} was measured on other ${entry.from} weights: run \`npm run models:calibrate\``,
+        `models/quantize/${entry.ranges} was measured on another ${entry.from} graph: run \`npm run models:calibrate\``,
       );
     }
-    const model = quantizeQdq(converted.get(entry.from)!, rangesOf(ranges.tensors, entry.method), entry.options);
+    const model = quantizeQdq(float, rangesOf(ranges.tensors, entry.method), entry.options);
     model.graph.name = name;
     model.docString = `${name}: ${entry.from} quantised to int8 (QDQ) by facerec, ranges from ${ranges.source}`;
     writeModel(manifest, name, model, { source: `${from.source} (int8)`, sourceSha256: from.sourceSha256 });

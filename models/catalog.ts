@@ -76,9 +76,20 @@ export interface QuantizedEntry {
   ranges: string;
   method: RangeMethod;
   options: QdqOptions;
+  /**
+   * The float graph the ranges are measured on and quantised from: its PReLU as `PRelu` nodes (they stay float
+   * in the int8 model either way), so the committed ranges stay valid when the float model's spelling changes.
+   */
+  prelu: NonNullable<ConvertOptions['prelu']>;
 }
 
 /** Int8 (QDQ) models built beside the float ones; which one serves is a setting (EMBEDDER for the embedder). */
 export const QUANTIZED: Record<QuantizedName, QuantizedEntry> = {
-  'mobilefacenet-int8': { from: 'mobilefacenet', ranges: 'mobilefacenet.json', method: 'p99.99', options: {} },
+  'mobilefacenet-int8': {
+    from: 'mobilefacenet',
+    ranges: 'mobilefacenet.json',
+    method: 'p99.99',
+    options: {},
+    prelu: 'node',
+  },
 };

@@ -4,15 +4,16 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { releaseFaceModels } from '../models/analyze.ts';
-import { QUANTIZED, type QuantizedName } from '../models/catalog.ts';
+import { convertCatalogModel } from '../models/build.ts';
+import { CATALOG, QUANTIZED, type QuantizedName } from '../models/catalog.ts';
 import { alignedCrops } from '../models/embedder.ts';
 import { centralFace, LFW_DETECT_OPTIONS, lfwImageRoot } from '../models/eval/lfw.ts';
 import { lfwImagePath, parsePairs } from '../models/eval/verification.ts';
 import { loadFaceModels } from '../models/faceModels.ts';
+import { sha256 } from '../models/files.ts';
 import { decodeImage } from '../models/image.ts';
-import { modelPath, readManifest } from '../models/manifest.ts';
 import { detectFaces } from '../models/mtcnn/detector.ts';
-import { decodeModel, encodeModel } from '../models/onnx/proto.ts';
+import { encodeModel } from '../models/onnx/proto.ts';
 import { quantizedTensors, quantizeQdq } from '../models/quantize/qdq.ts';
 import {
   PERCENTILES,
@@ -22,12 +23,14 @@ import {
   type RangeMethod,
   rangesOf,
 } from '../models/quantize/ranges.ts';
+import { fetchWeights } from '../models/weights.ts';
 import { progressBar } from '../server/progress.ts';
 import { quantile } from './stats.ts';
 
 const HELP = `Usage: npm run models:calibrate [-- options]
 
-Runs the float embedder over aligned face crops (each with its mirror image) from the LFW development
+Runs the float embedder (the graph the int8 model is quantised from: see QUANTIZED in models/catalog.ts)
+over aligned face crops (each with its mirror image) from the LFW development
 training pairs, records the range of every tensor the int8 model quantises (min/max and percentiles),
 and writes models/quantize/<ranges file>, which \`npm run models:build\` derives the int8 model from.
 Images that also appear in the test pairs are never used.
@@ -84,10 +87,10 @@ const holdout = spread(
   Number(values.holdout),
 );
 
-const manifest = readManifest();
-const from = manifest?.models[entry.from];
-if (!from) throw new Error(`${entry.from} is not built: run npm run models:build`);
-const float = decodeModel(readFileSync(modelPath(entry.from)));
+// The graph the int8 model is quantised from (see QuantizedEntry.prelu), which may differ from the served float one.
+const source = CATALOG[entry.from];
+const float = convertCatalogModel(entry.from, (await fetchWeights([source])).get(source.source)!, entry.prelu);
+const floatSha256 = sha256(encodeModel(float));
 const tensors = quantizedTensors(float, entry.options);
 const models = await loadFaceModels({ provider: 'cpu', intraOpThreads: 2 });
 const size = models.embedderShape.size;
@@ -136,7 +139,7 @@ const round = (x: number) => Number(x.toPrecision(6));
 const stats = collector.result();
 const file: RangeFile = {
   model: entry.from,
-  sha256: from.sha256,
+  sha256: floatSha256,
   source:
     `${crops} aligned crops (${crops / 2} faces and their mirror images) from ${chosen.length} images of ` +
     `LFW dev ${values.pairs}, none in ${values.exclude}`,

@@ -1,5 +1,6 @@
 // Converts a float TFLite graph (NHWC) into a clean NCHW ONNX graph.
-// - PReLU and softmax, which the TFLite files spell out in elementary ops, become real PRelu/Softmax nodes.
+// - PReLU and softmax, which the TFLite files spell out in elementary ops, become one PReLU (see `prelu`) and
+//   a real Softmax node.
 // - Weights are re-laid out (OHWI→OIHW, depthwise →[C,1,KH,KW], fully-connected columns NHWC→NCHW order),
 //   so the graph needs no Transpose between layers.
 // - A prologue takes the RGB image batch as sharp produces it ([N,H,W,3], 0..255) and normalises it.
@@ -21,6 +22,12 @@ export interface ConvertOptions {
   preprocess: Preprocess;
   /** True to make height and width symbolic (P-Net); batch is always symbolic. */
   dynamicSpatial: boolean;
+  /**
+   * How 4-D PReLU is written: as a `PRelu` node, or as `Relu(x) + Conv(Relu(−x), −α)` with 1×1 depthwise convs
+   * (exactly the same values). onnxruntime runs no PRelu in its blocked (NCHWc) convolution layout, so every PRelu
+   * between two convs costs a layout round trip; the convs stay in that layout. Default: 'convs'.
+   */
+  prelu?: 'node' | 'convs';
   docString: string;
   metadata?: Record<string, string>;
 }
@@ -226,9 +233,33 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
     names.set(tensor(t).index, relu ? b.node('Relu', [base], {}, out) : base);
   };
 
+  // PReLU(x) = Relu(x) + (−α)·Relu(−x): one term is always 0, so the sum is α·x or x with no rounding difference.
+  const preluAsConvs = (x: string, alpha: Float32Array, out: string | undefined): string => {
+    const c = alpha.length;
+    const depthwise = (input: string, weights: Float32Array, name: string) =>
+      b.node('Conv', [input, b.floatConstant(name, [c, 1, 1, 1], weights)], {
+        kernel_shape: { ints: [1, 1] },
+        group: { int: c },
+      });
+    // A Neg node would leave the blocked layout again; a conv by −1 does not.
+    const negated = depthwise(x, new Float32Array(c).fill(-1), 'prelu_negate');
+    const negative = depthwise(
+      b.node('Relu', [negated]),
+      alpha.map((a) => -a),
+      'prelu_slope',
+    );
+    return b.node('Add', [b.node('Relu', [x]), negative], {}, out);
+  };
+
+  const asConvs = (x: number) => tensor(x).shape.length === 4 && (opts.prelu ?? 'convs') === 'convs';
+
   const { roots, absorbed } = findPatterns(g);
   g.operators.forEach((op, i) => {
     const fused = roots.get(i);
+    if (fused?.kind === 'prelu' && asConvs(fused.x)) {
+      names.set(tensor(fused.out).index, preluAsConvs(value(fused.x), fused.alpha, target(fused.out)));
+      return;
+    }
     if (fused?.kind === 'prelu') {
       const rank = tensor(fused.x).shape.length;
       const slope = b.floatConstant(
@@ -359,6 +390,10 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
       case 'PRELU': {
         const a = tensor(op.inputs[1]);
         if (!(a.data instanceof Float32Array)) throw new ConversionError('PRELU needs a constant slope');
+        if (asConvs(op.inputs[0]!) && a.data.length === tensor(op.inputs[0]).shape[3]) {
+          names.set(tensor(out).index, preluAsConvs(value(op.inputs[0]), a.data, target(out)));
+          return;
+        }
         const dims = tensor(op.inputs[0]).shape.length === 4 ? [a.data.length, 1, 1] : [a.data.length];
         emit(out, 'PRelu', [value(op.inputs[0]), constant(a, dims)]);
         return;
