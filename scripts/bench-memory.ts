@@ -5,7 +5,7 @@
 // right kind (no 5xx, no dropped connection) and the facebank unchanged. It prints the server's RSS after the
 // warm-up, during and after the run and after an idle period, and the parts it can see (/proc status, the main
 // thread's V8 heap, libvips' cache).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { ConfigSchema } from '../server/config.ts';
 import { makeTestClip } from '../test/support/clips.ts';
+import { processMemory } from '../test/support/processes.ts';
 import { seededRandom } from '../test/support/random.ts';
 import { LFW_DEV_DIR, MTCNN_REFERENCE_DIR, PEOPLE, personImage, SCENES } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
@@ -323,12 +324,6 @@ interface Sample {
   vipsCache?: number;
 }
 
-function procStatus(pid: number): { rss: number; anon: number; file: number } {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN) * 1024;
-  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
-}
-
 async function optionalMetric(url: string, name: string): Promise<number | undefined> {
   try {
     return await serverMetric(url, name);
@@ -339,9 +334,11 @@ async function optionalMetric(url: string, name: string): Promise<number | undef
 
 async function sample(server: BenchServer, label: string): Promise<Sample> {
   const vipsCache = await optionalMetric(server.url, 'facerec_image_cache_bytes');
+  const memory = processMemory(server.process.pid);
+  if (!memory) throw new Error(`the server (pid ${server.process.pid}) has exited`);
   return {
     label,
-    ...procStatus(server.process.pid),
+    ...memory,
     heapMain: await serverMetric(server.url, 'facerec_nodejs_heap_size_used_bytes'),
     ...(vipsCache === undefined ? {} : { vipsCache }),
   };

@@ -10,7 +10,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Camera, Health, PersonEvent } from '../server/schemas.ts';
-import { childProcesses, rssBytes } from '../test/support/processes.ts';
+import { childProcesses, processMemory, rssBytes } from '../test/support/processes.ts';
 import { type ServerProcess, spawnServer } from '../test/support/serverProcess.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
@@ -124,15 +124,21 @@ async function periodically(t0: number, firstMs: number, periodMs: number, fn: (
 interface Sample {
   at: number;
   rss: number | undefined;
+  /** The server's RssAnon / RssFile: an allocator's growth shows in the first. */
+  anon: number | undefined;
+  file: number | undefined;
   ffmpegRss: number;
   ffmpegCount: number;
 }
 
 function sample(server: ServerProcess): Sample {
   const decoders = childProcesses(server.pid).filter((p) => p.comm.startsWith('ffmpeg'));
+  const memory = processMemory(server.pid);
   return {
     at: Date.now(),
-    rss: rssBytes(server.pid),
+    rss: memory?.rss,
+    anon: memory?.anon,
+    file: memory?.file,
     ffmpegRss: decoders.reduce((sum, p) => sum + (rssBytes(p.pid) ?? 0), 0),
     ffmpegCount: decoders.length,
   };
@@ -324,7 +330,7 @@ async function main(): Promise<number> {
       const recoveries = cameras!.recoveries.map((r) => r.liveMs ?? Number.POSITIVE_INFINITY);
       rows.push([
         ((s.at - t0) / 60_000).toFixed(1),
-        mb(s.rss),
+        `${mb(s.rss)} (${mb(s.anon)} / ${mb(s.file)})`,
         `${mb(s.ffmpegRss)} (${s.ffmpegCount})`,
         `${mb(metrics.heap)} / ${mb(metrics.external)}`,
         `${ms(metrics.loopP99)} / ${ms(metrics.loopMax)}`,
@@ -486,7 +492,7 @@ async function main(): Promise<number> {
 
 const HEADER = [
   'min',
-  'server RSS MB',
+  'server RSS (anon / file) MB',
   'ffmpeg RSS MB (n)',
   'heap / external MB',
   'loop delay p99 / max ms',

@@ -51,12 +51,29 @@ export function childProcesses(pid: number): Array<{ pid: number; comm: string }
     .map(({ pid, comm }) => ({ pid, comm }));
 }
 
-/** Resident set of a process in bytes (VmRSS), or undefined once it has gone. */
-export function rssBytes(pid: number): number | undefined {
+export interface ProcessMemory {
+  /** VmRSS: the whole resident set. */
+  rss: number;
+  /** RssAnon: heaps and anonymous mappings (what an allocator holds). */
+  anon: number;
+  /** RssFile: mapped files resident (code, libraries, models). */
+  file: number;
+}
+
+/** A process's resident memory in bytes, from /proc; undefined once it has gone. */
+export function processMemory(pid: number): ProcessMemory | undefined {
+  let text: string;
   try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB$/m);
-    return m ? Number(m[1]) * 1024 : undefined;
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return undefined;
   }
+  const kb = (key: string) => Number(text.match(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm'))?.[1] ?? Number.NaN) * 1024;
+  const memory = { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+  return Number.isNaN(memory.rss) ? undefined : memory;
+}
+
+/** Resident set of a process in bytes (VmRSS), or undefined once it has gone. */
+export function rssBytes(pid: number): number | undefined {
+  return processMemory(pid)?.rss;
 }
