@@ -162,12 +162,46 @@ async function cropBatch(crop: ort.InferenceSession, image: ort.Tensor, boxes: S
   return out.crops!;
 }
 
+/**
+ * Crops per R-Net or O-Net run. A frame can have hundreds of candidates; in runs of 32 both nets were faster
+ * (128 crops: R-Net 17.8 against 24.7 ms, O-Net 85 against 130 ms, 1 thread), and the freed intermediate tensors
+ * of one huge batch no longer stay in glibc's arenas (random batches of 1–200 took an O-Net process from 302 to
+ * 392 MB RSS; of 1–32, 188–209 MB).
+ */
+const NET_BATCH = 32;
+
+/** Runs R-Net or O-Net over a batch of crops in runs of NET_BATCH; every output is batch-first. */
+async function runNet(session: ort.InferenceSession, crops: ort.Tensor): Promise<Record<string, Float32Array>> {
+  const [k, h, w, c] = crops.dims as [number, number, number, number];
+  const per = h * w * c;
+  const data = crops.data as Float32Array;
+  const parts = new Map<string, Float32Array[]>();
+  for (let start = 0; start < k; start += NET_BATCH) {
+    const n = Math.min(NET_BATCH, k - start);
+    const out = await session.run({
+      image: new ort.Tensor('float32', data.subarray(start * per, (start + n) * per), [n, h, w, c]),
+    });
+    for (const [name, t] of Object.entries(out)) parts.set(name, [...(parts.get(name) ?? []), t.data as Float32Array]);
+  }
+  const joined: Record<string, Float32Array> = {};
+  for (const [name, list] of parts) {
+    const all = new Float32Array(list.reduce((sum, p) => sum + p.length, 0));
+    let at = 0;
+    for (const p of list) {
+      all.set(p, at);
+      at += p.length;
+    }
+    joined[name] = all;
+  }
+  return joined;
+}
+
 /** Stage 2: R-Net rescoring and box regression. */
 async function refine(s: MtcnnSessions, image: ort.Tensor, boxes: ScoredBox[], o: DetectOptions): Promise<ScoredBox[]> {
   if (boxes.length === 0) return [];
-  const out = await s.rnet.run({ image: await cropBatch(s.crop24, image, boxes) });
-  const prob = out.prob!.data as Float32Array;
-  const reg = out.reg!.data as Float32Array;
+  const out = await runNet(s.rnet, await cropBatch(s.crop24, image, boxes));
+  const prob = out.prob!;
+  const reg = out.reg!;
   const kept: ScoredBox[] = [];
   const regs: [number, number, number, number][] = [];
   boxes.forEach((b, i) => {
@@ -188,10 +222,10 @@ async function output(
   o: DetectOptions,
 ): Promise<DetectedFace[]> {
   if (boxes.length === 0) return [];
-  const out = await s.onet.run({ image: await cropBatch(s.crop48, image, boxes) });
-  const prob = out.prob!.data as Float32Array;
-  const reg = out.reg!.data as Float32Array;
-  const lm = out.landmarks!.data as Float32Array;
+  const out = await runNet(s.onet, await cropBatch(s.crop48, image, boxes));
+  const prob = out.prob!;
+  const reg = out.reg!;
+  const lm = out.landmarks!;
   const faces: (ScoredBox & { landmarks: Point[] })[] = [];
   boxes.forEach((b, i) => {
     const score = prob[2 * i + 1]!;
