@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { ConfigSchema } from '../server/config.ts';
+import { Health } from '../server/schemas.ts';
 import { makeTestClip } from '../test/support/clips.ts';
 import { processMemory } from '../test/support/processes.ts';
 import { seededRandom } from '../test/support/random.ts';
@@ -40,7 +41,8 @@ Options:
   --sample N        print RSS every N requests (default 1000)
   --seed N          seed of the inputs (default 1)
   --pool N          inference workers (default: the server's default for this machine)
-  --malloc-default  start the server without the allocator settings npm start gives it (glibc's defaults)
+  --malloc-default  start the server without npm start's launcher (bin/with-allocator.sh): glibc's defaults
+                    (FACEREC_ALLOCATOR=glibc in the environment measures the launcher's glibc fallback)
   --help            show this text`;
 
 const { values: args } = parseArgs({
@@ -412,14 +414,14 @@ async function main(): Promise<void> {
     server = await startBenchServer(
       dir,
       { cameras, ...(POOL === undefined ? {} : { poolSize: POOL }) },
-      { startEnv: !args['malloc-default'] },
+      { withAllocator: !args['malloc-default'] },
     );
     const { url } = server;
     await waitForCameras(url, CAMERAS);
-    const health = (await (await fetch(`${url}/api/health`)).json()) as { provider: string; workers: number };
+    const health = Health.parse(await (await fetch(`${url}/api/health`)).json());
     console.log(
       `facerec bench:memory — ${cpus()[0]?.model ?? 'CPU'} × ${availableParallelism()}, server in a child ` +
-        `process (${health.provider}, ${health.workers} workers), ${CAMERAS} file camera(s) live, load average ` +
+        `process (${health.provider}, ${health.workers} workers, ${health.allocator}), ${CAMERAS} file camera(s) live, load average ` +
         `${loadavg()
           .map((l) => l.toFixed(2))
           .join(' ')}`,

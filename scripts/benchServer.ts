@@ -1,29 +1,10 @@
 // facerec as a child process for the HTTP benchmarks (test/support/serverProcess.ts, configured through a
 // temporary config file), so its RSS is its own and its event loop is not the load generator's; both still
 // share the machine's cores. Its facebank is a temporary folder with images 1–2 of the eight test people.
-import { readFileSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type ServerProcess, spawnServer } from '../test/support/serverProcess.ts';
 import { PEOPLE, personImage } from '../test/support/testdata.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/**
- * The variables `npm start` sets for the server (the `VAR=value` words that lead its script: the allocator's
- * settings), so a bench measures the server as it is started.
- */
-export function startScriptEnv(): Record<string, string> {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const env: Record<string, string> = {};
-  for (const word of pkg.scripts.start.split(/\s+/)) {
-    const m = word.match(/^([A-Z_][A-Z0-9_]*)=(.*)$/);
-    if (!m) break;
-    env[m[1]!] = m[2]!;
-  }
-  return env;
-}
 
 export interface BenchServer {
   url: string;
@@ -35,12 +16,12 @@ export interface BenchServer {
 /**
  * Starts server/main.ts in `dir` with only our config: facerec's environment variables in this shell are not
  * passed on. `config` is merged over the bench defaults (CPU, no watcher, a facebank of images 1–2 of the eight
- * test people); the variables of `npm start` are set unless `startEnv` is false.
+ * test people); launched as `npm start` does (bin/with-allocator.sh) unless `withAllocator` is false.
  */
 export async function startBenchServer(
   dir: string,
   config: Record<string, unknown> = {},
-  { startEnv = true }: { startEnv?: boolean } = {},
+  { withAllocator = true }: { withAllocator?: boolean } = {},
 ): Promise<BenchServer> {
   const facebankDir = join(dir, 'people');
   for (const person of PEOPLE) {
@@ -56,7 +37,7 @@ export async function startBenchServer(
       watchFacebank: false,
       ...config,
     },
-    env: startEnv ? startScriptEnv() : {},
+    withAllocator,
     onLine: (line) => {
       if (line.level >= 40) console.error(`[server] ${line.msg}`);
     },

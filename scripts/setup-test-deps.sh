@@ -11,6 +11,7 @@
 #   mosquitto                   the MQTT broker the integrations tests publish to (server/integrations/)
 #   postgresql                  cluster mode's database (server/cluster/); tests run a throwaway cluster as `postgres`
 #   redis-server                cluster mode's Socket.IO adapter between nodes; tests start one on a free port
+#   libjemalloc2                the allocator npm start runs the server on (bin/with-allocator.sh; server/allocator.test.ts)
 set -euo pipefail
 
 PACKAGES=(
@@ -25,6 +26,7 @@ PACKAGES=(
   mosquitto
   postgresql
   redis-server
+  libjemalloc2
 )
 
 installed() {

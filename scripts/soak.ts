@@ -14,7 +14,6 @@ import { childProcesses, processMemory, rssBytes } from '../test/support/process
 import { type ServerProcess, spawnServer } from '../test/support/serverProcess.ts';
 import { type Person, personImage } from '../test/support/testdata.ts';
 import { numberArg } from './args.ts';
-import { startScriptEnv } from './benchServer.ts';
 import { type DecoderSpawn, SoakCameras } from './soak/cameras.ts';
 import { Dashboard, type EventMessage, Watcher } from './soak/dashboards.ts';
 import { ENROL_PHOTOS, FacebankLoad, MAX_IN_FLIGHT } from './soak/facebankLoad.ts';
@@ -287,8 +286,8 @@ async function main(): Promise<number> {
     server = spawnServer({
       config: { ...config, logLevel: 'debug' },
       configDir: root,
-      // The server as `npm start` runs it: its allocator settings bound native memory (README, Memory).
-      env: startScriptEnv(),
+      // The server as `npm start` runs it: its allocator bounds native memory (README, Memory).
+      withAllocator: true,
       onLine: (line) => {
         serverLog?.write(`${line.raw}\n`);
         // Errors as they happen (a long run's end is far); warnings are summed up at the end.
@@ -302,8 +301,10 @@ async function main(): Promise<number> {
     const base = await server.listeningWithin(START_TIMEOUT_MS);
     watcher = new Watcher(base, tally);
     await watcher.connected();
+    const started = Health.parse((await (await fetch(`${base}/api/health`)).json()) as unknown);
     console.log(
-      `facerec soak: ${MINUTES} min, server pid ${server.pid} at ${base}, ${availableParallelism()} cores, load average ` +
+      `facerec soak: ${MINUTES} min, server pid ${server.pid} at ${base} (${started.allocator}), ` +
+        `${availableParallelism()} cores, load average ` +
         `${loadavg()
           .map((l) => l.toFixed(1))
           .join(' ')}\n` +

@@ -1,6 +1,7 @@
 // The HTTP application: routes mounted over the facebank and the inference pool. Transport only.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { processAllocator } from './allocator.ts';
 import type { AppDeps } from './context.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { HttpError, toHttpError } from './errors.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): Hono {
       status: 'ok',
       provider: info.provider,
       ...(info.fallbackReason ? { providerNote: info.fallbackReason } : {}),
+      allocator: processAllocator(),
       modelsLoaded: stats.size > 0,
       embedder: info.embedderName,
       workers: stats.size,

@@ -1,4 +1,5 @@
 // `npm start`: the server with configuration from the environment (and facerec.config.json if present).
+import { logAllocator } from './allocator.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logFormat.ts';
 import { startServer } from './server.ts';
@@ -6,6 +7,7 @@ import { startServer } from './server.ts';
 export async function serveUntilSignal(overrides: Parameters<typeof loadConfig>[1] = {}): Promise<void> {
   const config = loadConfig(process.env, overrides);
   const logger = createLogger(config);
+  logAllocator(logger);
   const server = await startServer(config, logger);
   const stop = (signal: string, code = 0) => {
     logger.info({ signal }, 'shutting down');

@@ -1,6 +1,7 @@
 // Request and response shapes: the same zod schemas validate requests and generate /api/openapi.json.
 import { z } from 'zod';
 import { CameraSettingsInput, CameraSettingsPatch } from '../streams/cameras/settings.ts';
+import { ALLOCATORS } from './allocator.ts';
 import { ClusterHealth } from './cluster/status.ts';
 import { IntegrationsHealth } from './integrations/health.ts';
 import { RedisHealth } from './live/redisLink.ts';
@@ -129,6 +130,9 @@ export const Health = z
     status: z.enum(['ok']),
     provider: z.enum(['cpu', 'cuda']),
     providerNote: z.string().optional(),
+    allocator: z.enum(ALLOCATORS).meta({
+      description: "the process's malloc: jemalloc (npm start, where installed), glibc-tuned (its fallback) or glibc",
+    }),
     modelsLoaded: z.boolean(),
     embedder: z.string(),
     workers: z.number(),

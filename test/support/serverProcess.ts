@@ -11,6 +11,8 @@ import { ENV_KEYS } from '../../server/config.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../server/main.ts', import.meta.url));
+/** `npm start`'s launcher: the allocator the server is measured with (README, Memory). */
+export const WITH_ALLOCATOR = fileURLToPath(new URL('../../bin/with-allocator.sh', import.meta.url));
 /** How many of the last output lines are kept for failure messages. */
 const TAIL_LINES = 200;
 const STOP_TIMEOUT_MS = 30_000;
@@ -35,6 +37,11 @@ export type ServerOptions = {
   env?: Record<string, string>;
   /** Sees each pino line of stdout as it comes. */
   onLine?: (line: ServerLogLine) => void;
+  /**
+   * Launch as `npm start` does, through bin/with-allocator.sh (jemalloc where installed): for benchmarks of memory.
+   * The script execs, so the pid is still the server's.
+   */
+  withAllocator?: boolean;
 } & (
   | { config?: undefined }
   | {
@@ -88,7 +95,9 @@ export function spawnServer(options: ServerOptions = {}): ServerProcess {
     env = { ...env, ...options.env, CONFIG_FILE: configFile };
   }
 
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const node = [process.execPath, '--import', 'tsx', MAIN];
+  const [command, ...args] = options.withAllocator ? ['sh', WITH_ALLOCATOR, ...node] : node;
+  const child: ChildProcess = spawn(command!, args, {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
