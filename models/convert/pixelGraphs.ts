@@ -18,12 +18,13 @@ function imageInput(b: GraphBuilder): string {
 }
 
 /**
- * Inputs: `image` uint8 [1,H,W,3] as decoded, and `size` int64 [2] = (height, width).
+ * Inputs: `image` float32 [1,H,W,3], values 0..255 (the pyramid's source, cast once per image: a uint8 input
+ * was cast anew for every level, a full-size float copy each time), and `size` int64 [2] = (height, width).
  * Output: `resized` float32 [1,height,width,3], linear and antialiased, values 0..255.
  */
 export function resizeModel(): ModelProto {
   const b = new GraphBuilder();
-  const image = imageInput(b);
+  const image = b.input('image', ElemType.FLOAT, [1, 'height', 'width', 3]);
   const size = b.input('size', ElemType.INT64, [2]);
   const sizes = b.node('Concat', [b.int64Constant('batch', [1]), size, b.int64Constant('channels', [3])], {
     axis: { int: 0 },

@@ -78,22 +78,27 @@ export function pyramidScales(width: number, height: number, o: DetectOptions): 
 }
 
 /**
- * The image the pyramid levels are resized from. A level costs about one pass over its source whatever its own
- * size, so when even the largest level is under half the image (a large minFaceSize, e.g. on video frames),
- * the levels are resized from one copy at twice that level's scale. A factor of two keeps every level's
- * filter footprint over several source pixels, so the levels match those made from the original closely; the
- * copy is made once per image by libvips with an antialiased linear filter.
+ * The image the pyramid levels are resized from, as float32 (the resize graph's input), made once per image. A
+ * level costs about one pass over its source whatever its own size, so when even the largest level is under half
+ * the image (a large minFaceSize, e.g. on video frames), the levels are resized from one copy at twice that
+ * level's scale. A factor of two keeps every level's filter footprint over several source pixels, so the levels
+ * match those made from the original closely; the copy is made by libvips with an antialiased linear filter, in
+ * uint8 as before, then cast.
  */
-async function pyramidBase(original: ort.Tensor, image: RgbImage, firstScale: number): Promise<ort.Tensor> {
+async function pyramidBase(image: RgbImage, firstScale: number): Promise<ort.Tensor> {
   const scale = 2 * firstScale;
-  if (scale > BASE_MAX_SCALE) return original;
-  const width = Math.max(CELL, Math.round(image.width * scale));
-  const height = Math.max(CELL, Math.round(image.height * scale));
-  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer();
-  return new ort.Tensor('uint8', new Uint8Array(data.buffer, data.byteOffset, data.byteLength), [1, height, width, 3]);
+  const resize = scale <= BASE_MAX_SCALE;
+  const width = resize ? Math.max(CELL, Math.round(image.width * scale)) : image.width;
+  const height = resize ? Math.max(CELL, Math.round(image.height * scale)) : image.height;
+  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+  if (resize) pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: 'linear' });
+  const data = await pipeline.raw({ depth: 'float' }).toBuffer();
+  return new ort.Tensor('float32', new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4), [
+    1,
+    height,
+    width,
+    3,
+  ]);
 }
 
 function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since: number): number {
@@ -103,17 +108,11 @@ function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since
 }
 
 /** Stage 1: P-Net windows above threshold at every scale, each scale's set reduced by NMS. */
-async function proposals(
-  s: MtcnnSessions,
-  original: ort.Tensor,
-  image: RgbImage,
-  o: DetectOptions,
-  t?: StageTimings,
-): Promise<ScoredBox[]> {
+async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?: StageTimings): Promise<ScoredBox[]> {
   const scales = pyramidScales(image.width, image.height, o);
   const all: (ScoredBox & { reg: [number, number, number, number] })[] = [];
   let now = performance.now();
-  const base = await pyramidBase(original, image, scales[0] ?? 1);
+  const base = await pyramidBase(image, scales[0] ?? 1);
   for (const scale of scales) {
     const w = Math.ceil(image.width * scale);
     const h = Math.ceil(image.height * scale);
@@ -256,7 +255,7 @@ export async function detectFaces(
 ): Promise<DetectedFace[]> {
   const o = { ...DEFAULT_DETECT_OPTIONS, ...options };
   const tensor = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
-  const stage1 = await proposals(sessions, tensor, image, o, timings);
+  const stage1 = await proposals(sessions, image, o, timings);
   let now = performance.now();
   const stage2 = await refine(sessions, tensor, stage1, o);
   now = lap(timings, 'rnet', now);
