@@ -22,7 +22,7 @@ import { median, textTable } from './stats.ts';
 
 const HELP = `Usage: npm run soak [-- options]
 
-Starts facerec as a child process on 127.0.0.1, as npm start does (its allocator settings), with a temporary
+Starts facerec as a child process on 127.0.0.1, as npm start does (through bin/with-allocator.sh: jemalloc where installed), with a temporary
 facebank and database (CPU inference), and, for
 --minutes, runs at once: --cameras cameras, each playing its own 640x480 clip of four test people, one as a
 local file and the others through the test RTSP server (python3 + GStreamer, scripts/setup-test-deps.sh), one
