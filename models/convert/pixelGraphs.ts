@@ -12,11 +12,6 @@ import { ElemType, type ModelProto } from '../onnx/proto.ts';
 /** Resize's `antialias` and RoiAlign's `coordinate_transformation_mode` need opset 18 and 16. */
 const PIXEL_OPSET = 18;
 
-function imageInput(b: GraphBuilder): string {
-  const image = b.input('image', ElemType.UINT8, [1, 'height', 'width', 3]);
-  return b.node('Cast', [image], { to: { int: ElemType.FLOAT } });
-}
-
 /**
  * Inputs: `image` float32 [1,H,W,3], values 0..255 (the pyramid's source, cast once per image: a uint8 input
  * was cast anew for every level, a full-size float copy each time), and `size` int64 [2] = (height, width).
@@ -41,7 +36,10 @@ export function resizeModel(): ModelProto {
  */
 export function cropModel(size: number): ModelProto {
   const b = new GraphBuilder();
-  const nchw = b.node('Transpose', [imageInput(b)], { perm: { ints: [0, 3, 1, 2] } });
+  // Transposed while still uint8, then cast: one full-size float buffer per call instead of two.
+  const image = b.input('image', ElemType.UINT8, [1, 'height', 'width', 3]);
+  const planar = b.node('Transpose', [image], { perm: { ints: [0, 3, 1, 2] } });
+  const nchw = b.node('Cast', [planar], { to: { int: ElemType.FLOAT } });
   const boxes = b.input('boxes', ElemType.FLOAT, ['boxes', 4]);
   const batch = b.input('batch', ElemType.INT64, ['boxes']);
   const pooled = b.node('RoiAlign', [nchw, boxes, batch], {

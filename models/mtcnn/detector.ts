@@ -149,12 +149,43 @@ async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?
   return kept.map((b) => square(calibrate({ x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: b.score }, b.reg)));
 }
 
-/** Crops every box (zero outside the image), shrunk to the network's input, as one NHWC batch. */
-async function cropBatch(crop: ort.InferenceSession, image: ort.Tensor, boxes: ScoredBox[]): Promise<ort.Tensor> {
+/**
+ * Pixels around the boxes' bounding window that the crops may read: RoiAlign samples at most half a pixel
+ * outside a box and reads the next pixel for its bilinear weights, so two pixels keep every read inside the
+ * window and away from its edges, where RoiAlign would clamp or read zeros as it does at the image's own edges.
+ */
+const WINDOW_MARGIN = 2;
+
+/**
+ * Crops every box (zero outside the image), shrunk to the network's input, as one NHWC batch. The crop graph
+ * makes a float planar copy of its input, so it gets only the boxes' bounding window (rows copied in bulk),
+ * not the whole image: O-Net's few boxes round one face read a few percent of a frame, and each full-size float
+ * copy is megabytes of fresh memory per call.
+ */
+async function cropBatch(crop: ort.InferenceSession, image: RgbImage, boxes: ScoredBox[]): Promise<ort.Tensor> {
+  let [x1, y1, x2, y2] = [image.width, image.height, 0, 0];
+  for (const b of boxes) {
+    x1 = Math.min(x1, Math.floor(b.x1) - WINDOW_MARGIN);
+    y1 = Math.min(y1, Math.floor(b.y1) - WINDOW_MARGIN);
+    x2 = Math.max(x2, Math.ceil(b.x2) + WINDOW_MARGIN);
+    y2 = Math.max(y2, Math.ceil(b.y2) + WINDOW_MARGIN);
+  }
+  [x1, y1] = [Math.max(0, x1), Math.max(0, y1)];
+  [x2, y2] = [Math.max(x1 + 1, Math.min(image.width, x2)), Math.max(y1 + 1, Math.min(image.height, y2))];
+  const width = x2 - x1;
+  const height = y2 - y1;
+  let data = image.data;
+  if (width < image.width || height < image.height) {
+    data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      const from = ((y1 + y) * image.width + x1) * 3;
+      data.set(image.data.subarray(from, from + width * 3), y * width * 3);
+    }
+  }
   const coords = new Float32Array(boxes.length * 4);
-  for (const [i, b] of boxes.entries()) coords.set([b.x1, b.y1, b.x2, b.y2], i * 4);
+  for (const [i, b] of boxes.entries()) coords.set([b.x1 - x1, b.y1 - y1, b.x2 - x1, b.y2 - y1], i * 4);
   const out = await crop.run({
-    image,
+    image: new ort.Tensor('uint8', data, [1, height, width, 3]),
     boxes: new ort.Tensor('float32', coords, [boxes.length, 4]),
     batch: new ort.Tensor('int64', new BigInt64Array(boxes.length), [boxes.length]),
   });
@@ -196,7 +227,7 @@ async function runNet(session: ort.InferenceSession, crops: ort.Tensor): Promise
 }
 
 /** Stage 2: R-Net rescoring and box regression. */
-async function refine(s: MtcnnSessions, image: ort.Tensor, boxes: ScoredBox[], o: DetectOptions): Promise<ScoredBox[]> {
+async function refine(s: MtcnnSessions, image: RgbImage, boxes: ScoredBox[], o: DetectOptions): Promise<ScoredBox[]> {
   if (boxes.length === 0) return [];
   const out = await runNet(s.rnet, await cropBatch(s.crop24, image, boxes));
   const prob = out.prob!;
@@ -215,8 +246,7 @@ async function refine(s: MtcnnSessions, image: ort.Tensor, boxes: ScoredBox[], o
 /** Stage 3: O-Net scoring, box regression and landmarks. */
 async function output(
   s: MtcnnSessions,
-  image: ort.Tensor,
-  size: { width: number; height: number },
+  image: RgbImage,
   boxes: ScoredBox[],
   o: DetectOptions,
 ): Promise<DetectedFace[]> {
@@ -242,7 +272,7 @@ async function output(
     faces.push({ ...box, score, landmarks });
   });
   return nms(faces, ONET_NMS, 'min').map((k) => {
-    const f = clipToImage(faces[k]!, size.width, size.height);
+    const f = clipToImage(faces[k]!, image.width, image.height);
     return { box: { x1: f.x1, y1: f.y1, x2: f.x2, y2: f.y2 }, score: f.score, landmarks: f.landmarks };
   });
 }
@@ -254,14 +284,11 @@ export async function detectFaces(
   timings?: StageTimings,
 ): Promise<DetectedFace[]> {
   const o = { ...DEFAULT_DETECT_OPTIONS, ...options };
-  const tensor = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
   const stage1 = await proposals(sessions, image, o, timings);
   let now = performance.now();
-  const stage2 = await refine(sessions, tensor, stage1, o);
+  const stage2 = await refine(sessions, image, stage1, o);
   now = lap(timings, 'rnet', now);
-  const faces = (await output(sessions, tensor, image, stage2, o)).filter(
-    (f) => f.box.x2 > f.box.x1 && f.box.y2 > f.box.y1,
-  );
+  const faces = (await output(sessions, image, stage2, o)).filter((f) => f.box.x2 > f.box.x1 && f.box.y2 > f.box.y1);
   lap(timings, 'onet', now);
   const area = (f: DetectedFace) => (f.box.x2 - f.box.x1) * (f.box.y2 - f.box.y1);
   faces.sort((a, b) => area(b) - area(a));
