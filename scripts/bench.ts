@@ -1,6 +1,7 @@
 // `npm run bench`: face analysis speed and memory on this machine's CPU.
 // - per-stage medians for a 640×480 photo with one face and a 1280×720 photo with six;
 // - the embedder alone, float against its int8 build, on the same face in interleaved runs;
+// - MTCNN's three nets, float against int8 builds quantised here (scripts/benchMtcnnInt8.ts);
 // - end-to-end analyze time against the pure model time for the same tensors (the floor);
 // - pool throughput when saturated, and RSS across many calls.
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { defaultFacePoolSettings, FacePool } from '../models/pool/facePool.ts';
 import { openSession } from '../models/runtime/session.ts';
 import { oneFacePhoto } from '../test/support/photos.ts';
 import { MTCNN_REFERENCE_DIR } from '../test/support/testdata.ts';
+import { compareMtcnnInt8 } from './benchMtcnnInt8.ts';
 import { median } from './stats.ts';
 
 const DEFAULT_EMBEDDER = defaultFacePoolSettings().embedder;
@@ -42,6 +44,8 @@ Options:
   --embedder NAME the embedder of the stage tables and the pool (default ${DEFAULT_EMBEDDER})
   --embedders A,B the embedders compared on one face (default ${COMPARED.join(',')})
   --embedders-only only that comparison
+  --calibration N LFW dev training photos the int8 MTCNN nets' ranges are measured on (default 100; 0 skips
+                  the MTCNN float-vs-int8 comparison)
   --help          show this text`;
 
 const { values: args } = parseArgs({
@@ -52,6 +56,7 @@ const { values: args } = parseArgs({
     embedder: { type: 'string', default: DEFAULT_EMBEDDER },
     embedders: { type: 'string', default: COMPARED.join(',') },
     'embedders-only': { type: 'boolean' },
+    calibration: { type: 'string', default: '100' },
     help: { type: 'boolean' },
   },
 });
@@ -229,6 +234,10 @@ async function main(): Promise<void> {
     await stageTable(models, '1280×720, 6 faces, minFaceSize 40', six);
   }
   await compareEmbedders(models, one, args.embedders.split(','));
+  const calibration = Number(args.calibration);
+  if (!args['embedders-only'] && calibration > 0) {
+    await compareMtcnnInt8(models, await decodeImage(one, { maxPixels: 1e8 }), OPTIONS.detect ?? {}, RUNS, calibration);
+  }
   if (args['embedders-only']) {
     await releaseFaceModels(models);
     return;

@@ -39,7 +39,8 @@ function cudaLibraryPresent(): boolean {
   );
 }
 
-function options(provider: Provider, threads: number): ort.InferenceSession.SessionOptions {
+/** The options every facerec session is opened with (exported for models built in memory, e.g. by benchmarks). */
+export function sessionOptions(provider: Provider, threads: number): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     intraOpNumThreads: threads,
@@ -61,7 +62,7 @@ function options(provider: Provider, threads: number): ort.InferenceSession.Sess
 export async function openSession(path: string, settings: SessionSettings): Promise<OpenedSession> {
   if (settings.provider === 'cpu') {
     return {
-      session: await ort.InferenceSession.create(path, options('cpu', settings.intraOpThreads)),
+      session: await ort.InferenceSession.create(path, sessionOptions('cpu', settings.intraOpThreads)),
       provider: 'cpu',
     };
   }
@@ -70,13 +71,13 @@ export async function openSession(path: string, settings: SessionSettings): Prom
     reason = 'the onnxruntime-node CUDA provider libraries are not installed (see the npm install output)';
   } else {
     try {
-      const session = await ort.InferenceSession.create(path, options('cuda', settings.intraOpThreads));
+      const session = await ort.InferenceSession.create(path, sessionOptions('cuda', settings.intraOpThreads));
       return { session, provider: 'cuda' };
     } catch (err) {
       reason = `CUDA could not be initialised: ${(err as Error).message}`;
     }
   }
   if (settings.provider === 'cuda') throw new ProviderUnavailableError(`EXECUTION_PROVIDER=cuda, but ${reason}`);
-  const session = await ort.InferenceSession.create(path, options('cpu', settings.intraOpThreads));
+  const session = await ort.InferenceSession.create(path, sessionOptions('cpu', settings.intraOpThreads));
   return { session, provider: 'cpu', fallbackReason: reason };
 }
