@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { useFaceModels } from '../../test/support/models.ts';
 import { MTCNN_REFERENCE_DIR } from '../../test/support/testdata.ts';
 import { decodeImage, type RgbImage } from '../image.ts';
 import {
+  cropBatch,
   DEFAULT_DETECT_OPTIONS,
   type DetectedFace,
   type DetectOptions,
@@ -149,6 +151,45 @@ describe('MTCNN at the image border', () => {
   it('handles images smaller than the smallest face window', async () => {
     const tiny = await crop(photo, 0, 0, 11, 30);
     expect(await detectFaces(models.mtcnn, tiny)).toEqual([]);
+  });
+});
+
+describe('box crops', () => {
+  it("read from the boxes' window the same pixels as from the whole image, at its edges too", async () => {
+    // A lone box inside (the window is a small part of the photo), boxes over each edge and a corner, a box
+    // larger than the photo, and boxes down to a pixel.
+    const { width: w, height: h } = photo;
+    const sets = [
+      [{ x1: 300.4, y1: 120.7, x2: 352.9, y2: 173.2 }],
+      [
+        { x1: -20.5, y1: 30, x2: 40.5, y2: 91 },
+        { x1: w - 30.2, y1: h - 25.7, x2: w + 14.8, y2: h + 19.3 },
+      ],
+      [{ x1: 200, y1: -12.3, x2: 260, y2: 47.7 }],
+      [{ x1: -50, y1: -50, x2: w + 50, y2: h + 50 }],
+      [
+        { x1: 10.2, y1: 10.7, x2: 11.1, y2: 11.6 },
+        { x1: 100, y1: 100, x2: 148, y2: 148 },
+      ],
+    ];
+    const whole = new ort.Tensor('uint8', photo.data, [1, h, w, 3]);
+    for (const crop of [models.mtcnn.crop24, models.mtcnn.crop48]) {
+      for (const boxes of sets) {
+        const scored = boxes.map((b) => ({ ...b, score: 1 }));
+        const windowed = (await cropBatch(crop, photo, scored)).data as Float32Array;
+        const coords = Float32Array.from(boxes.flatMap((b) => [b.x1, b.y1, b.x2, b.y2]));
+        const reference = (
+          await crop.run({
+            image: whole,
+            boxes: new ort.Tensor('float32', coords, [boxes.length, 4]),
+            batch: new ort.Tensor('int64', new BigInt64Array(boxes.length), [boxes.length]),
+          })
+        ).crops!.data as Float32Array;
+        expect(windowed.length).toBe(reference.length);
+        const worst = windowed.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i]!)), 0);
+        expect(worst, JSON.stringify(boxes)).toBeLessThan(0.01);
+      }
+    }
   });
 });
 

@@ -162,7 +162,7 @@ const WINDOW_MARGIN = 2;
  * not the whole image: O-Net's few boxes round one face read a few percent of a frame, and each full-size float
  * copy is megabytes of fresh memory per call.
  */
-async function cropBatch(crop: ort.InferenceSession, image: RgbImage, boxes: ScoredBox[]): Promise<ort.Tensor> {
+export async function cropBatch(crop: ort.InferenceSession, image: RgbImage, boxes: ScoredBox[]): Promise<ort.Tensor> {
   let [x1, y1, x2, y2] = [image.width, image.height, 0, 0];
   for (const b of boxes) {
     x1 = Math.min(x1, Math.floor(b.x1) - WINDOW_MARGIN);
