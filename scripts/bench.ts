@@ -145,7 +145,7 @@ async function stageTable(models: FaceModels, label: string, jpeg: Buffer): Prom
   const e2e = median(totals);
   const floor = median(floors);
   console.log(`\n${label}: ${faces.length} face(s), ${floorRuns.length} session runs per call`);
-  for (const stage of ['decode', 'pyramid', 'pnet', 'rnet', 'onet', 'align', 'embed']) {
+  for (const stage of ['decode', 'pyramid', 'pnet', 'rnet', 'onet', 'quality', 'align', 'embed']) {
     console.log(
       `  ${stage.padEnd(26)} ${median(stages[stage] ?? [0])
         .toFixed(2)
