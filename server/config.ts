@@ -191,7 +191,8 @@ const events = {
     default: 30,
     min: 0,
     max: 36_500,
-    description: 'person events and their crops are deleted after this many days (0: kept)',
+    description:
+      'person events and their crops are deleted after this many days, in cluster mode from PostgreSQL too (0: kept)',
   }),
 };
 

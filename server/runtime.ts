@@ -170,6 +170,7 @@ export async function openRuntime(
           nodeName: config.nodeName ?? defaultNodeName(),
           leaseSeconds: config.leaseSeconds,
           motion: config.cameraMotion,
+          eventsRetentionDays: config.eventsRetentionDays,
           logger,
         },
         db,

@@ -104,7 +104,7 @@ export interface EventsStoreOptions {
 /** The crops the server keeps: those of the most recent 10 000 events. */
 export const MAX_EVENT_CROPS = 10_000;
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** Old crops are trimmed every this many stored crops as well as hourly, so a busy hour cannot overshoot much. */
 const CROP_TRIM_EVERY = 100;

@@ -21,6 +21,7 @@ import type { DetectionsMessage, PersonEventMessage } from '../live/protocol.ts'
 import { writeEvent } from './drainer.ts';
 import { importFacebank } from './facebankImport.ts';
 import { forgetOld, heartbeat, join as joinAs, leave, NodeNameTaken } from './membership.ts';
+import { SharedEvents } from './sharedEvents.ts';
 import type { ClusterHealth } from './status.ts';
 
 const CAMERAS = 9;
@@ -561,6 +562,35 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     expect(await probe(2, frozenAt - 1000)).toBe('duplicate');
     await sql.query("DELETE FROM events WHERE origin = 'probe'");
   }, 90_000);
+
+  it('events past EVENTS_RETENTION_DAYS are deleted from the shared database, crops and all; a stop between batches ends it', async () => {
+    const events = new SharedEvents(sql);
+    const now = Date.now();
+    const day = 24 * 60 * 60 * 1000;
+    const old = Array.from({ length: 7 }, (_, i) => now - (40 + i) * day);
+    const kept = [now - 29 * day, now - day];
+    for (const [i, at] of [...old, ...kept].entries()) {
+      const crop = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
+      const event = { id: i + 1, epoch: null, type: 'person_appeared' as const, cameraId: 'retention', trackId: 1 };
+      expect(await writeEvent(sql, 'retention', 'node-a', { ...event, name: 'Unknown', score: 0, at, crop }, 0)).toBe(
+        'stored',
+      );
+    }
+    const left = async () =>
+      (await sql.query<{ at: string }>("SELECT at FROM events WHERE origin = 'retention' ORDER BY at")).rows.map((r) =>
+        Number(r.at),
+      );
+    expect(await events.prune(0, now)).toBe(0);
+    // The running nodes delete past retention too (every minute), so only what is left is certain, not who did it.
+    expect(await events.prune(30, now)).toBeLessThanOrEqual(old.length);
+    expect(await left()).toEqual(kept);
+    // In batches: a stop asked for before the first one deletes nothing.
+    expect(await events.prune(1, now, () => false)).toBe(0);
+    expect(await left()).toEqual(kept);
+    expect(await events.prune(1, now)).toBeLessThanOrEqual(1);
+    expect(await left()).toEqual([kept[1]]);
+    await sql.query("DELETE FROM events WHERE origin = 'retention'");
+  });
 
   it('"not this person" on node A for another node\'s event: listed under the same id on a third node within 2 s, which then stops naming that face; undone there, gone on A', async () => {
     const a = nodes.get('node-a')!;

@@ -28,6 +28,8 @@ export interface ClusterOptions {
   leaseSeconds: number;
   /** CAMERA_MOTION, for camera rows that say nothing about motion. */
   motion: boolean;
+  /** EVENTS_RETENTION_DAYS: events older than this are deleted from the shared database too (0: kept). */
+  eventsRetentionDays: number;
   logger: Logger;
 }
 
@@ -36,7 +38,10 @@ const RENEWALS_PER_LEASE = 4;
 const DRAIN_EVERY_MS = 250;
 /** On shutdown, the outbox gets this long to reach the database before the leases are given up anyway. */
 const LEAVE_DRAIN_MS = 2000;
-/** How often a node forgets long-dead nodes and old lease history (every node does; it is one cheap query). */
+/**
+ * How often a node forgets long-dead nodes and old lease history, and deletes events past retention from the
+ * shared database (every node does; with nothing to delete these are cheap indexed queries).
+ */
 const FORGET_EVERY_MS = 60_000;
 
 export class ClusterNode {
@@ -69,6 +74,8 @@ export class ClusterNode {
   private readonly logger: Logger;
   private sharedFacebank: SharedFacebank | undefined;
   private forgotAt = performance.now();
+  /** The retention delete under way, if any: run beside the lease loop, never in its way. */
+  private pruning: Promise<void> | undefined;
   /** Set when another process took this node's name over: nothing is renewed, released or left in its name. */
   private displacedBy: NodeNameTaken | undefined;
   private onDisplaced: ((err: NodeNameTaken) => void) | undefined;
@@ -189,6 +196,25 @@ export class ClusterNode {
     );
   }
 
+  /** Deletes events past retention from the shared database, unless a delete is still under way. */
+  private pruneEvents(): void {
+    if (this.pruning || this.o.eventsRetentionDays <= 0) return;
+    this.pruning = this.events
+      .prune(this.o.eventsRetentionDays, Date.now(), () => !this.stopped)
+      .then((events) => {
+        if (events > 0) {
+          this.logger.info(
+            { events, retentionDays: this.o.eventsRetentionDays },
+            'cluster: deleted events past retention from the shared database',
+          );
+        }
+      })
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'cluster: could not delete old events'))
+      .finally(() => {
+        this.pruning = undefined;
+      });
+  }
+
   /** Stops the loop (the cameras it runs stay as they are, for the registry to close). */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -200,6 +226,7 @@ export class ClusterNode {
     await this.sharedFacebank?.stop();
     await this.ticking;
     await this.draining;
+    await this.pruning;
   }
 
   /**
@@ -287,6 +314,7 @@ export class ClusterNode {
         const forgot = await forgetOld(this.pool);
         if (forgot.nodes + forgot.leases > 0)
           this.logger.info(forgot, 'cluster: forgot long-gone nodes and old leases');
+        this.pruneEvents();
       }
     } catch (err) {
       if (err instanceof NodeNameTaken) {

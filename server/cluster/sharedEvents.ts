@@ -1,7 +1,7 @@
 // Person events as the shared database holds them (cluster mode): what GET /api/events lists, the unknown-faces
 // gallery groups and "not this person" rejects on every node, whichever node analysed the camera.
 import type pg from 'pg';
-import type { EventQuery, EventReader, EventsStore, StoredEvent } from '../../streams/events.ts';
+import { DAY_MS, type EventQuery, type EventReader, type EventsStore, type StoredEvent } from '../../streams/events.ts';
 
 interface Row {
   id: string;
@@ -15,6 +15,12 @@ interface Row {
 }
 
 const COLUMNS = 'id, type, camera_id, track_id, name, score, at, crop IS NOT NULL AS has_crop';
+
+/**
+ * Rows per DELETE when events past retention are deleted: a first run over a long-kept table deletes in short
+ * statements, so no query holds the pool (and the node's lease renewals behind it) for long.
+ */
+const PRUNE_BATCH = 5000;
 
 function toStored(r: Row): StoredEvent {
   return {
@@ -62,6 +68,26 @@ export class SharedEvents implements EventReader {
     if (!Number.isSafeInteger(id)) return undefined;
     const { rows } = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM events WHERE id = $1`, [id]);
     return rows[0] && toStored(rows[0]);
+  }
+
+  /**
+   * Deletes the events (with their crops) older than `retentionDays` days before `now`, as every node's own store
+   * does (EVENTS_RETENTION_DAYS; 0 keeps them); returns how many. Any node may run it at any time: the same rows
+   * go whoever deletes them. Between batches it stops early when `goOn` says so (a node shutting down).
+   */
+  async prune(retentionDays: number, now = Date.now(), goOn: () => boolean = () => true): Promise<number> {
+    if (!(retentionDays > 0)) return 0;
+    const before = now - retentionDays * DAY_MS;
+    let deleted = 0;
+    while (goOn()) {
+      const { rowCount } = await this.pool.query(
+        'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 LIMIT $2)',
+        [before, PRUNE_BATCH],
+      );
+      deleted += rowCount ?? 0;
+      if ((rowCount ?? 0) < PRUNE_BATCH) break;
+    }
+    return deleted;
   }
 
   async crop(id: number): Promise<Uint8Array | undefined> {
