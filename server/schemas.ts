@@ -1,6 +1,7 @@
 // Request and response shapes: the same zod schemas validate requests and generate /api/openapi.json.
 import { z } from 'zod';
 import { CameraSettingsInput, CameraSettingsPatch } from '../streams/cameras/settings.ts';
+import type { CameraHealth as PipelineCameraHealth } from '../streams/types.ts';
 import { ALLOCATORS } from './allocator.ts';
 import { ClusterHealth } from './cluster/status.ts';
 import { IntegrationsHealth } from './integrations/health.ts';
@@ -204,6 +205,13 @@ export const CameraHealth = z
       .meta({ description: "the motion gate's decisions since the camera (re)started; absent while stopped" }),
   })
   .meta({ id: 'CameraHealth' });
+
+/** True when A and B are assignable both ways. */
+type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// The pipelines' CameraHealth (streams/types.ts) is what this schema documents: this line stops compiling when a
+// field is added to, dropped from or retyped in one and not the other.
+const cameraHealthDocumented: SameShape<z.infer<typeof CameraHealth>, PipelineCameraHealth> = true;
+void cameraHealthDocumented;
 
 export const Camera = z
   .object({
