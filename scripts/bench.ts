@@ -26,6 +26,7 @@ import { openSession } from '../models/runtime/session.ts';
 import { oneFacePhoto } from '../test/support/photos.ts';
 import { MTCNN_REFERENCE_DIR } from '../test/support/testdata.ts';
 import { compareMtcnnInt8 } from './benchMtcnnInt8.ts';
+import { recordedSession } from './recordedSession.ts';
 import { median } from './stats.ts';
 
 const DEFAULT_EMBEDDER = defaultFacePoolSettings().embedder;
@@ -84,19 +85,7 @@ function recording(models: FaceModels): {
   runs: [ort.InferenceSession, ort.InferenceSession.FeedsType][];
 } {
   const runs: [ort.InferenceSession, ort.InferenceSession.FeedsType][] = [];
-  const wrap = (s: ort.InferenceSession): ort.InferenceSession =>
-    new Proxy(s, {
-      get(target, prop, receiver) {
-        if (prop === 'run') {
-          return (feeds: ort.InferenceSession.FeedsType) => {
-            runs.push([target, feeds]);
-            return target.run(feeds);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
+  const wrap = (s: ort.InferenceSession) => recordedSession(s, (feeds) => runs.push([s, feeds]));
   return {
     models: {
       ...models,

@@ -18,6 +18,7 @@ import { probeModel, RangeCollector, type RangeMethod, rangesOf } from '../model
 import { sessionOptions } from '../models/runtime/session.ts';
 import { fetchWeights } from '../models/weights.ts';
 import { LFW_DEV_DIR, MTCNN_REFERENCE_DIR } from '../test/support/testdata.ts';
+import { recordedSession } from './recordedSession.ts';
 import { median } from './stats.ts';
 
 const NETS = ['pnet', 'rnet', 'onet'] as const;
@@ -32,19 +33,7 @@ type Feeds = ort.InferenceSession.FeedsType;
 /** Sessions that keep every input fed to the three nets, in order. */
 function recordingNets(s: MtcnnSessions): { sessions: MtcnnSessions; feeds: Record<Net, Feeds[]> } {
   const feeds: Record<Net, Feeds[]> = { pnet: [], rnet: [], onet: [] };
-  const wrap = (net: Net) =>
-    new Proxy(s[net], {
-      get(target, prop, receiver) {
-        if (prop === 'run') {
-          return (f: Feeds) => {
-            feeds[net].push(f);
-            return target.run(f);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
+  const wrap = (net: Net) => recordedSession(s[net], (f) => feeds[net].push(f));
   return { sessions: { ...s, pnet: wrap('pnet'), rnet: wrap('rnet'), onet: wrap('onet') }, feeds };
 }
 
