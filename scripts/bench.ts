@@ -223,13 +223,13 @@ async function main(): Promise<void> {
     await stageTable(models, '1280×720, 6 faces, minFaceSize 40', six);
   }
   await compareEmbedders(models, one, args.embedders.split(','));
-  const calibration = Number(args.calibration);
-  if (!args['embedders-only'] && calibration > 0) {
-    await compareMtcnnInt8(models, await decodeImage(one, { maxPixels: 1e8 }), OPTIONS.detect ?? {}, RUNS, calibration);
-  }
   if (args['embedders-only']) {
     await releaseFaceModels(models);
     return;
+  }
+  const calibration = Number(args.calibration);
+  if (calibration > 0) {
+    await compareMtcnnInt8(models, await decodeImage(one, { maxPixels: 1e8 }), OPTIONS.detect ?? {}, RUNS, calibration);
   }
 
   const settings = { ...defaultFacePoolSettings(), embedder: args.embedder };

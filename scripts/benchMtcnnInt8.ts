@@ -9,7 +9,6 @@ import type { FaceModels } from '../models/analyze.ts';
 import { convertCatalogModel } from '../models/build.ts';
 import { CATALOG } from '../models/catalog.ts';
 import { lfwImageRoot } from '../models/eval/lfw.ts';
-import { lfwImagePath, parsePairs } from '../models/eval/verification.ts';
 import { decodeImage, type RgbImage } from '../models/image.ts';
 import { type DetectedFace, type DetectOptions, detectFaces, type MtcnnSessions } from '../models/mtcnn/detector.ts';
 import { encodeModel } from '../models/onnx/proto.ts';
@@ -18,6 +17,7 @@ import { probeModel, RangeCollector, type RangeMethod, rangesOf } from '../model
 import { sessionOptions } from '../models/runtime/session.ts';
 import { fetchWeights } from '../models/weights.ts';
 import { LFW_DEV_DIR, MTCNN_REFERENCE_DIR } from '../test/support/testdata.ts';
+import { pairImagesExcept, spread } from './calibrationImages.ts';
 import { recordedSession } from './recordedSession.ts';
 import { median } from './stats.ts';
 
@@ -39,16 +39,10 @@ function recordingNets(s: MtcnnSessions): { sessions: MtcnnSessions; feeds: Reco
 
 /** `count` images of pairsDevTrain that are not in pairsDevTest, evenly spread over the sorted list. */
 function calibrationImages(count: number): string[] {
-  const pathsOf = (file: string) =>
-    parsePairs(readFileSync(join(LFW_DEV_DIR, file), 'utf8')).flatMap((p) => [
-      lfwImagePath(p.a.name, p.a.index),
-      lfwImagePath(p.b.name, p.b.index),
-    ]);
-  const excluded = new Set(pathsOf('pairsDevTest.txt'));
-  const all = [...new Set(pathsOf('pairsDevTrain.txt'))].filter((p) => !excluded.has(p)).sort();
-  const step = Math.max(1, all.length / count);
   const root = lfwImageRoot(LFW_DEV_DIR);
-  return Array.from({ length: Math.min(count, all.length) }, (_, i) => join(root, all[Math.floor(i * step)]!));
+  return spread(pairImagesExcept(LFW_DEV_DIR, 'pairsDevTrain.txt', 'pairsDevTest.txt'), count).map((p) =>
+    join(root, p),
+  );
 }
 
 interface ReferenceCase {
@@ -102,9 +96,7 @@ export async function compareMtcnnInt8(
   for (const net of NETS) {
     const float = floats[net]!;
     const tensors = quantizedTensors(float);
-    const probe = await ort.InferenceSession.create(encodeModel(probeModel(float, tensors)), {
-      intraOpNumThreads: threads,
-    });
+    const probe = await open(encodeModel(probeModel(float, tensors)));
     const collector = new RangeCollector();
     for (const feeds of calibration.feeds[net]) {
       const out = await probe.run(feeds);

@@ -8,7 +8,6 @@ import { convertCatalogModel } from '../models/build.ts';
 import { CATALOG, QUANTIZED, type QuantizedName } from '../models/catalog.ts';
 import { alignedCrops } from '../models/embedder.ts';
 import { centralFace, LFW_DETECT_OPTIONS, lfwImageRoot } from '../models/eval/lfw.ts';
-import { lfwImagePath, parsePairs } from '../models/eval/verification.ts';
 import { loadFaceModels } from '../models/faceModels.ts';
 import { sha256 } from '../models/files.ts';
 import { decodeImage } from '../models/image.ts';
@@ -25,6 +24,7 @@ import {
 } from '../models/quantize/ranges.ts';
 import { fetchWeights } from '../models/weights.ts';
 import { progressBar } from '../server/progress.ts';
+import { pairImagesExcept, spread } from './calibrationImages.ts';
 import { quantile } from './stats.ts';
 
 const HELP = `Usage: npm run models:calibrate [-- options]
@@ -68,18 +68,7 @@ if (!Number.isInteger(wanted) || wanted < 1) throw new Error('--images must be a
 
 const dir = resolve(values.dir);
 const root = lfwImageRoot(dir);
-const pathsOf = (file: string) =>
-  parsePairs(readFileSync(join(dir, file), 'utf8')).flatMap((p) => [
-    lfwImagePath(p.a.name, p.a.index),
-    lfwImagePath(p.b.name, p.b.index),
-  ]);
-const excluded = new Set(pathsOf(values.exclude));
-const all = [...new Set(pathsOf(values.pairs))].filter((p) => !excluded.has(p)).sort();
-/** `count` paths evenly spread over `from`. */
-const spread = (from: string[], count: number) => {
-  const step = Math.max(1, from.length / count);
-  return Array.from({ length: Math.min(count, from.length) }, (_, i) => from[Math.floor(i * step)]!);
-};
+const all = pairImagesExcept(dir, values.pairs, values.exclude);
 const chosen = spread(all, wanted);
 const calibrated = new Set(chosen);
 const holdout = spread(
