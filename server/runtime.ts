@@ -198,9 +198,13 @@ export async function openRuntime(
     const events = cameras && (node ? clusterEvents(cameras.events, node.events) : cameras.events);
     const eventFaces =
       events &&
-      new EventFaces(db, events, (jpeg) => bank.embedFace(jpeg), embeddingKey(id, config.flip), {
-        sharedCrops: node !== undefined,
-      });
+      new EventFaces(
+        db,
+        events,
+        (jpeg) => bank.embedFace(jpeg),
+        embeddingKey(id, config.flip),
+        node ? { stored: (ids) => node.events.stored(ids) } : {},
+      );
     return {
       db,
       pool: ready,

@@ -1,7 +1,9 @@
 // The embedding of each event's face crop, computed on first use (a "not this person" click, the unknown-faces
 // gallery) and kept in the shared SQLite database by (event id, model id), so a gallery of hundreds of visits is
 // embedded once. Rows whose crop is gone (trimmed or pruned with its event) are dropped by `prune`. In cluster mode
-// the crops come from every node (event ids are the same on every node), and the shared database keeps them all.
+// the crops come from every node (event ids are the same on every node) and the shared database keeps them until
+// EVENTS_RETENTION_DAYS: a row goes when its event is not there (gone, or not yet copied from a node's outbox: then
+// it is embedded again on next use).
 import type { Database, Statement } from 'better-sqlite3';
 import { storageProblem } from '../facebank/storageError.ts';
 import type { EventReader } from './events.ts';
@@ -26,14 +28,25 @@ function fromBlob(b: Buffer): Float32Array {
 }
 
 export interface EventFacesOptions {
-  /** Crops are read from the shared database too, which keeps them (cluster mode): `prune` drops nothing. */
-  sharedCrops?: boolean;
+  /**
+   * Cluster mode: which of these events the shared database still holds (crops are read from there too, so a
+   * row stays while its event does, whatever this node's own store has trimmed).
+   */
+  stored?: (ids: number[]) => Promise<Set<number>>;
+  /** In cluster mode, `prune` asks the shared database at most this often (default: once a minute). */
+  sharedPruneEveryMs?: number;
 }
+
+/** Cached event ids checked against the shared database per query. */
+const SHARED_PRUNE_BATCH = 1000;
 
 export class EventFaces {
   private readonly getRow: Statement<[number, string], { embedding: Buffer }>;
   private readonly putRow: Statement<[number, string, Buffer]>;
   private readonly deleteOrphans: Statement<[]>;
+  private readonly idsAfter: Statement<[number, number], { event_id: number }>;
+  private readonly deleteEvent: Statement<[number]>;
+  private lastSharedPrune = Number.NEGATIVE_INFINITY;
   /** One embedding in flight per event, however many requests ask for it. */
   private readonly pending = new Map<number, Promise<Float32Array | undefined>>();
 
@@ -50,6 +63,10 @@ export class EventFaces {
     this.deleteOrphans = db.prepare(
       'DELETE FROM events_faces WHERE event_id NOT IN (SELECT event_id FROM events_crops)',
     );
+    this.idsAfter = db.prepare(
+      'SELECT DISTINCT event_id FROM events_faces WHERE event_id > ? ORDER BY event_id LIMIT ?',
+    );
+    this.deleteEvent = db.prepare('DELETE FROM events_faces WHERE event_id = ?');
   }
 
   /** The embedding of the event's crop; undefined when the event has no crop (any more). */
@@ -64,16 +81,32 @@ export class EventFaces {
     return p;
   }
 
-  /** Drops the embeddings of crops that are gone; returns how many (0 when the storage cannot be written now). */
-  prune(): number {
-    if (this.options.sharedCrops) return 0;
+  /**
+   * Drops the embeddings of crops that are gone; returns how many rows (0 when the storage cannot be written now,
+   * or, in cluster mode, when the shared database was asked less than `sharedPruneEveryMs` ago).
+   */
+  async prune(): Promise<number> {
     try {
-      return this.deleteOrphans.run().changes;
+      return this.options.stored ? await this.pruneShared(this.options.stored) : this.deleteOrphans.run().changes;
     } catch (err) {
       // Housekeeping before a read (the unknown-faces gallery): the gallery is still answered, and a later
       // prune catches up.
       if (storageProblem(err) === undefined) throw err;
       return 0;
+    }
+  }
+
+  private async pruneShared(stored: (ids: number[]) => Promise<Set<number>>): Promise<number> {
+    const now = Date.now();
+    if (now - this.lastSharedPrune < (this.options.sharedPruneEveryMs ?? 60_000)) return 0;
+    this.lastSharedPrune = now;
+    let deleted = 0;
+    for (let after = Number.MIN_SAFE_INTEGER; ; ) {
+      const ids = this.idsAfter.all(after, SHARED_PRUNE_BATCH).map((r) => r.event_id);
+      if (ids.length === 0) return deleted;
+      const kept = await stored(ids);
+      for (const id of ids) if (!kept.has(id)) deleted += this.deleteEvent.run(id).changes;
+      after = ids.at(-1)!;
     }
   }
 

@@ -44,7 +44,7 @@ export async function unknownClusters(
   faces: EventFaces,
   o: UnknownGalleryOptions,
 ): Promise<UnknownCluster[]> {
-  faces.prune();
+  await faces.prune();
   const visits = (await recentUnknownVisits(events, o.limit)).reverse(); // oldest first: a stranger's first visit leads
   const embeddings = new Array<Float32Array | undefined>(visits.length);
   let next = 0;

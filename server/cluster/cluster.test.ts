@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_FACES_SCHEMA, EventFaces } from '../../streams/eventFaces.ts';
+import { EVENTS_SCHEMA } from '../../streams/events.ts';
 import { analysedOn, prepareClusterRoot, spawnClusterNode } from '../../test/support/clusterNodes.ts';
 import { type ClientSocket, connectClient, redisLinkUp, subscribeWhenKnown } from '../../test/support/liveNodes.ts';
 import { type Postgres, startPostgres } from '../../test/support/postgres.ts';
@@ -580,10 +582,31 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
       (await sql.query<{ at: string }>("SELECT at FROM events WHERE origin = 'retention' ORDER BY at")).rows.map((r) =>
         Number(r.at),
       );
+    const written = (await sql.query<{ id: string }>("SELECT id FROM events WHERE origin = 'retention'")).rows.map(
+      (r) => Number(r.id),
+    );
+    // A node's cache of the gallery's face embeddings (its own SQLite) holds every one of them.
+    const cache = new Database(':memory:');
+    cache.exec(EVENTS_SCHEMA);
+    cache.exec(EVENT_FACES_SCHEMA);
+    const put = cache.prepare("INSERT INTO events_faces (event_id, model_id, embedding) VALUES (?, 'model', ?)");
+    for (const id of written) put.run(id, Buffer.alloc(16));
+    const faces = new EventFaces(cache, events, async () => new Float32Array(4), 'model', {
+      stored: (ids) => events.stored(ids),
+      sharedPruneEveryMs: 0,
+    });
     expect(await events.prune(0, now)).toBe(0);
     // The running nodes delete past retention too (every minute), so only what is left is certain, not who did it.
     expect(await events.prune(30, now)).toBeLessThanOrEqual(old.length);
     expect(await left()).toEqual(kept);
+    // The cache follows: the rows of the events gone from the shared database go, the others stay.
+    const keptIds = (await sql.query<{ id: string }>("SELECT id FROM events WHERE origin = 'retention'")).rows.map(
+      (r) => Number(r.id),
+    );
+    expect(await faces.prune()).toBe(written.length - keptIds.length);
+    const cached = cache.prepare('SELECT event_id FROM events_faces ORDER BY event_id').all() as { event_id: number }[];
+    expect(cached.map((r) => r.event_id)).toEqual(keptIds.sort((x, y) => x - y));
+    cache.close();
     // In batches: a stop asked for before the first one deletes nothing.
     expect(await events.prune(1, now, () => false)).toBe(0);
     expect(await left()).toEqual(kept);

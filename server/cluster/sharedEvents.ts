@@ -90,6 +90,12 @@ export class SharedEvents implements EventReader {
     return deleted;
   }
 
+  /** Which of these events the shared database holds (those past retention are gone). */
+  async stored(ids: number[]): Promise<Set<number>> {
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM events WHERE id = ANY($1::bigint[])', [ids]);
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
   async crop(id: number): Promise<Uint8Array | undefined> {
     if (!Number.isSafeInteger(id)) return undefined;
     const { rows } = await this.pool.query<{ crop: Buffer | null }>('SELECT crop FROM events WHERE id = $1', [id]);
