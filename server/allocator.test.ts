@@ -20,6 +20,26 @@ async function allocatorUnderLauncher(env: Record<string, string>): Promise<stri
   return stdout.trim();
 }
 
+/**
+ * Minor page faults per zeroed 1 MB ArrayBuffer (what every onnxruntime output is), 200 of them allocated and
+ * dropped after a warm-up, in `node` under the launcher's defaults: 256 means every page faulted in anew.
+ */
+async function faultsPerZeroedBuffer(): Promise<number> {
+  const probe = `let sum = 0;
+    const round = () => { for (let i = 0; i < 50; i++) { const b = new Float32Array(1 << 18); b.fill(1); sum += b[i]; } };
+    round();
+    const before = process.resourceUsage().minorPageFault;
+    for (let r = 0; r < 4; r++) round();
+    console.log((process.resourceUsage().minorPageFault - before) / 200, sum);`;
+  const env = { ...process.env };
+  delete env.MALLOC_CONF;
+  const { stdout } = await run('sh', [WITH_ALLOCATOR, process.execPath, '-e', probe], { env, timeout: 60_000 });
+  return Number(stdout.split(' ')[0]);
+}
+
+/** jemalloc honours its thp setting only where the kernel tells which huge-page mode it runs. */
+const THP_MODE = '/sys/kernel/mm/transparent_hugepage/enabled';
+
 describe('bin/with-allocator.sh (npm start)', () => {
   // scripts/setup-test-deps.sh installs libjemalloc2, as a production machine should have it.
   it('runs the server on jemalloc where libjemalloc2 is installed', { timeout: 60_000 }, async () => {
@@ -29,6 +49,15 @@ describe('bin/with-allocator.sh (npm start)', () => {
     expect(await allocatorUnderLauncher({})).toBe('jemalloc');
     expect(await allocatorUnderLauncher({ FACEREC_ALLOCATOR: 'jemalloc' })).toBe('jemalloc');
   });
+
+  it.skipIf(!existsSync(THP_MODE))(
+    'reuses freed memory for zeroed buffers without faulting its pages in again',
+    { timeout: 60_000 },
+    async () => {
+      // jemalloc zeroes such memory by handing the pages back unless thp is always (bin/with-allocator.sh).
+      expect(await faultsPerZeroedBuffer()).toBeLessThan(16);
+    },
+  );
 
   it('keeps glibc, with two arenas, when told to', { timeout: 60_000 }, async () => {
     expect(await allocatorUnderLauncher({ FACEREC_ALLOCATOR: 'glibc' })).toBe('glibc-tuned');

@@ -34,7 +34,8 @@ export function processAllocator(): Allocator {
 
 export function logAllocator(logger: Logger, allocator: Allocator = processAllocator()): void {
   if (allocator === 'jemalloc') {
-    logger.info({ allocator }, 'memory allocator: jemalloc');
+    // Its options decide how much the server faults pages in (bin/with-allocator.sh): worth seeing when overridden.
+    logger.info({ allocator, options: process.env.MALLOC_CONF ?? '' }, 'memory allocator: jemalloc');
   } else if (allocator === 'glibc-tuned') {
     logger.info(
       { allocator },
