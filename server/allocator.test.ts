@@ -37,9 +37,6 @@ async function faultsPerZeroedBuffer(): Promise<number> {
   return Number(stdout.split(' ')[0]);
 }
 
-/** jemalloc honours its thp setting only where the kernel tells which huge-page mode it runs. */
-const THP_MODE = '/sys/kernel/mm/transparent_hugepage/enabled';
-
 describe('bin/with-allocator.sh (npm start)', () => {
   // scripts/setup-test-deps.sh installs libjemalloc2, as a production machine should have it.
   it('runs the server on jemalloc where libjemalloc2 is installed', { timeout: 60_000 }, async () => {
@@ -50,14 +47,11 @@ describe('bin/with-allocator.sh (npm start)', () => {
     expect(await allocatorUnderLauncher({ FACEREC_ALLOCATOR: 'jemalloc' })).toBe('jemalloc');
   });
 
-  it.skipIf(!existsSync(THP_MODE))(
-    'reuses freed memory for zeroed buffers without faulting its pages in again',
-    { timeout: 60_000 },
-    async () => {
-      // jemalloc zeroes such memory by handing the pages back unless thp is always (bin/with-allocator.sh).
-      expect(await faultsPerZeroedBuffer()).toBeLessThan(16);
-    },
-  );
+  it('reuses freed memory for zeroed buffers without faulting its pages in again', { timeout: 60_000 }, async () => {
+    // jemalloc zeroes such memory by handing the pages back unless thp is always (bin/with-allocator.sh), an option
+    // it honours where the kernel has transparent huge pages (/sys/kernel/mm/transparent_hugepage/enabled).
+    expect(await faultsPerZeroedBuffer()).toBeLessThan(16);
+  });
 
   it('keeps glibc, with two arenas, when told to', { timeout: 60_000 }, async () => {
     expect(await allocatorUnderLauncher({ FACEREC_ALLOCATOR: 'glibc' })).toBe('glibc-tuned');
