@@ -39,6 +39,8 @@ export interface EventFacesOptions {
 
 /** Cached event ids checked against the shared database per query. */
 const SHARED_PRUNE_BATCH = 1000;
+/** The gallery may be opened often; retention deletes once a minute at most (server/cluster/node.ts). */
+const SHARED_PRUNE_EVERY_MS = 60_000;
 
 export class EventFaces {
   private readonly getRow: Statement<[number, string], { embedding: Buffer }>;
@@ -98,7 +100,7 @@ export class EventFaces {
 
   private async pruneShared(stored: (ids: number[]) => Promise<Set<number>>): Promise<number> {
     const now = Date.now();
-    if (now - this.lastSharedPrune < (this.options.sharedPruneEveryMs ?? 60_000)) return 0;
+    if (now - this.lastSharedPrune < (this.options.sharedPruneEveryMs ?? SHARED_PRUNE_EVERY_MS)) return 0;
     this.lastSharedPrune = now;
     let deleted = 0;
     for (let after = Number.MIN_SAFE_INTEGER; ; ) {
