@@ -33,13 +33,14 @@ export interface EventFacesOptions {
    * row stays while its event does, whatever this node's own store has trimmed).
    */
   stored?: (ids: number[]) => Promise<Set<number>>;
-  /** In cluster mode, `prune` asks the shared database at most this often (default: once a minute). */
-  sharedPruneEveryMs?: number;
 }
 
 /** Cached event ids checked against the shared database per query. */
 const SHARED_PRUNE_BATCH = 1000;
-/** The gallery may be opened often; retention deletes once a minute at most (server/cluster/node.ts). */
+/**
+ * In cluster mode `prune` asks the shared database at most this often: the gallery may be opened often, and
+ * retention deletes there once a minute at most (server/cluster/node.ts).
+ */
 const SHARED_PRUNE_EVERY_MS = 60_000;
 
 export class EventFaces {
@@ -85,7 +86,7 @@ export class EventFaces {
 
   /**
    * Drops the embeddings of crops that are gone; returns how many rows (0 when the storage cannot be written now,
-   * or, in cluster mode, when the shared database was asked less than `sharedPruneEveryMs` ago).
+   * or, in cluster mode, when the shared database was asked less than SHARED_PRUNE_EVERY_MS ago).
    */
   async prune(): Promise<number> {
     try {
@@ -100,7 +101,7 @@ export class EventFaces {
 
   private async pruneShared(stored: (ids: number[]) => Promise<Set<number>>): Promise<number> {
     const now = Date.now();
-    if (now - this.lastSharedPrune < (this.options.sharedPruneEveryMs ?? SHARED_PRUNE_EVERY_MS)) return 0;
+    if (now - this.lastSharedPrune < SHARED_PRUNE_EVERY_MS) return 0;
     this.lastSharedPrune = now;
     let deleted = 0;
     for (let after = Number.MIN_SAFE_INTEGER; ; ) {

@@ -593,7 +593,6 @@ describe('cluster mode: three nodes on PostgreSQL, nine cameras', () => {
     for (const id of written) put.run(id, Buffer.alloc(16));
     const faces = new EventFaces(cache, events, async () => new Float32Array(4), 'model', {
       stored: (ids) => events.stored(ids),
-      sharedPruneEveryMs: 0,
     });
     expect(await events.prune(0, now)).toBe(0);
     // The running nodes delete past retention too (every minute), so only what is left is certain, not who did it.
