@@ -48,7 +48,8 @@ export class EventFaces {
   private readonly putRow: Statement<[number, string, Buffer]>;
   private readonly deleteOrphans: Statement<[]>;
   private readonly idsAfter: Statement<[number, number], { event_id: number }>;
-  private readonly deleteEvent: Statement<[number]>;
+  /** Deletes the rows of these events in one transaction; returns how many. */
+  private readonly deleteEvents: (ids: number[]) => number;
   private lastSharedPrune = Number.NEGATIVE_INFINITY;
   /** One embedding in flight per event, however many requests ask for it. */
   private readonly pending = new Map<number, Promise<Float32Array | undefined>>();
@@ -69,7 +70,8 @@ export class EventFaces {
     this.idsAfter = db.prepare(
       'SELECT DISTINCT event_id FROM events_faces WHERE event_id > ? ORDER BY event_id LIMIT ?',
     );
-    this.deleteEvent = db.prepare('DELETE FROM events_faces WHERE event_id = ?');
+    const deleteEvent = db.prepare('DELETE FROM events_faces WHERE event_id = ?');
+    this.deleteEvents = db.transaction((ids: number[]) => ids.reduce((n, id) => n + deleteEvent.run(id).changes, 0));
   }
 
   /** The embedding of the event's crop; undefined when the event has no crop (any more). */
@@ -108,7 +110,7 @@ export class EventFaces {
       const ids = this.idsAfter.all(after, SHARED_PRUNE_BATCH).map((r) => r.event_id);
       if (ids.length === 0) return deleted;
       const kept = await stored(ids);
-      for (const id of ids) if (!kept.has(id)) deleted += this.deleteEvent.run(id).changes;
+      deleted += this.deleteEvents(ids.filter((id) => !kept.has(id)));
       after = ids.at(-1)!;
     }
   }
