@@ -3,7 +3,7 @@ import type * as ort from 'onnxruntime-node';
 import { arcfaceTemplate } from './align.ts';
 import { type Box, iou } from './box.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
-import type { FaceModelFiles } from './faceModelFiles.ts';
+import { type FaceModelFiles, MTCNN_GRAPHS, type MtcnnGraph } from './faceModelFiles.ts';
 import { faceSignature, SAME_LOOK_MIN, signatureSimilarity } from './faceSignature.ts';
 import type { RgbImage } from './image.ts';
 import {
@@ -94,17 +94,18 @@ export type AnalyzeTimings = Partial<
 /** Opens every session of the face models (models/faceModels.ts resolves the files by name). */
 export async function openFaceModels(settings: SessionSettings, files: FaceModelFiles): Promise<FaceModels> {
   const open = async (path: string) => (await openSession(path, settings)).session;
-  const { resize, crop24, crop48, pnet, rnet, onet } = files.mtcnn;
   // allSettled: a thread must not post its setup failure (and be terminated) while other sessions are still
   // being created, or onnxruntime's callback into the dead thread aborts the process (see workerPool's retire).
-  const opened = await Promise.allSettled([resize, crop24, crop48, pnet, rnet, onet].map(open));
+  const opened = await Promise.allSettled(MTCNN_GRAPHS.map((g) => open(files.mtcnn[g])));
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) throw failed.reason;
-  const [r, c24, c48, p, rn, o] = opened.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
+  const mtcnn = Object.fromEntries(
+    MTCNN_GRAPHS.map((g, i) => [g, (opened[i] as PromiseFulfilledResult<ort.InferenceSession>).value]),
+  ) as Record<MtcnnGraph, ort.InferenceSession>;
   // The embedder is the heaviest model: its provider is the one reported.
   const embedder = await openSession(files.embedder.path, settings);
   return {
-    mtcnn: { resize: r!, crop24: c24!, crop48: c48!, pnet: p!, rnet: rn!, onet: o! },
+    mtcnn,
     embedder: embedder.session,
     embedderShape: embedderShape(embedder.session),
     embedderName: files.embedder.name,

@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CATALOG, type ModelName, QUANTIZED, type QuantizedName, WEIGHTS_PACKAGE } from './catalog.ts';
-import { cropModel, resizeModel } from './convert/pixelGraphs.ts';
+import { baseModel, cropModel, resizeModel } from './convert/pixelGraphs.ts';
 import { readTflite } from './convert/tflite.ts';
 import { type ConvertOptions, convertTflite } from './convert/tfliteToOnnx.ts';
 import { wrapEmbedder } from './convert/wrapEmbedder.ts';
@@ -15,7 +15,12 @@ import { rangesOf, readRangeFile } from './quantize/ranges.ts';
 import { fetchWeights } from './weights.ts';
 
 /** Graphs without weights that facerec generates. */
-const GENERATED = { resize: resizeModel, crop24: () => cropModel(24), crop48: () => cropModel(48) };
+const GENERATED = {
+  base: baseModel,
+  resize: resizeModel,
+  crop24: () => cropModel(24),
+  crop48: () => cropModel(48),
+};
 const ALL_MODELS = [...Object.keys(CATALOG), ...Object.keys(QUANTIZED), ...Object.keys(GENERATED)];
 
 /** Identifies the converter by its own source (and calibrated ranges), so any change to it rebuilds the models. */

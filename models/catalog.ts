@@ -31,7 +31,8 @@ export const CATALOG: Record<ModelName, CatalogEntry> = {
     convert: {
       inputName: 'image',
       outputs: { 'pnet/prob1': 'prob', 'pnet/conv4-2/BiasAdd': 'reg' },
-      preprocess: MTCNN,
+      // Fed planar levels by the pyramid (models/convert/pixelGraphs.ts): no transpose per level.
+      preprocess: { ...MTCNN, planar: true },
       dynamicSpatial: true,
     },
   },

@@ -17,6 +17,7 @@ import {
 } from '../models/analyze.ts';
 import { QUANTIZED } from '../models/catalog.ts';
 import { alignedCrops } from '../models/embedder.ts';
+import { MTCNN_GRAPHS, type MtcnnGraph } from '../models/faceModelFiles.ts';
 import { loadFaceModels } from '../models/faceModels.ts';
 import { decodeImage } from '../models/image.ts';
 import { modelPath } from '../models/manifest.ts';
@@ -89,14 +90,10 @@ function recording(models: FaceModels): {
   return {
     models: {
       ...models,
-      mtcnn: {
-        resize: wrap(models.mtcnn.resize),
-        crop24: wrap(models.mtcnn.crop24),
-        crop48: wrap(models.mtcnn.crop48),
-        pnet: wrap(models.mtcnn.pnet),
-        rnet: wrap(models.mtcnn.rnet),
-        onet: wrap(models.mtcnn.onet),
-      },
+      mtcnn: Object.fromEntries(MTCNN_GRAPHS.map((g) => [g, wrap(models.mtcnn[g])])) as Record<
+        MtcnnGraph,
+        ort.InferenceSession
+      >,
       embedder: wrap(models.embedder),
     },
     runs,

@@ -28,8 +28,9 @@ async function timeRuns(session: ort.InferenceSession, shape: number[]): Promise
   return median(times);
 }
 
+// P-Net takes planar pyramid levels (models/catalog.ts).
 const FIRST_RUN_SHAPE: Record<ModelName, number[]> = {
-  pnet: [1, 480, 640, 3],
+  pnet: [1, 3, 480, 640],
   rnet: [16, 24, 24, 3],
   onet: [4, 48, 48, 3],
   mobilefacenet: [1, 112, 112, 3],
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nSteady state (median of ${RUNS} after warm-up)`);
   const steady: [ModelName, number[]][] = [
-    ['pnet', [1, 480, 640, 3]],
+    ['pnet', [1, 3, 480, 640]],
     ['rnet', [16, 24, 24, 3]],
     ['onet', [4, 48, 48, 3]],
     ['mobilefacenet', [1, 112, 112, 3]],

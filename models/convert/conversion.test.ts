@@ -2,7 +2,7 @@
 // served spelling of PReLU (1×1 convs, for speed) exactly what PRelu nodes compute.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { casesFor, checkModel, loadWeights } from '../../test/support/conversionCheck.ts';
+import { casesFor, checkModel, loadWeights, onnxInput } from '../../test/support/conversionCheck.ts';
 import { convertCatalogModel } from '../build.ts';
 import { CATALOG, type ModelName } from '../catalog.ts';
 import { encodeModel } from '../onnx/proto.ts';
@@ -35,7 +35,7 @@ describe('PReLU as convs', () => {
       const [nodes, convs] = await Promise.all([open('node'), open('convs')]);
       try {
         for (const batch of await casesFor(model)) {
-          const feeds = { image: new ort.Tensor('float32', batch.data, batch.shape) };
+          const feeds = { image: onnxInput(model, batch) };
           const [a, b] = [await nodes.run(feeds), await convs.run(feeds)];
           for (const name of Object.values(CATALOG[model].convert.outputs)) {
             expect(Array.from(b[name]!.data as Float32Array), `${model} ${batch.label} ${name}`).toEqual(

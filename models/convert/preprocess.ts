@@ -11,6 +11,13 @@ export interface Preprocess {
    * sees width and height swapped. The prologue transposes the image; outputs are transposed back.
    */
   swapHW: boolean;
+  /**
+   * The input comes planar, [N,3,H,W] in natural orientation, as the detector's pyramid makes it: the prologue
+   * transposes nothing. A swapHW network then has its kernels transposed instead of its input (the converter's
+   * job; fully convolutional networks only), so its outputs come in natural orientation too. P-Net: no transpose
+   * before or after each pyramid level. Default: the RGB batch as decoded, [N,H,W,3].
+   */
+  planar?: boolean;
 }
 
 /** Returns the name of the normalised tensor in the layout the network expects. */
@@ -19,5 +26,6 @@ export function preprocess(b: GraphBuilder, image: string, layout: 'nchw' | 'nhw
   const scaled = b.node('Mul', [centred, b.floatConstant('pixel_scale', [], Float32Array.of(p.scale))]);
   // From [N,H,W,C]: NCHW is perm [0,3,1,2]; with H and W swapped, [0,3,2,1] (NHWC: [0,2,1,3]).
   const perm = layout === 'nchw' ? (p.swapHW ? [0, 3, 2, 1] : [0, 3, 1, 2]) : p.swapHW ? [0, 2, 1, 3] : undefined;
+  if (p.planar) return scaled;
   return perm ? b.node('Transpose', [scaled], { perm: { ints: perm } }) : scaled;
 }

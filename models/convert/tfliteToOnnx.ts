@@ -149,6 +149,14 @@ function depthwiseWeights(w: Float32Array, [, kh, kw, c]: Shape4): Float32Array 
   return out;
 }
 
+/** [N,KH,KW] kernels → [N,KW,KH]: the same convolution on transposed images (see Preprocess.planar). */
+function swapKernelAxes(w: Float32Array, n: number, kh: number, kw: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let a = 0; a < n; a++)
+    for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[(a * kw + x) * kh + y] = w[(a * kh + y) * kw + x]!;
+  return out;
+}
+
 /** Fully-connected weights [O, H·W·C] whose columns follow NHWC flattening → columns in NCHW order. */
 function fcWeightsNchw(w: Float32Array, o: number, [, h, wd, c]: number[]): Float32Array {
   const H = h!;
@@ -203,13 +211,15 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
   const constant = (t: TfliteTensor, dims: number[], data = t.data as Float32Array) =>
     b.floatConstant(clean(t.name), dims, data);
 
-  // Input: the RGB batch [N,H,W,3] in natural orientation, then the network's own preprocessing.
+  // Input: the RGB batch [N,H,W,3] in natural orientation (or planar in the network's own, see Preprocess.planar),
+  // then the network's own preprocessing.
   const inT = tensor(g.inputs[0]);
   if (g.inputs.length !== 1 || inT.shape.length !== 4 || inT.shape[3] !== 3) {
     throw new ConversionError(`expected one [N,H,W,3] input, got ${g.inputs.length} (${inT.shape})`);
   }
   const [sh, sw] = opts.preprocess.swapHW ? [inT.shape[2]!, inT.shape[1]!] : [inT.shape[1]!, inT.shape[2]!];
-  const inDims: Dim[] = ['batch', opts.dynamicSpatial ? 'height' : sh, opts.dynamicSpatial ? 'width' : sw, 3];
+  const [rows, cols]: [Dim, Dim] = opts.dynamicSpatial ? ['height', 'width'] : [sh, sw];
+  const inDims: Dim[] = opts.preprocess.planar ? ['batch', 3, rows, cols] : ['batch', rows, cols, 3];
   const image = b.input(opts.inputName, ElemType.FLOAT, inDims);
   names.set(inT.index, preprocess(b, image, 'nchw', opts.preprocess));
 
@@ -221,7 +231,11 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
     outIndex.set(t.index, onnxName);
   }
   if (outIndex.size !== g.outputs.length) throw new ConversionError('every TFLite output needs an ONNX name');
-  const swapBack = (t: number) => opts.preprocess.swapHW && tensor(t).shape.length === 4;
+  // A swapped network on planar input runs in natural orientation with its kernels transposed (Preprocess.planar):
+  // every spatial attribute swaps axes, and its outputs need no transpose back.
+  const swapKernels = opts.preprocess.swapHW && opts.preprocess.planar === true;
+  const swapBack = (t: number) => opts.preprocess.swapHW && !swapKernels && tensor(t).shape.length === 4;
+  const axes = <T>(h: T, w: T): [T, T] => (swapKernels ? [w, h] : [h, w]);
   const target = (t: number | undefined): string | undefined => {
     if (t === undefined) return undefined;
     const named = outIndex.get(t);
@@ -285,21 +299,24 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
           throw new ConversionError(`${w.name}: bad weights`);
         const [o, kh, kw, ci] = w.shape as Shape4;
         const depthwise = op.op === 'DEPTHWISE_CONV_2D';
-        const weights = depthwise
-          ? constant(w, [ci, 1, kh, kw], depthwiseWeights(w.data, [o, kh, kw, ci]))
-          : constant(w, [o, ci, kh, kw], convWeights(w.data, [o, kh, kw, ci]));
+        const [groups, perGroup] = depthwise ? [ci, 1] : [o, ci];
+        let data = depthwise ? depthwiseWeights(w.data, [o, kh, kw, ci]) : convWeights(w.data, [o, kh, kw, ci]);
+        if (swapKernels) data = swapKernelAxes(data, groups * perGroup, kh, kw);
+        const weights = constant(w, [groups, perGroup, ...axes(kh, kw)], data);
         const inputs = [value(op.inputs[0]), weights];
         if ((op.inputs[2] ?? -1) >= 0) inputs.push(value(op.inputs[2]));
-        const ph = tfPads(op.padding, spatial(x, 1), kh, op.strideH, op.dilationH);
-        const pw = tfPads(op.padding, spatial(x, 2), kw, op.strideW, op.dilationW);
+        const [ph, pw] = axes(
+          tfPads(op.padding, spatial(x, 1), kh, op.strideH, op.dilationH),
+          tfPads(op.padding, spatial(x, 2), kw, op.strideW, op.dilationW),
+        );
         emit(
           out,
           'Conv',
           inputs,
           {
-            kernel_shape: { ints: [kh, kw] },
-            strides: { ints: [op.strideH, op.strideW] },
-            dilations: { ints: [op.dilationH, op.dilationW] },
+            kernel_shape: { ints: axes(kh, kw) },
+            strides: { ints: axes(op.strideH, op.strideW) },
+            dilations: { ints: axes(op.dilationH, op.dilationW) },
             ...(depthwise ? { group: { int: x.shape[3]! } } : {}),
             ...(ph && pw ? { pads: { ints: [ph[0], pw[0], ph[1], pw[1]] } } : { auto_pad: { string: 'SAME_UPPER' } }),
           },
@@ -311,15 +328,17 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
       }
       case 'MAX_POOL_2D': {
         const x = tensor(op.inputs[0]);
-        const ph = tfPads(op.padding, spatial(x, 1), op.filterH, op.strideH, 1);
-        const pw = tfPads(op.padding, spatial(x, 2), op.filterW, op.strideW, 1);
+        const [ph, pw] = axes(
+          tfPads(op.padding, spatial(x, 1), op.filterH, op.strideH, 1),
+          tfPads(op.padding, spatial(x, 2), op.filterW, op.strideW, 1),
+        );
         emit(
           out,
           'MaxPool',
           [value(op.inputs[0])],
           {
-            kernel_shape: { ints: [op.filterH, op.filterW] },
-            strides: { ints: [op.strideH, op.strideW] },
+            kernel_shape: { ints: axes(op.filterH, op.filterW) },
+            strides: { ints: axes(op.strideH, op.strideW) },
             ...(ph && pw ? { pads: { ints: [ph[0], pw[0], ph[1], pw[1]] } } : { auto_pad: { string: 'SAME_UPPER' } }),
           },
           op.activation === 'RELU',
@@ -331,6 +350,7 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
         const w = tensor(op.inputs[1]);
         if (!(w.data instanceof Float32Array) || w.shape.length !== 2)
           throw new ConversionError(`${w.name}: bad weights`);
+        if (swapKernels) throw new ConversionError('a planar swapHW input needs a fully convolutional network');
         const [o, k] = w.shape as [number, number];
         let input = value(op.inputs[0]);
         let weights: string;

@@ -1,13 +1,13 @@
 // The MTCNN cascade (Zhang et al. 2016): P-Net over an image pyramid proposes windows, R-Net refines
 // them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import type { Box } from '../box.ts';
 import type { RgbImage } from '../image.ts';
 import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
 
 export interface MtcnnSessions {
-  /** Generated pixel graphs (models/convert/pixelGraphs.ts): pyramid levels and box crops. */
+  /** Generated pixel graphs (models/convert/pixelGraphs.ts): the pyramid's base and levels, and box crops. */
+  base: ort.InferenceSession;
   resize: ort.InferenceSession;
   crop24: ort.InferenceSession;
   crop48: ort.InferenceSession;
@@ -78,27 +78,22 @@ export function pyramidScales(width: number, height: number, o: DetectOptions): 
 }
 
 /**
- * The image the pyramid levels are resized from, as float32 (the resize graph's input), made once per image. A
- * level costs about one pass over its source whatever its own size, so when even the largest level is under half
- * the image (a large minFaceSize, e.g. on video frames), the levels are resized from one copy at twice that
- * level's scale. A factor of two keeps every level's filter footprint over several source pixels, so the levels
- * match those made from the original closely; the copy is made by libvips with an antialiased linear filter, in
- * uint8 as before, then cast.
+ * The image the pyramid levels are resized from, planar float32 (P-Net's input layout), made once per image. A level costs about one
+ * pass over its source whatever its own size, so when even the largest level is under half the image (a large
+ * minFaceSize, e.g. on video frames), the levels are resized from one copy at twice that level's scale. A factor
+ * of two keeps every level's filter footprint over several source pixels, so the levels match those made from
+ * the original closely.
  */
-async function pyramidBase(image: RgbImage, firstScale: number): Promise<ort.Tensor> {
+async function pyramidBase(s: MtcnnSessions, image: RgbImage, firstScale: number): Promise<ort.Tensor> {
   const scale = 2 * firstScale;
   const resize = scale <= BASE_MAX_SCALE;
   const width = resize ? Math.max(CELL, Math.round(image.width * scale)) : image.width;
   const height = resize ? Math.max(CELL, Math.round(image.height * scale)) : image.height;
-  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
-  if (resize) pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: 'linear' });
-  const data = await pipeline.raw({ depth: 'float' }).toBuffer();
-  return new ort.Tensor('float32', new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4), [
-    1,
-    height,
-    width,
-    3,
-  ]);
+  const { base } = await s.base.run({
+    image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
+    size: new ort.Tensor('int64', BigInt64Array.of(BigInt(height), BigInt(width)), [2]),
+  });
+  return base!;
 }
 
 function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since: number): number {
@@ -112,7 +107,7 @@ async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?
   const scales = pyramidScales(image.width, image.height, o);
   const all: (ScoredBox & { reg: [number, number, number, number] })[] = [];
   let now = performance.now();
-  const base = await pyramidBase(image, scales[0] ?? 1);
+  const base = await pyramidBase(s, image, scales[0] ?? 1);
   for (const scale of scales) {
     const w = Math.ceil(image.width * scale);
     const h = Math.ceil(image.height * scale);

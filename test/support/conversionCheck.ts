@@ -85,6 +85,18 @@ function tfliteInput(model: ModelName, b: Batch): NdArray {
   return { shape: swapHW ? [n, w, h, c] : [n, h, w, c], data: out };
 }
 
+/** The ONNX model's input for an RGB batch: as is, or planar for a model fed planar images (P-Net). */
+export function onnxInput(model: ModelName, b: Batch): ort.Tensor {
+  if (!CATALOG[model].convert.preprocess.planar) return new ort.Tensor('float32', b.data, b.shape);
+  const [n, h, w, c] = b.shape;
+  const out = new Float32Array(b.data.length);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let k = 0; k < c; k++) out[((i * c + k) * h + y) * w + x] = b.data[((i * h + y) * w + x) * c + k]!;
+  return new ort.Tensor('float32', out, [n, c, h, w]);
+}
+
 /** A reference NHWC output in the ONNX output's layout (NCHW, transposed back for MTCNN). */
 function toOnnxLayout(model: ModelName, t: NdArray): NdArray {
   if (t.shape.length !== 4) return t;
@@ -135,7 +147,7 @@ export async function checkModel(model: ModelName, weights: Uint8Array): Promise
   const results: CaseResult[] = [];
   try {
     for (const batch of await casesFor(model)) {
-      const onnx = await session.run({ image: new ort.Tensor('float32', batch.data, batch.shape) });
+      const onnx = await session.run({ image: onnxInput(model, batch) });
       const runs = referenceBatches(model, tfliteInput(model, batch)).map((input) => runTflite(graph, [input]));
       const maxAbsDiff: Record<string, number> = {};
       for (const [tfliteName, onnxName] of outputNames) {
