@@ -21,7 +21,8 @@ export interface CatalogEntry {
   convert: Omit<ConvertOptions, 'graphName' | 'docString' | 'metadata'>;
 }
 
-const MTCNN = { mean: 127.5, scale: 1 / 128, swapHW: true };
+// The MTCNN nets take planar images, as the pyramid and the crop graphs make them (models/convert/pixelGraphs.ts).
+const MTCNN = { mean: 127.5, scale: 1 / 128, swapHW: true, planar: true };
 const ASSETS = 'android/src/main/assets';
 
 export const CATALOG: Record<ModelName, CatalogEntry> = {
@@ -31,8 +32,7 @@ export const CATALOG: Record<ModelName, CatalogEntry> = {
     convert: {
       inputName: 'image',
       outputs: { 'pnet/prob1': 'prob', 'pnet/conv4-2/BiasAdd': 'reg' },
-      // Fed planar levels by the pyramid (models/convert/pixelGraphs.ts): no transpose per level.
-      preprocess: { ...MTCNN, planar: true },
+      preprocess: MTCNN,
       dynamicSpatial: true,
     },
   },

@@ -28,11 +28,11 @@ async function timeRuns(session: ort.InferenceSession, shape: number[]): Promise
   return median(times);
 }
 
-// P-Net takes planar pyramid levels (models/catalog.ts).
+// The MTCNN nets take planar images (models/catalog.ts).
 const FIRST_RUN_SHAPE: Record<ModelName, number[]> = {
   pnet: [1, 3, 480, 640],
-  rnet: [16, 24, 24, 3],
-  onet: [4, 48, 48, 3],
+  rnet: [16, 3, 24, 24],
+  onet: [4, 3, 48, 48],
   mobilefacenet: [1, 112, 112, 3],
 };
 
@@ -76,8 +76,8 @@ async function main(): Promise<void> {
   console.log(`\nSteady state (median of ${RUNS} after warm-up)`);
   const steady: [ModelName, number[]][] = [
     ['pnet', [1, 3, 480, 640]],
-    ['rnet', [16, 24, 24, 3]],
-    ['onet', [4, 48, 48, 3]],
+    ['rnet', [16, 3, 24, 24]],
+    ['onet', [4, 3, 48, 48]],
     ['mobilefacenet', [1, 112, 112, 3]],
     ['mobilefacenet', [8, 112, 112, 3]],
   ];

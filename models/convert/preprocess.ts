@@ -13,9 +13,9 @@ export interface Preprocess {
   swapHW: boolean;
   /**
    * The input comes planar, [N,3,H,W] in natural orientation, as the detector's pyramid makes it: the prologue
-   * transposes nothing. A swapHW network then has its kernels transposed instead of its input (the converter's
-   * job; fully convolutional networks only), so its outputs come in natural orientation too. P-Net: no transpose
-   * before or after each pyramid level. Default: the RGB batch as decoded, [N,H,W,3].
+   * transposes nothing. A swapHW network then has its kernels (and fully-connected weights) transposed instead of
+   * its input, so its outputs come in natural orientation too. The MTCNN nets: no transpose before or after each
+   * pyramid level or batch of crops. Default: the RGB batch as decoded, [N,H,W,3].
    */
   planar?: boolean;
 }

@@ -157,17 +157,24 @@ function swapKernelAxes(w: Float32Array, n: number, kh: number, kw: number): Flo
   return out;
 }
 
-/** Fully-connected weights [O, H·W·C] whose columns follow NHWC flattening → columns in NCHW order. */
-function fcWeightsNchw(w: Float32Array, o: number, [, h, wd, c]: number[]): Float32Array {
+/**
+ * Fully-connected weights [O, H·W·C] whose columns follow NHWC flattening → columns in NCHW order; `swapped`
+ * when the ONNX graph runs the network in the other orientation (see Preprocess.planar), so its flattened input
+ * is [C, W, H] of the TFLite tensor's axes.
+ */
+function fcWeightsNchw(w: Float32Array, o: number, [, h, wd, c]: number[], swapped: boolean): Float32Array {
   const H = h!;
   const W = wd!;
   const C = c!;
   const k = H * W * C;
   const out = new Float32Array(w.length);
+  const column = swapped
+    ? (ch: number, y: number, x: number) => (ch * W + x) * H + y
+    : (ch: number, y: number, x: number) => (ch * H + y) * W + x;
   for (let a = 0; a < o; a++)
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++)
-        for (let ch = 0; ch < C; ch++) out[a * k + (ch * H + y) * W + x] = w[a * k + (y * W + x) * C + ch]!;
+        for (let ch = 0; ch < C; ch++) out[a * k + column(ch, y, x)] = w[a * k + (y * W + x) * C + ch]!;
   return out;
 }
 
@@ -350,13 +357,12 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
         const w = tensor(op.inputs[1]);
         if (!(w.data instanceof Float32Array) || w.shape.length !== 2)
           throw new ConversionError(`${w.name}: bad weights`);
-        if (swapKernels) throw new ConversionError('a planar swapHW input needs a fully convolutional network');
         const [o, k] = w.shape as [number, number];
         let input = value(op.inputs[0]);
         let weights: string;
         if (x.shape.length === 4) {
           input = b.node('Flatten', [input], { axis: { int: 1 } });
-          weights = constant(w, [o, k], fcWeightsNchw(w.data, o, x.shape));
+          weights = constant(w, [o, k], fcWeightsNchw(w.data, o, x.shape, swapKernels));
         } else if (x.shape.length === 2) {
           weights = value(op.inputs[1]);
         } else throw new ConversionError(`fully-connected input of rank ${x.shape.length}`);

@@ -152,7 +152,7 @@ async function proposals(s: MtcnnSessions, image: RgbImage, o: DetectOptions, t?
 const WINDOW_MARGIN = 2;
 
 /**
- * Crops every box (zero outside the image), shrunk to the network's input, as one NHWC batch. The crop graph
+ * Crops every box (zero outside the image), shrunk to the network's input, as one planar batch. The crop graph
  * makes a float planar copy of its input, so it gets only the boxes' bounding window (rows copied in bulk),
  * not the whole image: O-Net's few boxes round one face read a few percent of a frame, and each full-size float
  * copy is megabytes of fresh memory per call.
@@ -197,14 +197,14 @@ const NET_BATCH = 32;
 
 /** Runs R-Net or O-Net over a batch of crops in runs of NET_BATCH; every output is batch-first. */
 async function runNet(session: ort.InferenceSession, crops: ort.Tensor): Promise<Record<string, Float32Array>> {
-  const [k, h, w, c] = crops.dims as [number, number, number, number];
-  const per = h * w * c;
+  const [k, c, h, w] = crops.dims as [number, number, number, number];
+  const per = c * h * w;
   const data = crops.data as Float32Array;
   const parts = new Map<string, Float32Array[]>();
   for (let start = 0; start < k; start += NET_BATCH) {
     const n = Math.min(NET_BATCH, k - start);
     const out = await session.run({
-      image: new ort.Tensor('float32', data.subarray(start * per, (start + n) * per), [n, h, w, c]),
+      image: new ort.Tensor('float32', data.subarray(start * per, (start + n) * per), [n, c, h, w]),
     });
     for (const [name, t] of Object.entries(out)) parts.set(name, [...(parts.get(name) ?? []), t.data as Float32Array]);
   }
