@@ -24,6 +24,7 @@ import { modelPath } from '../models/manifest.ts';
 import { detectFaces } from '../models/mtcnn/detector.ts';
 import { defaultFacePoolSettings, FacePool } from '../models/pool/facePool.ts';
 import { openSession } from '../models/runtime/session.ts';
+import { processAllocator } from '../server/allocator.ts';
 import { oneFacePhoto } from '../test/support/photos.ts';
 import { MTCNN_REFERENCE_DIR } from '../test/support/testdata.ts';
 import { compareMtcnnInt8 } from './benchMtcnnInt8.ts';
@@ -214,6 +215,10 @@ async function main(): Promise<void> {
   console.log(`facerec bench: CPU, ${THREADS} intra-op thread(s) in process, medians of ${RUNS} runs after warm-up`);
   const models = await loadFaceModels({ provider: 'auto', intraOpThreads: THREADS }, args.embedder);
   console.log(`provider: ${models.provider}${models.fallbackReason ? ` (${models.fallbackReason})` : ''}`);
+  // `npm run bench` runs under the server's launcher (bin/with-allocator.sh), so it measures the allocator the
+  // server runs on: on glibc's defaults the same analysis faulted pages in and took about 1.4 ms more.
+  const allocator = processAllocator();
+  console.log(`allocator: ${allocator}${allocator === 'jemalloc' ? ` (${process.env.MALLOC_CONF ?? ''})` : ''}`);
   if (!args['embedders-only']) {
     console.log(`embedder: ${args.embedder}`);
     await stageTable(models, '640×480, 1 face, minFaceSize 40', one);
