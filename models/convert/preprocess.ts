@@ -8,7 +8,8 @@ export interface Preprocess {
   scale: number;
   /**
    * The MTCNN weights were trained on transposed images (Caffe's column-major convention), so the network
-   * sees width and height swapped. The prologue transposes the image; outputs are transposed back.
+   * sees width and height swapped. The prologue transposes the image and outputs are transposed back (unless
+   * `planar`).
    */
   swapHW: boolean;
   /**
@@ -24,8 +25,8 @@ export interface Preprocess {
 export function preprocess(b: GraphBuilder, image: string, layout: 'nchw' | 'nhwc', p: Preprocess): string {
   const centred = b.node('Sub', [image, b.floatConstant('pixel_mean', [], Float32Array.of(p.mean))]);
   const scaled = b.node('Mul', [centred, b.floatConstant('pixel_scale', [], Float32Array.of(p.scale))]);
+  if (p.planar) return scaled;
   // From [N,H,W,C]: NCHW is perm [0,3,1,2]; with H and W swapped, [0,3,2,1] (NHWC: [0,2,1,3]).
   const perm = layout === 'nchw' ? (p.swapHW ? [0, 3, 2, 1] : [0, 3, 1, 2]) : p.swapHW ? [0, 2, 1, 3] : undefined;
-  if (p.planar) return scaled;
   return perm ? b.node('Transpose', [scaled], { perm: { ints: perm } }) : scaled;
 }

@@ -3,7 +3,8 @@
 //   a real Softmax node.
 // - Weights are re-laid out (OHWI→OIHW, depthwise →[C,1,KH,KW], fully-connected columns NHWC→NCHW order),
 //   so the graph needs no Transpose between layers.
-// - A prologue takes the RGB image batch as sharp produces it ([N,H,W,3], 0..255) and normalises it.
+// - A prologue takes the RGB image batch as sharp produces it ([N,H,W,3], 0..255), or planar (Preprocess.planar),
+//   and normalises it.
 import { type Dim, GraphBuilder } from '../onnx/graphBuilder.ts';
 import { ElemType, type ModelProto } from '../onnx/proto.ts';
 import { type Preprocess, preprocess } from './preprocess.ts';
@@ -218,8 +219,8 @@ export function convertTflite(g: TfliteGraph, opts: ConvertOptions): ModelProto 
   const constant = (t: TfliteTensor, dims: number[], data = t.data as Float32Array) =>
     b.floatConstant(clean(t.name), dims, data);
 
-  // Input: the RGB batch [N,H,W,3] in natural orientation (or planar in the network's own, see Preprocess.planar),
-  // then the network's own preprocessing.
+  // Input: the RGB batch in natural orientation, [N,H,W,3] (or [N,3,H,W]: Preprocess.planar), then the network's
+  // own preprocessing.
   const inT = tensor(g.inputs[0]);
   if (g.inputs.length !== 1 || inT.shape.length !== 4 || inT.shape[3] !== 3) {
     throw new ConversionError(`expected one [N,H,W,3] input, got ${g.inputs.length} (${inT.shape})`);
