@@ -1,13 +1,14 @@
 // The MTCNN cascade (Zhang et al. 2016): P-Net over an image pyramid proposes windows, R-Net refines
 // them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
 import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
 import type { Box } from '../box.ts';
 import type { RgbImage } from '../image.ts';
 import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
 
 export interface MtcnnSessions {
   /** Generated pixel graphs (models/convert/pixelGraphs.ts): the pyramid's base and levels, and box crops. */
-  base: ort.InferenceSession;
+  planar: ort.InferenceSession;
   resize: ort.InferenceSession;
   crop24: ort.InferenceSession;
   crop48: ort.InferenceSession;
@@ -78,22 +79,29 @@ export function pyramidScales(width: number, height: number, o: DetectOptions): 
 }
 
 /**
- * The image the pyramid levels are resized from, planar float32 (P-Net's input layout), made once per image. A level costs about one
- * pass over its source whatever its own size, so when even the largest level is under half the image (a large
- * minFaceSize, e.g. on video frames), the levels are resized from one copy at twice that level's scale. A factor
- * of two keeps every level's filter footprint over several source pixels, so the levels match those made from
- * the original closely.
+ * The image the pyramid levels are resized from, planar float32 (P-Net's input layout), made once per image. A
+ * level costs about one pass over its source whatever its own size, so when even the largest level is under half
+ * the image (a large minFaceSize, e.g. on video frames), the levels are resized from one copy at twice that
+ * level's scale. A factor of two keeps every level's filter footprint over several source pixels, so the levels
+ * match those made from the original closely. libvips makes that copy (antialiased linear, uint8): onnxruntime's
+ * Resize took 1.8 against 1.6 ms for 640×480 and 6.7 against 3.7 ms for 1280×720, planar cast included.
  */
 async function pyramidBase(s: MtcnnSessions, image: RgbImage, firstScale: number): Promise<ort.Tensor> {
   const scale = 2 * firstScale;
-  const resize = scale <= BASE_MAX_SCALE;
-  const width = resize ? Math.max(CELL, Math.round(image.width * scale)) : image.width;
-  const height = resize ? Math.max(CELL, Math.round(image.height * scale)) : image.height;
-  const { base } = await s.base.run({
-    image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
-    size: new ort.Tensor('int64', BigInt64Array.of(BigInt(height), BigInt(width)), [2]),
+  let base = image;
+  if (scale <= BASE_MAX_SCALE) {
+    const width = Math.max(CELL, Math.round(image.width * scale));
+    const height = Math.max(CELL, Math.round(image.height * scale));
+    const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize(width, height, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer();
+    base = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
+  }
+  const { planar } = await s.planar.run({
+    image: new ort.Tensor('uint8', base.data, [1, base.height, base.width, 3]),
   });
-  return base!;
+  return planar!;
 }
 
 function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since: number): number {
