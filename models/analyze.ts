@@ -3,7 +3,7 @@ import type * as ort from 'onnxruntime-node';
 import { arcfaceTemplate } from './align.ts';
 import { type Box, iou } from './box.ts';
 import { type EmbedderShape, type EmbedOptions, embedderShape, embedFaces } from './embedder.ts';
-import { type FaceModelFiles, MTCNN_GRAPHS, type MtcnnGraph } from './faceModelFiles.ts';
+import { byMtcnnGraph, type FaceModelFiles, MTCNN_GRAPHS } from './faceModelFiles.ts';
 import { faceSignature, SAME_LOOK_MIN, signatureSimilarity } from './faceSignature.ts';
 import type { RgbImage } from './image.ts';
 import {
@@ -99,9 +99,7 @@ export async function openFaceModels(settings: SessionSettings, files: FaceModel
   const opened = await Promise.allSettled(MTCNN_GRAPHS.map((g) => open(files.mtcnn[g])));
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) throw failed.reason;
-  const mtcnn = Object.fromEntries(
-    MTCNN_GRAPHS.map((g, i) => [g, (opened[i] as PromiseFulfilledResult<ort.InferenceSession>).value]),
-  ) as Record<MtcnnGraph, ort.InferenceSession>;
+  const mtcnn = byMtcnnGraph((_, i) => (opened[i] as PromiseFulfilledResult<ort.InferenceSession>).value);
   // The embedder is the heaviest model: its provider is the one reported.
   const embedder = await openSession(files.embedder.path, settings);
   return {

@@ -13,8 +13,13 @@ export interface FaceModelFiles {
   embedder: { name: string; path: string };
 }
 
+/** One value per MTCNN graph, e.g. its file or its opened session. */
+export function byMtcnnGraph<T>(value: (graph: MtcnnGraph, index: number) => T): Record<MtcnnGraph, T> {
+  return Object.fromEntries(MTCNN_GRAPHS.map((g, i) => [g, value(g, i)])) as Record<MtcnnGraph, T>;
+}
+
 /** The built files of the MTCNN graphs and of `embedder`; throws ModelsMissingError naming the first missing. */
 export function faceModelFiles(embedder = 'mobilefacenet'): FaceModelFiles {
-  const mtcnn = Object.fromEntries(MTCNN_GRAPHS.map((g) => [g, modelPath(g)])) as FaceModelFiles['mtcnn'];
+  const mtcnn = byMtcnnGraph((g) => modelPath(g));
   return { mtcnn, embedder: { name: embedder, path: modelPath(embedder) } };
 }

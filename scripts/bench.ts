@@ -17,7 +17,7 @@ import {
 } from '../models/analyze.ts';
 import { QUANTIZED } from '../models/catalog.ts';
 import { alignedCrops } from '../models/embedder.ts';
-import { MTCNN_GRAPHS, type MtcnnGraph } from '../models/faceModelFiles.ts';
+import { byMtcnnGraph } from '../models/faceModelFiles.ts';
 import { loadFaceModels } from '../models/faceModels.ts';
 import { decodeImage } from '../models/image.ts';
 import { modelPath } from '../models/manifest.ts';
@@ -97,10 +97,7 @@ function recording(models: FaceModels): {
   return {
     models: {
       ...models,
-      mtcnn: Object.fromEntries(MTCNN_GRAPHS.map((g) => [g, wrap(models.mtcnn[g])])) as Record<
-        MtcnnGraph,
-        ort.InferenceSession
-      >,
+      mtcnn: byMtcnnGraph((g) => wrap(models.mtcnn[g])),
       embedder: wrap(models.embedder),
     },
     runs,
