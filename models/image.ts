@@ -15,6 +15,14 @@ export class ImageDecodeError extends CodedError<ImageErrorCode> {
   override name = 'ImageDecodeError';
 }
 
+/**
+ * Face analysis runs one image per thread (each pool worker, and the bench's stage tables measure one such
+ * thread), so libvips gets one thread per operation: more would only oversubscribe the CPU. Process-wide.
+ */
+export function oneLibvipsThreadPerImage(): void {
+  sharp.concurrency(1);
+}
+
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (decompression bombs). */
   maxPixels: number;

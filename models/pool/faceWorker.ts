@@ -1,10 +1,9 @@
 // The worker-thread side of face analysis: each thread opens its own sessions once, then decodes and
 // analyses one image at a time (onnxruntime's run blocks whichever thread calls it).
-import sharp from 'sharp';
 import { type AnalyzedFace, type AnalyzeOptions, type AnalyzeTimings, analyze, openFaceModels } from '../analyze.ts';
 import type { EmbedderShape } from '../embedder.ts';
 import type { FaceModelFiles } from '../faceModelFiles.ts';
-import { decodeImage, type RgbImage } from '../image.ts';
+import { decodeImage, oneLibvipsThreadPerImage, type RgbImage } from '../image.ts';
 import { warmUpQuality } from '../quality.ts';
 import type { Provider, ProviderPreference } from '../runtime/session.ts';
 import { serveRequests } from './workerHost.ts';
@@ -35,8 +34,7 @@ export interface FaceResult {
 
 serveRequests<FaceWorkerInit, FaceRequest, FaceResult, FaceWorkerInfo>(
   async (init) => {
-    // The pool already runs one image per thread; libvips threads on top would only oversubscribe the CPU.
-    sharp.concurrency(1);
+    oneLibvipsThreadPerImage();
     const models = await openFaceModels({ provider: init.provider, intraOpThreads: init.intraOpThreads }, init.files);
     warmUpQuality();
     return {
