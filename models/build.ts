@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CATALOG, type ModelName, QUANTIZED, type QuantizedName, WEIGHTS_PACKAGE } from './catalog.ts';
-import { cropModel, planarModel, resizeModel } from './convert/pixelGraphs.ts';
+import { baseModel, cropModel, planarModel, resizeModel } from './convert/pixelGraphs.ts';
 import { readTflite } from './convert/tflite.ts';
 import { type ConvertOptions, convertTflite } from './convert/tfliteToOnnx.ts';
 import { wrapEmbedder } from './convert/wrapEmbedder.ts';
@@ -17,6 +17,7 @@ import { fetchWeights } from './weights.ts';
 /** Graphs without weights that facerec generates. */
 const GENERATED = {
   planar: planarModel,
+  base: baseModel,
   resize: resizeModel,
   crop24: () => cropModel(24),
   crop48: () => cropModel(48),

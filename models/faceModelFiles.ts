@@ -4,7 +4,7 @@
 import { modelPath } from './manifest.ts';
 
 /** MTCNN's three nets and the pixel graphs (resizing, crop sampling) facerec generates for it. */
-export const MTCNN_GRAPHS = ['planar', 'resize', 'crop24', 'crop48', 'pnet', 'rnet', 'onet'] as const;
+export const MTCNN_GRAPHS = ['planar', 'base', 'resize', 'crop24', 'crop48', 'pnet', 'rnet', 'onet'] as const;
 export type MtcnnGraph = (typeof MTCNN_GRAPHS)[number];
 
 export interface FaceModelFiles {

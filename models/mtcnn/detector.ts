@@ -1,7 +1,6 @@
 // The MTCNN cascade (Zhang et al. 2016): P-Net over an image pyramid proposes windows, R-Net refines
 // them, O-Net scores them and places 5 landmarks. Stateless: sessions come in, faces come out.
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import type { Box } from '../box.ts';
 import type { RgbImage } from '../image.ts';
 import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts';
@@ -9,6 +8,7 @@ import { calibrate, clipToImage, nms, type ScoredBox, square } from './boxes.ts'
 export interface MtcnnSessions {
   /** Generated pixel graphs (models/convert/pixelGraphs.ts): the pyramid's base and levels, and box crops. */
   planar: ort.InferenceSession;
+  base: ort.InferenceSession;
   resize: ort.InferenceSession;
   crop24: ort.InferenceSession;
   crop48: ort.InferenceSession;
@@ -83,25 +83,18 @@ export function pyramidScales(width: number, height: number, o: DetectOptions): 
  * level costs about one pass over its source whatever its own size, so when even the largest level is under half
  * the image (a large minFaceSize, e.g. on video frames), the levels are resized from one copy at twice that
  * level's scale. A factor of two keeps every level's filter footprint over several source pixels, so the levels
- * match those made from the original closely. libvips makes that copy (antialiased linear, uint8): onnxruntime's
- * Resize took 1.8 against 1.6 ms for 640×480 and 6.7 against 3.7 ms for 1280×720, planar cast included.
+ * match those made from the original closely. onnxruntime makes that copy, from the uint8 image in one graph: with
+ * one libvips thread per operation, as the pool's workers run, a libvips copy cast by the `planar` graph made
+ * detection 0.9–1.5 ms slower at 640×480 and no faster at 1280×720 (paired runs, minFaceSize 40).
  */
 async function pyramidBase(s: MtcnnSessions, image: RgbImage, firstScale: number): Promise<ort.Tensor> {
+  const pixels = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
   const scale = 2 * firstScale;
-  let base = image;
-  if (scale <= BASE_MAX_SCALE) {
-    const width = Math.max(CELL, Math.round(image.width * scale));
-    const height = Math.max(CELL, Math.round(image.height * scale));
-    const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-      .resize(width, height, { fit: 'fill', kernel: 'linear' })
-      .raw()
-      .toBuffer();
-    base = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
-  }
-  const { planar } = await s.planar.run({
-    image: new ort.Tensor('uint8', base.data, [1, base.height, base.width, 3]),
-  });
-  return planar!;
+  if (scale > BASE_MAX_SCALE) return (await s.planar.run({ image: pixels })).planar!;
+  const width = Math.max(CELL, Math.round(image.width * scale));
+  const height = Math.max(CELL, Math.round(image.height * scale));
+  const size = new ort.Tensor('int64', BigInt64Array.of(BigInt(height), BigInt(width)), [2]);
+  return (await s.base.run({ image: pixels, size })).base!;
 }
 
 function lap(timings: StageTimings | undefined, stage: keyof StageTimings, since: number): number {
